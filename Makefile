@@ -1,0 +1,43 @@
+# modelyard: `make demo` and `make test` are the whole quick start.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint format serve system-deps bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps: ## Install Debian packages used by tests and S_max work (db_bench, fio, chromium)
+	@bash scripts/system-deps.sh
+
+demo: $(STAMP) ## Set up, migrate, load demo data and serve on http://127.0.0.1:8000
+	$(BIN)/modelyard demo --serve
+
+test: $(STAMP) system-deps ## Set up and run the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff format --check, ruff check, mypy
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/modelyard
+
+format: $(STAMP) ## Format the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+serve: $(STAMP) ## Serve on the configured database without demo data
+	$(BIN)/modelyard db upgrade && $(BIN)/modelyard serve
+
+clean: ## Remove the venv and local data
+	rm -rf $(VENV) .modelyard

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the tests and the S_max tooling use, when they are missing.
+set -euo pipefail
+need=()
+command -v db_bench >/dev/null 2>&1 || need+=(rocksdb-tools)
+command -v fio >/dev/null 2>&1 || need+=(fio)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})" >&2
+  exit 0
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

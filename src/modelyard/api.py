@@ -1,0 +1,12 @@
+"""Every domain's router under ``/api``; nothing else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from modelyard.auth.endpoints import router as auth_router
+from modelyard.registry.endpoints import router as registry_router
+
+router = APIRouter(prefix="/api")
+router.include_router(auth_router)
+router.include_router(registry_router)

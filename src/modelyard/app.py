@@ -1,0 +1,48 @@
+"""``create_app()``: the lifespan wires the database, artifact store, cache, job workers and
+live loops, then mounts the API and the web UI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from modelyard import __version__
+from modelyard.api import router as api_router
+from modelyard.config import Settings, get_settings
+from modelyard.kit.db import Database
+from modelyard.kit.errors import install_handlers
+from modelyard.registry.artifacts import ArtifactStore
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url, echo=settings.echo_sql)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.artifacts = ArtifactStore(settings.artifacts_dir)
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(
+        title="modelyard",
+        version=__version__,
+        summary="Model registry, evaluation jobs, live deployments and RocksDB capacity models.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.include_router(api_router)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        """Report that the server is up."""
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""Users, roles, password login, browser sessions and API tokens."""

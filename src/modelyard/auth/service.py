@@ -1,0 +1,204 @@
+"""Users, credentials and the lookup that every authenticated request makes.
+
+Token resolution is on the hot path of every request, so it is one Core query over an
+indexed hash; ``last_used_at`` is written at most once a minute per token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from modelyard.auth.schemas import Principal, Role, TokenCreated, TokenOut, UserCreate, UserUpdate
+from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from modelyard.kit.security import hash_password, hash_secret, new_secret, verify_password
+from modelyard.kit.time import utcnow
+from modelyard.models import ApiToken, AuditEntry, User
+
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def record(session: Session, actor: str, action: str, object_type: str, key: str, **detail: object) -> None:
+    """Append to the audit log within the caller's transaction."""
+    session.add(
+        AuditEntry(actor=actor, action=action, object_type=object_type, object_key=key, detail=detail)
+    )
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.scalar(sa.select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"No user named '{name}'.")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(sa.select(User).order_by(User.name)))
+
+
+def create_user(session: Session, data: UserCreate, *, actor: str) -> User:
+    if session.scalar(sa.select(User.id).where(User.name == data.name)) is not None:
+        raise Conflict(f"A user named '{data.name}' already exists; choose another name.")
+    user = User(
+        name=data.name,
+        role=data.role.value,
+        password_hash=hash_password(data.password) if data.password else None,
+    )
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", "user", data.name, role=data.role.value)
+    return user
+
+
+def update_user(session: Session, name: str, data: UserUpdate, *, actor: str) -> User:
+    user = get_user(session, name)
+    changes: dict[str, object] = {}
+    if data.role is not None and data.role.value != user.role:
+        if user.role == Role.admin and _admin_count(session) <= 1:
+            raise Conflict("This is the last admin; make another user admin first.")
+        user.role = data.role.value
+        changes["role"] = data.role.value
+    if data.disabled is not None and data.disabled != user.disabled:
+        if data.disabled and user.role == Role.admin and _admin_count(session) <= 1:
+            raise Conflict("This is the last admin; it cannot be disabled.")
+        user.disabled = data.disabled
+        changes["disabled"] = data.disabled
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+        changes["password"] = "changed"
+    session.flush()
+    record(session, actor, "user.update", "user", name, **changes)
+    return user
+
+
+def _admin_count(session: Session) -> int:
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(User.role == "admin", ~User.disabled)
+    ) or 0
+
+
+def authenticate(session: Session, name: str, password: str) -> User:
+    user = session.scalar(sa.select(User).where(User.name == name))
+    if user is None or user.disabled or not verify_password(user.password_hash, password):
+        raise Unauthorized("Wrong user name or password.")
+    return user
+
+
+def _token_out(token: ApiToken, user_name: str) -> TokenOut:
+    return TokenOut(
+        id=token.id,
+        user=user_name,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+        last_used_at=token.last_used_at,
+    )
+
+
+def create_token(
+    session: Session,
+    user: User,
+    *,
+    name: str = "",
+    lifetime: dt.timedelta | None,
+    kind: str = "api",
+    actor: str,
+) -> TokenCreated:
+    if user.disabled:
+        raise BadRequest(f"User '{user.name}' is disabled; enable it before creating a token.")
+    secret = new_secret()
+    token = ApiToken(
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        prefix=secret[:10],
+        secret_hash=hash_secret(secret),
+        expires_at=utcnow() + lifetime if lifetime else None,
+    )
+    session.add(token)
+    session.flush()
+    if kind == "api":
+        record(session, actor, "token.create", "user", user.name, token_id=token.id, name=name)
+    return TokenCreated(**_token_out(token, user.name).model_dump(), token=secret)
+
+
+def list_tokens(session: Session, principal: Principal, *, all_users: bool = False) -> list[TokenOut]:
+    query = (
+        sa.select(ApiToken, User.name)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.kind == "api")
+        .order_by(ApiToken.id)
+    )
+    if not (all_users and principal.can(Role.admin)):
+        query = query.where(ApiToken.user_id == principal.id)
+    return [_token_out(token, user_name) for token, user_name in session.execute(query)]
+
+
+def revoke_token(session: Session, token_id: int, principal: Principal) -> TokenOut:
+    row = session.execute(
+        sa.select(ApiToken, User.name)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id, ApiToken.kind == "api")
+    ).first()
+    if row is None:
+        raise NotFound(f"No API token with id {token_id}.")
+    token, user_name = row
+    if token.user_id != principal.id and not principal.can(Role.admin):
+        raise Forbidden("Only an admin may revoke another user's token.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(session, principal.name, "token.revoke", "user", user_name, token_id=token_id)
+    session.flush()
+    return _token_out(token, user_name)
+
+
+def end_session(session: Session, secret: str) -> None:
+    session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.secret_hash == hash_secret(secret), ApiToken.kind == "session")
+        .values(revoked_at=utcnow())
+    )
+
+
+_RESOLVE = (
+    sa.select(
+        User.id, User.name, User.role, User.disabled,
+        ApiToken.id.label("token_id"), ApiToken.kind, ApiToken.expires_at,
+        ApiToken.revoked_at, ApiToken.last_used_at,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.secret_hash == sa.bindparam("secret_hash"))
+)
+
+
+def resolve_secret(conn: Connection, secret: str, *, kind: str | None = None) -> Principal:
+    """Map a bearer token or session secret to its user; 401 with the reason otherwise."""
+    row = conn.execute(_RESOLVE, {"secret_hash": hash_secret(secret)}).first()
+    if row is None or (kind is not None and row.kind != kind):
+        raise Unauthorized("The token is not valid; create one with `modelyard token create USER`.")
+    now = utcnow()
+    if row.revoked_at is not None:
+        raise Unauthorized("The token was revoked; create a new one.")
+    expires_at = _aware(row.expires_at)
+    if expires_at is not None and expires_at <= now:
+        raise Unauthorized("The token has expired; create a new one.")
+    if row.disabled:
+        raise Unauthorized(f"User '{row.name}' is disabled.")
+    last_used = _aware(row.last_used_at)
+    if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+        conn.execute(
+            sa.update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now)
+        )
+        conn.commit()
+    return Principal(id=row.id, name=row.name, role=Role(row.role))
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,30 @@
+"""The ``modelyard`` command: one module per verb group, mounted here."""
+
+from __future__ import annotations
+
+import typer
+
+from modelyard.cli import db, demo, serve, users
+
+app = typer.Typer(
+    name="modelyard",
+    help="Self-hosted model management: registry, jobs, live deployments, S_max models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.token_app, name="token")
+app.command("demo")(demo.demo)
+
+try:  # the S_max tooling is optional at import time only while it is being written
+    from modelyard.cli import smax
+
+    app.add_typer(smax.app, name="smax", help="Measure, calibrate, predict and validate RocksDB S_max.")
+except ImportError:  # pragma: no cover
+    pass
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,79 @@
+"""Settings, read once from the environment (prefix ``MODELYARD_``) and grouped by concern.
+
+``MODELYARD_HOME`` is the data directory (database, artifacts, datasets, job queue);
+``MODELYARD_DATABASE_URL`` overrides the SQLite file under it. Nested groups use a double
+underscore: ``MODELYARD_JOBS__WORKERS=4``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthSettings(BaseModel):
+    session_hours: int = 12
+    token_days: int = 90
+    cookie_name: str = "modelyard_session"
+    cookie_secure: bool = False
+
+
+class JobSettings(BaseModel):
+    workers: int = 2
+    """Worker threads that ``modelyard serve`` starts in-process (0: none, run ``modelyard worker``)."""
+    backend: str = "auto"
+    """``sqlite`` (embedded), ``redis`` or ``auto`` (redis when a Redis URL is set)."""
+    stale_after_seconds: float = 30.0
+    """A running job whose worker has not beaten for this long is taken as crashed."""
+
+
+class CacheSettings(BaseModel):
+    enabled: bool = True
+    ttl_seconds: int = 60
+
+
+class StorageSettings(BaseModel):
+    max_artifact_bytes: int = 1 << 30
+    max_dataset_bytes: int = 20 << 30
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MODELYARD_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Path(".modelyard")
+    database_url: str | None = None
+    redis_url: str | None = None
+    echo_sql: bool = False
+
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'modelyard.db').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url) and self.jobs.backend in ("auto", "redis")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Domain-free helpers: database engine and session, errors, pagination, time, security."""

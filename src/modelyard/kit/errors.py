@@ -1,0 +1,113 @@
+"""Errors with a status code, rendered once as ``application/problem+json`` (RFC 9457).
+
+Raise a subclass of :class:`ProblemError` anywhere (service, dependency, task); the handlers
+installed by :func:`install_handlers` turn it, FastAPI's validation errors and Starlette's
+HTTP errors into the same shape: ``type``, ``title``, ``status``, ``detail`` and, for
+validation, ``errors`` with the field of each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemError(Exception):
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class BadRequest(ProblemError):
+    status_code = 400
+    title = "Bad request"
+
+
+class Unauthorized(ProblemError):
+    status_code = 401
+    title = "Not authenticated"
+
+
+class Forbidden(ProblemError):
+    status_code = 403
+    title = "Forbidden"
+
+
+class NotFound(ProblemError):
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    status_code = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(ProblemError):
+    status_code = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status_code = 415
+    title = "Unsupported media type"
+
+
+class Unprocessable(ProblemError):
+    status_code = 422
+    title = "Unprocessable content"
+
+
+def problem_response(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie", "form")]
+    return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return problem_response(exc.status_code, exc.title, exc.detail, headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": _field_name(err.get("loc", ())), "message": err.get("msg", "invalid")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(
+            422, "Invalid request", f"The request is not valid: {summary}.", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such endpoint; see /docs for the API."
+        elif exc.status_code == 405:
+            detail = "This method is not allowed on this endpoint; see /docs for the API."
+        return problem_response(exc.status_code, detail.split(";")[0], detail, exc.headers)

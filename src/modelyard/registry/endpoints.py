@@ -1,0 +1,282 @@
+"""Registry endpoints: models, versions, artifacts, aliases, tags and the audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from modelyard.auth.deps import Editor, Viewer
+from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from modelyard.kit.responses import json_response
+from modelyard.registry import service
+from modelyard.registry.artifacts import ArtifactStore
+from modelyard.registry.schemas import (
+    ALIAS_PATTERN,
+    MODEL_NAME_PATTERN,
+    TAG_KEY_PATTERN,
+    VERSION_SELECTOR_PATTERN,
+    AliasSet,
+    AuditPage,
+    ModelCreate,
+    ModelOut,
+    ModelPage,
+    ModelUpdate,
+    SortKey,
+    TagSet,
+    VersionCreate,
+    VersionOut,
+    VersionPage,
+    VersionUpdate,
+)
+
+router = APIRouter(tags=["registry"])
+
+ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="The model's name.")]
+Selector = Annotated[
+    str,
+    Path(pattern=VERSION_SELECTOR_PATTERN, description="A version number, `latest`, or `@alias`."),
+]
+AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN)]
+TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _model_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "id"}
+
+
+def _version_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "id"}
+
+
+@router.get("/models", response_model=ModelPage)
+def list_models(
+    _: Viewer,
+    session: DbSession,
+    q: Annotated[str | None, Query(max_length=200, description="Name substring, case-insensitive.")] = None,
+    tag: Annotated[list[str], Query(description="`key` or `key=value`; repeat to require several.")] = [],  # noqa: B006
+    flavor: Annotated[str | None, Query(max_length=32, description="Models with a version of this flavor.")] = None,
+    sort: SortKey = "name",
+    limit: Limit = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """Search models by name, tag and flavor, one page at a time."""
+    rows, next_cursor = service.search_models(
+        session, q=q, tags=tag, flavor=flavor, sort=sort, limit=limit, cursor=cursor
+    )
+    return json_response({"items": [_model_out(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.post("/models", response_model=ModelOut, status_code=201)
+def create_model(data: ModelCreate, principal: Editor, session: DbSession) -> Response:
+    """Register a new model."""
+    return json_response(_model_out(service.create_model(session, data, actor=principal.name)), 201)
+
+
+@router.get("/models/{name}", response_model=ModelOut)
+def get_model(name: ModelName, _: Viewer, session: DbSession) -> Response:
+    """Show a model with its tags and aliases."""
+    return json_response(_model_out(service.get_model(session, name)))
+
+
+@router.patch("/models/{name}", response_model=ModelOut)
+def update_model(name: ModelName, data: ModelUpdate, principal: Editor, session: DbSession) -> Response:
+    """Change a model's description or tags."""
+    return json_response(_model_out(service.update_model(session, name, data, actor=principal.name)))
+
+
+@router.delete("/models/{name}", status_code=204)
+def delete_model(name: ModelName, principal: Editor, session: DbSession) -> Response:
+    """Delete a model with all its versions, tags and aliases."""
+    service.delete_model(session, name, actor=principal.name)
+    return Response(status_code=204)
+
+
+_VERSION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/VersionCreate"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "metadata": {
+                            "type": "string",
+                            "description": "A JSON object with the VersionCreate fields.",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_version_request(request: Request, settings: Any, store: ArtifactStore) -> tuple[VersionCreate, service.Artifact | None]:
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            return VersionCreate.model_validate_json(await request.body()), None
+        if content_type.startswith("multipart/form-data"):
+            limit = settings.storage.max_artifact_bytes
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > limit + (1 << 20):
+                raise PayloadTooLarge(
+                    f"The upload is larger than the configured limit of {limit} bytes "
+                    "(MODELYARD_STORAGE__MAX_ARTIFACT_BYTES)."
+                )
+            form = await request.form(max_files=1, max_fields=10)
+            try:
+                raw = form.get("metadata") or "{}"
+                if not isinstance(raw, str):
+                    raise BadRequest("The form field `metadata` must be a JSON string, not a file.")
+                data = VersionCreate.model_validate(json.loads(raw))
+                upload = form.get("file")
+                if upload is None or isinstance(upload, str):
+                    raise BadRequest("The multipart form needs the artifact in the field `file`.")
+                from starlette.concurrency import run_in_threadpool
+
+                sha256, size = await run_in_threadpool(
+                    store.put_stream, upload.file, max_bytes=limit, filename=upload.filename
+                )
+                return data, service.Artifact(sha256, size, (upload.filename or "")[-255:] or None)
+            finally:
+                await form.close()
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        raise Unprocessable(f"The version is not valid: {summary}.", extra={"errors": errors}) from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The `metadata` field is not valid JSON: {exc.msg}.") from exc
+    raise UnsupportedMediaType(
+        "Send the version as application/json, or as multipart/form-data with `file` and `metadata`."
+    )
+
+
+@router.post("/models/{name}/versions", response_model=VersionOut, status_code=201, openapi_extra=_VERSION_BODY)
+async def create_version(name: ModelName, request: Request, principal: Editor, settings: AppSettings) -> Response:
+    """Add a version: JSON parameters, or a multipart upload of an artifact with metadata."""
+    store = request.app.state.artifacts
+    data, artifact = await _read_version_request(request, settings, store)
+    from starlette.concurrency import run_in_threadpool
+
+    def write() -> dict[str, Any]:
+        with request.app.state.db.session() as session:
+            return service.create_version(session, name, data, artifact, actor=principal.name)
+
+    return json_response(_version_out(await run_in_threadpool(write)), 201)
+
+
+@router.get("/models/{name}/versions", response_model=VersionPage)
+def list_versions(
+    name: ModelName, _: Viewer, session: DbSession, limit: Limit = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """List a model's versions, newest first."""
+    rows, next_cursor = service.list_versions(session, name, limit=limit, cursor=cursor)
+    return json_response({"items": [_version_out(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/models/{name}/versions/{version}", response_model=VersionOut)
+def get_version(name: ModelName, version: Selector, _: Viewer, session: DbSession) -> Response:
+    """Show a version (a number, `latest` or `@alias`)."""
+    return json_response(_version_out(service.get_version(session, name, version)))
+
+
+@router.patch("/models/{name}/versions/{version}", response_model=VersionOut)
+def update_version(name: ModelName, version: Selector, data: VersionUpdate, principal: Editor, session: DbSession) -> Response:
+    """Change a version's description, metrics or tags."""
+    return json_response(_version_out(service.update_version(session, name, version, data, actor=principal.name)))
+
+
+@router.delete("/models/{name}/versions/{version}", status_code=204)
+def delete_version(name: ModelName, version: Selector, principal: Editor, session: DbSession) -> Response:
+    """Delete a version and the aliases that point at it."""
+    service.delete_version(session, name, version, actor=principal.name)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/models/{name}/versions/{version}/artifact",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_artifact(name: ModelName, version: Selector, request: Request, _: Viewer, session: DbSession) -> FileResponse:
+    """Download a version's artifact file."""
+    artifact = service.version_artifact(session, name, version)
+    path = request.app.state.artifacts.open(artifact.sha256)
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=artifact.filename or f"{name}-{version}.bin",
+        headers={"ETag": f'"{artifact.sha256}"', "X-Content-SHA256": artifact.sha256},
+    )
+
+
+@router.get("/models/{name}/aliases/{alias}", response_model=VersionOut)
+def get_alias(name: ModelName, alias: AliasName, _: Viewer, session: DbSession) -> Response:
+    """Resolve an alias to its version."""
+    return json_response(_version_out(service.get_version(session, name, "@" + alias)))
+
+
+@router.put("/models/{name}/aliases/{alias}", response_model=VersionOut)
+def set_alias(name: ModelName, alias: AliasName, data: AliasSet, principal: Editor, session: DbSession) -> Response:
+    """Point an alias at a version (creating or moving it)."""
+    return json_response(_version_out(service.set_alias(session, name, alias, data.version, actor=principal.name)))
+
+
+@router.delete("/models/{name}/aliases/{alias}", status_code=204)
+def delete_alias(name: ModelName, alias: AliasName, principal: Editor, session: DbSession) -> Response:
+    """Remove an alias."""
+    service.delete_alias(session, name, alias, actor=principal.name)
+    return Response(status_code=204)
+
+
+@router.put("/models/{name}/tags/{key}", response_model=ModelOut)
+def set_model_tag(name: ModelName, key: TagKey, data: TagSet, principal: Editor, session: DbSession) -> Response:
+    """Set a tag on a model."""
+    return json_response(_model_out(service.set_model_tag(session, name, key, data.value, actor=principal.name)))
+
+
+@router.delete("/models/{name}/tags/{key}", response_model=ModelOut)
+def delete_model_tag(name: ModelName, key: TagKey, principal: Editor, session: DbSession) -> Response:
+    """Remove a tag from a model."""
+    return json_response(_model_out(service.delete_model_tag(session, name, key, actor=principal.name)))
+
+
+@router.put("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
+def set_version_tag(name: ModelName, version: Selector, key: TagKey, data: TagSet, principal: Editor, session: DbSession) -> Response:
+    """Set a tag on a version."""
+    return json_response(_version_out(service.set_version_tag(session, name, version, key, data.value, actor=principal.name)))
+
+
+@router.delete("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
+def delete_version_tag(name: ModelName, version: Selector, key: TagKey, principal: Editor, session: DbSession) -> Response:
+    """Remove a tag from a version."""
+    return json_response(_version_out(service.delete_version_tag(session, name, version, key, actor=principal.name)))
+
+
+@router.get("/audit", response_model=AuditPage, tags=["audit"])
+def list_audit(
+    _: Editor,
+    session: DbSession,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    object_type: Annotated[str | None, Query(max_length=32)] = None,
+    object_key: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """List audit entries, newest first: who changed what."""
+    rows, next_cursor = service.list_audit(
+        session, actor=actor, object_type=object_type, object_key=object_key, limit=limit, cursor=cursor
+    )
+    return json_response({"items": rows, "next_cursor": next_cursor})

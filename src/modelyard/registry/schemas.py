@@ -1,0 +1,145 @@
+"""Input and output shapes of the registry endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"
+ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+FLAVOR_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+TAG_KEY_PATTERN = r"^[A-Za-z0-9_.:/-]{1,128}$"
+VERSION_SELECTOR_PATTERN = r"^([0-9]{1,9}|latest|@[A-Za-z][A-Za-z0-9_-]{0,63})$"
+
+SortKey = Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]
+
+Tags = dict[str, str]
+
+
+def _check_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
+    import re
+
+    if tags is None:
+        return None
+    if len(tags) > 100:
+        raise ValueError("at most 100 tags")
+    for key, value in tags.items():
+        if not re.fullmatch(TAG_KEY_PATTERN, key):
+            raise ValueError(f"tag key {key!r} must be 1-128 letters, digits or _ . : / -")
+        if value is not None and len(str(value)) > 500:
+            raise ValueError(f"tag {key!r} is longer than 500 characters")
+    return tags
+
+
+class ModelCreate(BaseModel):
+    name: str = Field(pattern=MODEL_NAME_PATTERN, description="Letters, digits, _ . -; 1-200 chars.")
+    description: str = Field(default="", max_length=10_000)
+    tags: Tags = Field(default_factory=dict)
+
+    _tags = field_validator("tags")(_check_tags)
+
+
+class ModelUpdate(BaseModel):
+    description: str | None = Field(default=None, max_length=10_000)
+    tags: dict[str, str | None] | None = Field(
+        default=None, description="Tags to set; a null value removes that tag."
+    )
+
+    _tags = field_validator("tags")(_check_tags)
+
+
+class ModelOut(BaseModel):
+    name: str
+    description: str
+    latest_version: int
+    latest_flavor: str | None
+    tags: Tags
+    aliases: dict[str, int]
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ModelPage(BaseModel):
+    items: list[ModelOut]
+    next_cursor: str | None
+
+
+class VersionCreate(BaseModel):
+    flavor: str = Field(
+        default="generic",
+        pattern=FLAVOR_PATTERN,
+        description="formula, sklearn (skops), onnx, or generic for an opaque artifact.",
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    source: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=10_000)
+    tags: Tags = Field(default_factory=dict)
+    parent: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Lineage: the version this one derives from, as `model/3` or `model@alias`.",
+    )
+
+    _tags = field_validator("tags")(_check_tags)
+
+
+class VersionUpdate(BaseModel):
+    description: str | None = Field(default=None, max_length=10_000)
+    metrics: dict[str, float] | None = None
+    tags: dict[str, str | None] | None = None
+
+    _tags = field_validator("tags")(_check_tags)
+
+
+class ArtifactOut(BaseModel):
+    sha256: str
+    size: int
+    filename: str | None
+
+
+class VersionOut(BaseModel):
+    model: str
+    version: int
+    flavor: str
+    parameters: dict[str, Any]
+    metrics: dict[str, Any]
+    source: str
+    description: str
+    tags: Tags
+    aliases: list[str]
+    parent: str | None
+    artifact: ArtifactOut | None
+    created_by: str
+    created_at: dt.datetime
+
+
+class VersionPage(BaseModel):
+    items: list[VersionOut]
+    next_cursor: str | None
+
+
+class AliasSet(BaseModel):
+    version: int = Field(ge=1, le=999_999_999)
+
+
+class TagSet(BaseModel):
+    value: str = Field(default="", max_length=500)
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    object_type: str
+    object_key: str
+    detail: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None

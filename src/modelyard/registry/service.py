@@ -1,0 +1,352 @@
+"""Registry logic: models, versions, aliases, tags and the audit trail of every change.
+
+Functions take a session and ``flush()``; the caller's request or task commits. Reads return
+plain dicts shaped like the output schemas so that hot paths can serialise them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelyard.auth.service import record
+from modelyard.kit.errors import BadRequest, Conflict, NotFound
+from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.time import utcnow
+from modelyard.models import AuditEntry, ModelAlias, ModelTag, ModelVersion, RegisteredModel, VersionTag
+from modelyard.registry import flavors, repository
+from modelyard.registry.schemas import (
+    ALIAS_PATTERN,
+    ModelCreate,
+    ModelUpdate,
+    VersionCreate,
+    VersionUpdate,
+)
+
+_REF = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,199})(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63})|/(?P<version>latest|[0-9]{1,9}))?$")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    sha256: str
+    size: int
+    filename: str | None
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    """A version found by reference, for other domains (evaluations, deployments)."""
+
+    model: str
+    version: int
+    version_id: int
+    flavor: str
+    parameters: dict[str, Any]
+    artifact_sha256: str | None
+
+
+def _model(session: Session, name: str) -> RegisteredModel:
+    model = session.scalar(sa.select(RegisteredModel).where(RegisteredModel.name == name))
+    if model is None:
+        raise NotFound(f"No model named '{name}'; list models with GET /api/models.")
+    return model
+
+
+def _touch(session: Session, model_id: int) -> None:
+    session.execute(
+        sa.update(RegisteredModel).where(RegisteredModel.id == model_id).values(updated_at=utcnow())
+    )
+
+
+def search_models(session: Session, **filters: Any) -> tuple[list[dict[str, Any]], str | None]:
+    return repository.search_models(session, **filters)
+
+
+def get_model(session: Session, name: str) -> dict[str, Any]:
+    row = repository.model_row(session, name)
+    if row is None:
+        raise NotFound(f"No model named '{name}'; list models with GET /api/models.")
+    return row
+
+
+def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str, Any]:
+    if session.scalar(sa.select(RegisteredModel.id).where(RegisteredModel.name == data.name)):
+        raise Conflict(f"A model named '{data.name}' already exists; choose another name or add a version to it.")
+    now = utcnow()
+    model_id = session.execute(
+        sa.insert(RegisteredModel)
+        .values(name=data.name, description=data.description, created_by=actor, created_at=now, updated_at=now, latest_version=0)
+        .returning(RegisteredModel.id)
+    ).scalar_one()
+    if data.tags:
+        session.execute(sa.insert(ModelTag), [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()])
+    session.add(AuditEntry(actor=actor, action="model.create", object_type="model", object_key=data.name, detail={}))
+    session.flush()
+    return {
+        "id": model_id, "name": data.name, "description": data.description, "latest_version": 0,
+        "latest_flavor": None, "tags": dict(data.tags), "aliases": {}, "created_by": actor,
+        "created_at": now, "updated_at": now,
+    }
+
+
+def update_model(session: Session, name: str, data: ModelUpdate, *, actor: str) -> dict[str, Any]:
+    model = _model(session, name)
+    if data.description is not None:
+        model.description = data.description
+    if data.tags:
+        _apply_tags(session, ModelTag, "model_id", model.id, data.tags)
+    model.updated_at = utcnow()
+    session.flush()
+    record(session, actor, "model.update", "model", name, **data.model_dump(exclude_none=True))
+    return get_model(session, name)
+
+
+def delete_model(session: Session, name: str, *, actor: str) -> None:
+    model = _model(session, name)
+    # Explicit deletes keep this independent of ON DELETE support being switched on.
+    version_ids = sa.select(ModelVersion.id).where(ModelVersion.model_id == model.id)
+    session.execute(sa.delete(ModelAlias).where(ModelAlias.model_id == model.id))
+    session.execute(sa.delete(VersionTag).where(VersionTag.version_id.in_(version_ids)))
+    session.execute(sa.update(ModelVersion).where(ModelVersion.parent_version_id.in_(version_ids)).values(parent_version_id=None))
+    session.execute(sa.delete(ModelVersion).where(ModelVersion.model_id == model.id))
+    session.execute(sa.delete(ModelTag).where(ModelTag.model_id == model.id))
+    session.delete(model)
+    session.flush()
+    record(session, actor, "model.delete", "model", name)
+
+
+def _apply_tags(session: Session, table: Any, owner_column: str, owner_id: int, tags: dict[str, str | None]) -> None:
+    owner = getattr(table, owner_column)
+    for key, value in tags.items():
+        session.execute(sa.delete(table).where(owner == owner_id, table.key == key))
+        if value is not None:
+            session.execute(sa.insert(table).values({owner_column: owner_id, "key": key, "value": value}))
+
+
+def parse_reference(ref: str) -> tuple[str, str | None]:
+    """Split ``name``, ``name/3``, ``name/latest`` or ``name@alias`` into (name, selector)."""
+    match = _REF.match(ref)
+    if match is None:
+        raise BadRequest(f"'{ref}' is not a model reference; use `name`, `name/3` or `name@alias`.")
+    if match["alias"]:
+        return match["name"], "@" + match["alias"]
+    return match["name"], match["version"]
+
+
+def _version_number(session: Session, model: RegisteredModel, selector: str | int | None) -> int:
+    if selector is None or selector == "latest":
+        number = session.scalar(sa.select(sa.func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id))
+        if number is None:
+            raise NotFound(f"Model '{model.name}' has no versions yet.")
+        return int(number)
+    if isinstance(selector, str) and selector.startswith("@"):
+        number = repository.resolve_alias(session, model.name, selector[1:])
+        if number is None:
+            raise NotFound(f"Model '{model.name}' has no alias '{selector[1:]}'.")
+        return int(number)
+    try:
+        return int(selector)
+    except ValueError as exc:
+        raise BadRequest(f"'{selector}' is not a version; use a number, `latest` or `@alias`.") from exc
+
+
+def _version(session: Session, model: RegisteredModel, selector: str | int | None) -> ModelVersion:
+    number = _version_number(session, model, selector)
+    version = session.scalar(
+        sa.select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == number)
+    )
+    if version is None:
+        raise NotFound(f"Model '{model.name}' has no version {number}.")
+    return version
+
+
+def resolve(session: Session, ref: str, version: str | int | None = None) -> ResolvedVersion:
+    """Find a version from ``name``, ``name/3`` or ``name@alias`` (and an optional version)."""
+    name, selector = parse_reference(ref)
+    if version is not None and selector is not None and str(version) != selector:
+        raise BadRequest(f"'{ref}' already names a version; leave `version` out.")
+    found = _version(session, _model(session, name), selector if selector is not None else version)
+    return ResolvedVersion(
+        model=name, version=found.version, version_id=found.id, flavor=found.flavor,
+        parameters=found.parameters, artifact_sha256=found.artifact_sha256,
+    )
+
+
+def create_version(
+    session: Session, name: str, data: VersionCreate, artifact: Artifact | None, *, actor: str
+) -> dict[str, Any]:
+    model = _model(session, name)
+    flavors.validate(data.flavor, data.parameters, has_artifact=artifact is not None)
+    parent_id = None
+    if data.parent:
+        parent_name, selector = parse_reference(data.parent)
+        parent_id = _version(session, _model(session, parent_name), selector).id
+    number = session.execute(
+        sa.update(RegisteredModel)
+        .where(RegisteredModel.id == model.id)
+        .values(latest_version=RegisteredModel.latest_version + 1, latest_flavor=data.flavor, updated_at=utcnow())
+        .returning(RegisteredModel.latest_version)
+    ).scalar_one()
+    version = ModelVersion(
+        model_id=model.id, version=number, flavor=data.flavor, parameters=data.parameters,
+        metrics=data.metrics, source=data.source, description=data.description,
+        parent_version_id=parent_id, created_by=actor,
+        artifact_sha256=artifact.sha256 if artifact else None,
+        artifact_size=artifact.size if artifact else None,
+        artifact_filename=artifact.filename if artifact else None,
+    )
+    session.add(version)
+    session.flush()
+    if data.tags:
+        _apply_tags(session, VersionTag, "version_id", version.id, dict(data.tags))
+    record(session, actor, "version.create", "model", name, version=number, flavor=data.flavor,
+           artifact=artifact.sha256 if artifact else None)
+    session.flush()
+    return get_version(session, name, number)
+
+
+def list_versions(session: Session, name: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    model = _model(session, name)
+    after = None
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
+        after = values[0]
+    rows = repository.version_rows(session, model.id, name, limit=limit + 1, after=after)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1]["version"]])
+    return rows, next_cursor
+
+
+def get_version(session: Session, name: str, selector: str | int | None) -> dict[str, Any]:
+    model = _model(session, name)
+    number = _version_number(session, model, selector)
+    rows = repository.version_rows(session, model.id, name, where=ModelVersion.version == number)
+    if not rows:
+        raise NotFound(f"Model '{name}' has no version {number}.")
+    return rows[0]
+
+
+def version_artifact(session: Session, name: str, selector: str | int | None) -> Artifact:
+    version = _version(session, _model(session, name), selector)
+    if not version.artifact_sha256:
+        raise NotFound(f"Version {version.version} of '{name}' has no artifact; its parameters are the model.")
+    return Artifact(version.artifact_sha256, version.artifact_size or 0, version.artifact_filename)
+
+
+def update_version(session: Session, name: str, selector: str, data: VersionUpdate, *, actor: str) -> dict[str, Any]:
+    model = _model(session, name)
+    version = _version(session, model, selector)
+    if data.description is not None:
+        version.description = data.description
+    if data.metrics is not None:
+        version.metrics = {**version.metrics, **data.metrics}
+    if data.tags:
+        _apply_tags(session, VersionTag, "version_id", version.id, data.tags)
+    _touch(session, model.id)
+    session.flush()
+    record(session, actor, "version.update", "model", name, version=version.version, **data.model_dump(exclude_none=True))
+    return get_version(session, name, version.version)
+
+
+def merge_version_metrics(session: Session, version_id: int, metrics: dict[str, Any]) -> None:
+    """Merge metrics into a version (used by evaluations writing scores back)."""
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise NotFound(f"No model version with id {version_id}.")
+    version.metrics = {**version.metrics, **metrics}
+    session.flush()
+
+
+def delete_version(session: Session, name: str, selector: str, *, actor: str) -> None:
+    model = _model(session, name)
+    version = _version(session, model, selector)
+    session.execute(sa.delete(ModelAlias).where(ModelAlias.version_id == version.id))
+    session.execute(sa.delete(VersionTag).where(VersionTag.version_id == version.id))
+    session.execute(sa.update(ModelVersion).where(ModelVersion.parent_version_id == version.id).values(parent_version_id=None))
+    session.delete(version)
+    session.flush()
+    model.latest_flavor = session.scalar(
+        sa.select(ModelVersion.flavor).where(ModelVersion.model_id == model.id).order_by(ModelVersion.version.desc()).limit(1)
+    )
+    _touch(session, model.id)
+    record(session, actor, "version.delete", "model", name, version=version.version)
+
+
+def set_alias(session: Session, name: str, alias: str, number: int, *, actor: str) -> dict[str, Any]:
+    if not re.fullmatch(ALIAS_PATTERN, alias) or alias == "latest":
+        raise BadRequest(f"'{alias}' is not a valid alias; use a letter then letters, digits, _ or - (and not 'latest').")
+    model = _model(session, name)
+    version = _version(session, model, number)
+    existing = session.get(ModelAlias, (model.id, alias))
+    previous = None
+    if existing is None:
+        session.add(ModelAlias(model_id=model.id, alias=alias, version_id=version.id))
+    else:
+        previous = session.scalar(sa.select(ModelVersion.version).where(ModelVersion.id == existing.version_id))
+        existing.version_id = version.id
+        existing.updated_at = utcnow()
+    _touch(session, model.id)
+    session.flush()
+    record(session, actor, "alias.set", "model", name, alias=alias, version=number, previous=previous)
+    return get_version(session, name, number)
+
+
+def delete_alias(session: Session, name: str, alias: str, *, actor: str) -> None:
+    model = _model(session, name)
+    existing = session.get(ModelAlias, (model.id, alias))
+    if existing is None:
+        raise NotFound(f"Model '{name}' has no alias '{alias}'.")
+    session.delete(existing)
+    _touch(session, model.id)
+    session.flush()
+    record(session, actor, "alias.delete", "model", name, alias=alias)
+
+
+def set_model_tag(session: Session, name: str, key: str, value: str, *, actor: str) -> dict[str, Any]:
+    return update_model(session, name, ModelUpdate(tags={key: value}), actor=actor)
+
+
+def delete_model_tag(session: Session, name: str, key: str, *, actor: str) -> dict[str, Any]:
+    model = _model(session, name)
+    if session.get(ModelTag, (model.id, key)) is None:
+        raise NotFound(f"Model '{name}' has no tag '{key}'.")
+    return update_model(session, name, ModelUpdate(tags={key: None}), actor=actor)
+
+
+def set_version_tag(session: Session, name: str, selector: str, key: str, value: str, *, actor: str) -> dict[str, Any]:
+    return update_version(session, name, selector, VersionUpdate(tags={key: value}), actor=actor)
+
+
+def delete_version_tag(session: Session, name: str, selector: str, key: str, *, actor: str) -> dict[str, Any]:
+    version = _version(session, _model(session, name), selector)
+    if session.get(VersionTag, (version.id, key)) is None:
+        raise NotFound(f"Version {version.version} of '{name}' has no tag '{key}'.")
+    return update_version(session, name, selector, VersionUpdate(tags={key: None}), actor=actor)
+
+
+def list_audit(
+    session: Session, *, actor: str | None, object_type: str | None, object_key: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = sa.select(AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.object_type, AuditEntry.object_key, AuditEntry.detail)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if object_key:
+        query = query.where(AuditEntry.object_key == object_key)
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
+        query = query.where(AuditEntry.id < values[0])
+    rows = [dict(r._mapping) for r in session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1))]
+    next_cursor = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,189 @@
+"""CPU availability from /proc/stat: how much CPU a measured process could actually use.
+
+A `CpuSampler` runs in a thread beside a process, reads /proc/stat and /proc/<pid>/stat (and the
+per-thread stat files) every interval, and summarises: cores, hypervisor steal, the load of every
+other process, the process's own CPU, and per-thread-name CPU seconds (RocksDB names its pools
+`rocksdb:high` for flushes and `rocksdb:low` for compactions).
+
+    available cores = cores * (1 - steal fraction) - other processes' busy cores
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CpuSample", "CpuSampler", "CpuSummary", "read_proc_stat"]
+
+_TICKS = float(os.sysconf("SC_CLK_TCK"))
+
+
+def read_proc_stat(path: str = "/proc/stat") -> tuple[int, dict[str, int]]:
+    """(cores, aggregate jiffies by field) from /proc/stat."""
+    names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+    cores = 0
+    total: dict[str, int] = {}
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("cpu "):
+            values = [int(x) for x in line.split()[1:9]]
+            total = dict(zip(names, values, strict=False))
+        elif line.startswith("cpu") and line[3:4].isdigit():
+            cores += 1
+    return cores, total
+
+
+def _process_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _thread_ticks(pid: int) -> dict[int, tuple[str, int]]:
+    out: dict[int, tuple[str, int]] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        out[int(tid)] = (name, int(fields[11]) + int(fields[12]))
+    return out
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """One interval: fractions of all cores' time, and cores used by the process and others."""
+
+    t: float
+    steal_fraction: float
+    idle_fraction: float
+    own_cores: float
+    other_cores: float
+    available_cores: float
+
+
+@dataclass
+class CpuSummary:
+    cores: int
+    seconds: float
+    steal_fraction: float
+    idle_fraction: float
+    own_cores: float
+    other_cores: float
+    available_cores: float
+    thread_cpu_sec: dict[str, float] = field(default_factory=dict)
+    samples: list[CpuSample] = field(default_factory=list)
+
+    def to_dict(self, with_samples: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        if not with_samples:
+            data.pop("samples")
+        return data
+
+
+class CpuSampler:
+    """Sample CPU availability while `pid` runs (use as a context manager or start/stop)."""
+
+    def __init__(self, pid: int | None = None, interval: float = 1.0) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.cores, _ = read_proc_stat()
+        self._samples: list[CpuSample] = []
+        self._threads: dict[int, tuple[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._first: tuple[float, dict[str, int], int] | None = None
+        self._last: tuple[float, dict[str, int], int] | None = None
+
+    def _snapshot(self) -> tuple[float, dict[str, int], int]:
+        _, total = read_proc_stat()
+        own = _process_ticks(self.pid) if self.pid is not None else 0
+        if self.pid is not None:
+            for tid, value in _thread_ticks(self.pid).items():
+                self._threads[tid] = value
+        if own is None:  # the process is gone; keep its last reading
+            own = self._last[2] if self._last is not None else 0
+        return time.monotonic(), total, own
+
+    def _interval(
+        self, a: tuple[float, dict[str, int], int], b: tuple[float, dict[str, int], int]
+    ) -> CpuSample | None:
+        delta = {k: b[1][k] - a[1].get(k, 0) for k in b[1]}
+        total = sum(delta.values())
+        if total <= 0:
+            return None
+        steal = delta.get("steal", 0) / total
+        idle = (delta.get("idle", 0) + delta.get("iowait", 0)) / total
+        busy_cores = (total - delta.get("idle", 0) - delta.get("iowait", 0) - delta.get("steal", 0))
+        busy_cores_f = busy_cores / total * self.cores
+        own_cores = (b[2] - a[2]) / _TICKS / max(b[0] - a[0], 1e-9)
+        own_cores = min(own_cores, busy_cores_f)
+        other = max(0.0, busy_cores_f - own_cores)
+        available = max(0.0, self.cores * (1.0 - steal) - other)
+        return CpuSample(b[0], steal, idle, own_cores, other, available)
+
+    def _run(self) -> None:
+        previous = self._snapshot()
+        self._first = previous
+        self._last = previous
+        while not self._stop.wait(self.interval):
+            current = self._snapshot()
+            sample = self._interval(previous, current)
+            if sample is not None:
+                self._samples.append(sample)
+            previous = current
+            self._last = current
+
+    def start(self) -> CpuSampler:
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> CpuSummary:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.summary()
+
+    def __enter__(self) -> CpuSampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def summary(self) -> CpuSummary:
+        threads: dict[str, float] = {}
+        for name, ticks in self._threads.values():
+            threads[name] = threads.get(name, 0.0) + ticks / _TICKS
+        whole = (
+            self._interval(self._first, self._last)
+            if self._first is not None and self._last is not None
+            else None
+        )
+        seconds = (self._last[0] - self._first[0]) if self._first and self._last else 0.0
+        if whole is None:
+            return CpuSummary(self.cores, seconds, 0.0, 0.0, 0.0, 0.0, float(self.cores), threads)
+        return CpuSummary(
+            cores=self.cores,
+            seconds=seconds,
+            steal_fraction=whole.steal_fraction,
+            idle_fraction=whole.idle_fraction,
+            own_cores=whole.own_cores,
+            other_cores=whole.other_cores,
+            available_cores=whole.available_cores,
+            thread_cpu_sec=threads,
+            samples=list(self._samples),
+        )

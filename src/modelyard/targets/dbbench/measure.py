@@ -1,0 +1,339 @@
+"""Ground truth: S_max measured the way Luo & Carey (PVLDB 13(4), 2019) do.
+
+1. A closed run (no rate limit) finds the maximum write rate M. It is NOT S_max: an overloaded
+   LSM defers compaction, so its write amplification is lower than at a sustainable rate.
+2. Open runs at `--benchmark_write_rate_limit` rates bisect between the highest rate found
+   sustainable and the lowest found unsustainable (the first probe is `first_fraction * M`).
+
+A probe is sustainable when (`assess_probe`):
+- stalls take under 1% of the run (`rocksdb.stall.micros` over the run's seconds);
+- the throughput's coefficient of variation over the second half is under 5% (report CSV, whose
+  values are counts per 1 s interval);
+- the second half reaches at least 95% of the target rate (the writer kept up);
+- the L0 file count does not trend upward over the second half (least-squares increase, from the
+  LOG's lsm_state, of at most `level0_file_num_compaction_trigger` files) and never reaches the
+  slowdown trigger;
+- the estimated pending compaction bytes (from the per-interval level sizes) do not trend upward
+  (least-squares increase over the second half at most half their mean, or two L0 batches).
+
+`plan_next_rate` and `assess_probe` work on recorded data; only `measure_smax` runs db_bench.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics as st
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelyard.perfmodels import DbBenchConfig
+from modelyard.targets.dbbench import parsers
+from modelyard.targets.dbbench.runner import DbBenchRun, run_db_bench
+
+__all__ = [
+    "MeasurementResult",
+    "ProbeResult",
+    "assess_probe",
+    "measure_smax",
+    "plan_next_rate",
+    "probe_features",
+]
+
+STALL_LIMIT = 0.01
+CV_LIMIT = 0.05
+REACH_LIMIT = 0.95
+
+
+@dataclass
+class ProbeResult:
+    """One db_bench run judged against the sustainability criteria."""
+
+    target_ops_per_sec: float  # 0 for the closed run
+    achieved_ops_per_sec: float
+    second_half_ops_per_sec: float
+    cv_second_half: float
+    stall_fraction: float
+    l0_increase_files: float
+    l0_max_files: int
+    pending_increase_bytes: float
+    pending_mean_bytes: float
+    sustainable: bool
+    reasons: list[str]
+    seconds: float
+    operations: float
+    cpu: dict[str, Any]
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _slope_increase(points: list[tuple[float, float]], span: float) -> float:
+    """Least-squares slope of (t, y) times `span`: the fitted increase over the window."""
+    if len(points) < 3:
+        return 0.0
+    ts = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    mt, my = st.fmean(ts), st.fmean(ys)
+    var = sum((t - mt) ** 2 for t in ts)
+    if var <= 0:
+        return 0.0
+    slope = sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True)) / var
+    return slope * span
+
+
+def _log_start_micros(log: str) -> float | None:
+    for line in log.splitlines()[:5]:
+        try:
+            stamp = dt.datetime.strptime(line[:26], "%Y/%m/%d-%H:%M:%S.%f")
+        except ValueError:
+            continue
+        return stamp.timestamp() * 1e6  # RocksDB writes local time
+    return None
+
+
+def l0_timeline(events: list[dict[str, Any]], start_micros: float) -> list[tuple[float, int]]:
+    """(seconds since start, L0 files) after every flush or compaction."""
+    out: list[tuple[float, int]] = []
+    for event in events:
+        state = event.get("lsm_state")
+        if isinstance(state, list) and state and "time_micros" in event:
+            out.append(((float(event["time_micros"]) - start_micros) / 1e6, int(state[0])))
+    return out
+
+
+def _step_samples(
+    timeline: list[tuple[float, int]], start: float, end: float, step: float = 0.5
+) -> list[tuple[float, float]]:
+    samples: list[tuple[float, float]] = []
+    value = 0
+    index = 0
+    t = start
+    while t <= end:
+        while index < len(timeline) and timeline[index][0] <= t:
+            value = timeline[index][1]
+            index += 1
+        samples.append((t, float(value)))
+        t += step
+    return samples
+
+
+def probe_features(run: DbBenchRun) -> dict[str, float]:
+    """Quantities the models and the calibration use, measured on one run."""
+    tickers = run.statistics.tickers
+    ops = run.operations
+    ingest = float(tickers.get("rocksdb.bytes.written", 0))
+    flush = float(tickers.get("rocksdb.flush.write.bytes", 0))
+    comp_read = float(tickers.get("rocksdb.compact.read.bytes", 0))
+    comp_write = float(tickers.get("rocksdb.compact.write.bytes", 0))
+    comp_cpu = 0.0
+    comp_records = 0.0
+    for event in run.events:
+        if event.get("event") == "compaction_finished":
+            comp_cpu += float(event.get("compaction_time_cpu_micros", 0)) / 1e6
+            comp_records += float(event.get("num_input_records", 0)) + float(
+                event.get("num_output_records", 0)
+            )
+    threads = run.cpu.thread_cpu_sec
+    out = {
+        "operations": ops,
+        "ingest_bytes": ingest,
+        "flush_bytes": flush,
+        "compaction_read_bytes": comp_read,
+        "compaction_write_bytes": comp_write,
+        "compaction_cpu_sec": comp_cpu,
+        "compaction_records": comp_records,
+        "write_amp": (flush + comp_write) / ingest if ingest else 0.0,
+        "flush_thread_cpu_sec": threads.get("rocksdb:high", 0.0),
+        "compaction_thread_cpu_sec": threads.get("rocksdb:low", 0.0),
+        "foreground_cpu_sec": threads.get("db_bench", 0.0),
+        "available_cores": run.cpu.available_cores,
+        "steal_fraction": run.cpu.steal_fraction,
+        "other_cores": run.cpu.other_cores,
+    }
+    if ops:
+        out["foreground_cpu_us_per_op"] = out["foreground_cpu_sec"] / ops * 1e6
+        out["total_cpu_us_per_op"] = (
+            sum(threads.values()) / ops * 1e6 if threads else 0.0
+        )
+    return out
+
+
+def assess_probe(run: DbBenchRun, target_ops_per_sec: float) -> ProbeResult:
+    """Judge one run against the sustainability criteria (see the module docstring)."""
+    config = run.config
+    reasons: list[str] = []
+    seconds = run.summary["seconds"] if run.summary else run.wall_sec
+    rates = parsers.report_rates(run.report)
+    # drop a last partial interval db_bench may write after the benchmark ended
+    rates = [r for r in rates if r[0] <= seconds + 0.5]
+    half = seconds / 2.0
+    second = [rate for t, rate in rates if t > half + 1e-9]
+    mean2 = st.fmean(second) if second else run.ops_per_sec
+    cv = (st.pstdev(second) / mean2) if len(second) >= 2 and mean2 > 0 else 0.0
+    stall_micros = float(run.statistics.tickers.get("rocksdb.stall.micros", 0))
+    stall_fraction = stall_micros / max(seconds * 1e6, 1.0)
+
+    start = _log_start_micros(run.log)
+    timeline = l0_timeline(run.events, start) if start is not None else []
+    l0_points = _step_samples(timeline, half, seconds)
+    l0_increase = _slope_increase(l0_points, seconds - half)
+    l0_max = max((v for _, v in timeline), default=0)
+
+    pending_points: list[tuple[float, float]] = []
+    for table in run.compaction_stats:
+        if table.uptime_sec is None or table.uptime_sec <= half:
+            continue
+        pending_points.append(
+            (
+                table.uptime_sec,
+                parsers.estimate_pending_compaction_bytes(
+                    table,
+                    level0_trigger=config.level0_file_num_compaction_trigger,
+                    base_bytes=config.max_bytes_for_level_base,
+                    multiplier=config.max_bytes_for_level_multiplier,
+                ),
+            )
+        )
+    pending_mean = st.fmean([p[1] for p in pending_points]) if pending_points else 0.0
+    pending_increase = _slope_increase(pending_points, seconds - half)
+
+    if run.returncode != 0 or run.timed_out:
+        reasons.append(f"db_bench exited with {run.returncode} (timed out: {run.timed_out})")
+    if stall_fraction >= STALL_LIMIT:
+        reasons.append(f"stalls {stall_fraction:.1%} of the time (limit {STALL_LIMIT:.0%})")
+    if cv >= CV_LIMIT:
+        reasons.append(f"second-half throughput CV {cv:.1%} (limit {CV_LIMIT:.0%})")
+    if target_ops_per_sec > 0 and mean2 < REACH_LIMIT * target_ops_per_sec:
+        reasons.append(f"second half reached {mean2 / target_ops_per_sec:.1%} of the target rate")
+    if l0_increase > config.level0_file_num_compaction_trigger:
+        reasons.append(f"L0 grew by {l0_increase:.1f} files over the second half")
+    if l0_max >= config.level0_slowdown_writes_trigger:
+        reasons.append(f"L0 reached {l0_max} files (slowdown trigger)")
+    batch = 2.0 * config.level0_file_num_compaction_trigger * config.flush_file_bytes
+    if pending_increase > max(0.5 * pending_mean, batch):
+        reasons.append(f"pending compaction grew by {pending_increase / 2**20:.0f} MiB")
+    return ProbeResult(
+        target_ops_per_sec=target_ops_per_sec,
+        achieved_ops_per_sec=run.ops_per_sec,
+        second_half_ops_per_sec=mean2,
+        cv_second_half=cv,
+        stall_fraction=stall_fraction,
+        l0_increase_files=l0_increase,
+        l0_max_files=l0_max,
+        pending_increase_bytes=pending_increase,
+        pending_mean_bytes=pending_mean,
+        sustainable=not reasons,
+        reasons=reasons,
+        seconds=seconds,
+        operations=run.operations,
+        cpu=run.cpu.to_dict(),
+        features=probe_features(run),
+    )
+
+
+def plan_next_rate(
+    closed_max: float,
+    probes: list[tuple[float, bool]],
+    *,
+    max_probes: int = 6,
+    tolerance: float = 0.03,
+    first_fraction: float = 0.8,
+) -> float | None:
+    """The next rate to probe given (rate, sustainable) results, or None when done.
+
+    The bracket is [highest sustainable, lowest unsustainable] (the closed maximum is the
+    initial upper end); without a sustainable rate yet, the search steps down by 0.7x.
+    """
+    if len(probes) >= max_probes:
+        return None
+    if not probes:
+        return first_fraction * closed_max
+    good = [r for r, ok in probes if ok]
+    bad = [r for r, ok in probes if not ok]
+    hi = min(bad) if bad else closed_max
+    if not good:
+        return 0.7 * hi
+    lo = max(good)
+    if lo >= hi or (hi - lo) / hi < tolerance:
+        return None
+    return (lo + hi) / 2.0
+
+
+@dataclass
+class MeasurementResult:
+    config: dict[str, Any]
+    db_bench_args: str
+    closed: ProbeResult
+    probes: list[ProbeResult]
+    smax_ops_per_sec: float | None
+    bracket: tuple[float, float]
+    measured_at: str
+    wall_sec: float
+
+    @property
+    def sustainable_probe(self) -> ProbeResult | None:
+        best = [p for p in self.probes if p.sustainable]
+        return max(best, key=lambda p: p.target_ops_per_sec) if best else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        best = self.sustainable_probe
+        data["cpu_available_cores_at_smax"] = best.cpu["available_cores"] if best else None
+        return data
+
+
+def measure_smax(
+    config: DbBenchConfig,
+    *,
+    max_probes: int = 6,
+    tolerance: float = 0.03,
+    first_fraction: float = 0.8,
+    workdir: Path | None = None,
+    on_probe: Callable[[ProbeResult], None] | None = None,
+) -> MeasurementResult:
+    """Closed run, then bisection on `--benchmark_write_rate_limit` (bytes/s = ops/s x entry)."""
+    started = dt.datetime.now(dt.UTC)
+    base = config.with_updates(benchmark_write_rate_limit=0)
+    closed_run = run_db_bench(base, workdir=workdir)
+    closed = assess_probe(closed_run, 0.0)
+    if on_probe is not None:
+        on_probe(closed)
+    closed_max = closed.achieved_ops_per_sec
+    probes: list[ProbeResult] = []
+    history: list[tuple[float, bool]] = []
+    if closed.sustainable:
+        history.append((closed_max, True))  # writer-bound: the closed run is sustainable
+    while True:
+        rate = plan_next_rate(
+            closed_max,
+            history,
+            max_probes=max_probes + (1 if closed.sustainable else 0),
+            tolerance=tolerance,
+            first_fraction=first_fraction,
+        )
+        if rate is None:
+            break
+        limit = round(rate * config.entry_bytes)
+        run = run_db_bench(base.with_updates(benchmark_write_rate_limit=limit), workdir=workdir)
+        result = assess_probe(run, limit / config.entry_bytes)
+        probes.append(result)
+        history.append((result.target_ops_per_sec, result.sustainable))
+        if on_probe is not None:
+            on_probe(result)
+    good = [r for r, ok in history if ok]
+    bad = [r for r, ok in history if not ok]
+    smax = max(good) if good else None
+    bracket = (smax or 0.0, min(bad) if bad else closed_max)
+    return MeasurementResult(
+        config=config.model_dump(),
+        db_bench_args=" ".join(config.to_args()),
+        closed=closed,
+        probes=probes,
+        smax_ops_per_sec=smax,
+        bracket=bracket,
+        measured_at=started.isoformat(timespec="seconds"),
+        wall_sec=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+    )

@@ -1,0 +1,164 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, the app, and clients
+authenticated as each role.
+
+Database-backed fixtures are parametrised over both backends; a test that needs only the
+embedded default uses ``sqlite_*`` fixtures. PostgreSQL tests create and drop their own
+database on the server at 127.0.0.1:5432 (trust auth).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from modelyard.app import create_app
+from modelyard.auth import service as auth_service
+from modelyard.auth.schemas import Role, UserCreate
+from modelyard.config import Settings
+from modelyard.kit import migrate
+from modelyard.kit.db import Database
+
+PG_ADMIN_URL = os.environ.get("MODELYARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _pg_available() -> bool:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    name = f"modelyard_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_settings(home: Path, database_url: str, **overrides: object) -> Settings:
+    settings = Settings(home=home, database_url=database_url, **overrides)  # type: ignore[arg-type]
+    settings.jobs.workers = int(os.environ.get("MODELYARD_TEST_WORKERS", "2"))
+    return settings
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Settings:
+    home = tmp_path_factory.mktemp(f"home-{backend}")
+    if backend == "sqlite":
+        url = f"sqlite:///{home / 'modelyard.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    migrate.upgrade(url)
+    return make_settings(home, url)
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    db = Database(settings.resolved_database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    """The app with its lifespan running (workers and live loops included)."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _make_user(database: Database, role: Role) -> tuple[str, str]:
+    name = f"{role.value}-{uuid.uuid4().hex[:8]}"
+    with database.session() as s:
+        user = auth_service.create_user(s, UserCreate(name=name, password="password-123", role=role), actor="test")
+        token = auth_service.create_token(s, user, lifetime=dt.timedelta(days=1), actor="test")
+    return name, token.token
+
+
+@pytest.fixture(scope="session")
+def tokens(database: Database) -> dict[str, tuple[str, str]]:
+    """(user name, token) for each role."""
+    return {role.value: _make_user(database, role) for role in Role}
+
+
+class Api:
+    """A thin client for one role: ``api.get("/models")`` prefixes /api and sends the token."""
+
+    def __init__(self, client: TestClient, token: str | None, user: str | None = None) -> None:
+        self.client = client
+        self.user = user
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(self, method: str, path: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        headers = {**self.headers, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+        return self.client.request(method, "/api" + path, headers=headers, **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def admin(app_client: TestClient, tokens: dict[str, tuple[str, str]]) -> Api:
+    return Api(app_client, tokens["admin"][1], tokens["admin"][0])
+
+
+@pytest.fixture
+def editor(app_client: TestClient, tokens: dict[str, tuple[str, str]]) -> Api:
+    return Api(app_client, tokens["editor"][1], tokens["editor"][0])
+
+
+@pytest.fixture
+def viewer(app_client: TestClient, tokens: dict[str, tuple[str, str]]) -> Api:
+    return Api(app_client, tokens["viewer"][1], tokens["viewer"][0])
+
+
+@pytest.fixture
+def anonymous(app_client: TestClient) -> Api:
+    return Api(app_client, None)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh suffix so tests sharing a session database never collide."""
+    return uuid.uuid4().hex[:8]

@@ -125,7 +125,7 @@ class CpuSampler:
             return None
         steal = delta.get("steal", 0) / total
         idle = (delta.get("idle", 0) + delta.get("iowait", 0)) / total
-        busy_cores = (total - delta.get("idle", 0) - delta.get("iowait", 0) - delta.get("steal", 0))
+        busy_cores = total - delta.get("idle", 0) - delta.get("iowait", 0) - delta.get("steal", 0)
         busy_cores_f = busy_cores / total * self.cores
         own_cores = (b[2] - a[2]) / _TICKS / max(b[0] - a[0], 1e-9)
         own_cores = min(own_cores, busy_cores_f)

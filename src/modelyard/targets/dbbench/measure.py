@@ -13,8 +13,9 @@ A probe is sustainable when (`assess_probe`):
 - the L0 file count does not trend upward over the second half (least-squares increase, from the
   LOG's lsm_state, of at most `level0_file_num_compaction_trigger` files) and never reaches the
   slowdown trigger;
-- the estimated pending compaction bytes (from the per-interval level sizes) do not trend upward
-  (least-squares increase over the second half at most half their mean, or two L0 batches).
+- the estimated pending compaction bytes below L0 (RocksDB's estimate from the per-second level
+  sizes, without the L0 term the L0 criterion covers) do not trend upward: least-squares
+  increase over the second half at most half their mean or two L0 batches, whichever is larger.
 
 `plan_next_rate` and `assess_probe` work on recorded data; only `measure_smax` runs db_bench.
 """
@@ -155,9 +156,7 @@ def probe_features(run: DbBenchRun) -> dict[str, float]:
     }
     if ops:
         out["foreground_cpu_us_per_op"] = out["foreground_cpu_sec"] / ops * 1e6
-        out["total_cpu_us_per_op"] = (
-            sum(threads.values()) / ops * 1e6 if threads else 0.0
-        )
+        out["total_cpu_us_per_op"] = sum(threads.values()) / ops * 1e6 if threads else 0.0
     return out
 
 
@@ -194,6 +193,7 @@ def assess_probe(run: DbBenchRun, target_ops_per_sec: float) -> ProbeResult:
                     level0_trigger=config.level0_file_num_compaction_trigger,
                     base_bytes=config.max_bytes_for_level_base,
                     multiplier=config.max_bytes_for_level_multiplier,
+                    include_level0=False,
                 ),
             )
         )
@@ -337,3 +337,38 @@ def measure_smax(
         measured_at=started.isoformat(timespec="seconds"),
         wall_sec=(dt.datetime.now(dt.UTC) - started).total_seconds(),
     )
+
+
+def measure_matrix(
+    configurations: list[tuple[str, DbBenchConfig]],
+    out_dir: Path,
+    *,
+    remeasure: bool = False,
+    max_probes: int = 6,
+    on_probe: Callable[[str, ProbeResult], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Measure every named configuration, writing `<out_dir>/<name>.json` as each finishes.
+
+    An existing file is reused unless `remeasure`: a validation can be re-predicted against the
+    same ground truth without re-running db_bench.
+    """
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, Any]] = {}
+    for name, config in configurations:
+        path = out_dir / f"{name}.json"
+        if path.exists() and not remeasure:
+            results[name] = json.loads(path.read_text())
+            continue
+
+        def report(probe: ProbeResult, name: str = name) -> None:
+            if on_probe is not None:
+                on_probe(name, probe)
+
+        result = measure_smax(config, max_probes=max_probes, on_probe=report)
+        data = result.to_dict()
+        data["name"] = name
+        path.write_text(json.dumps(data, indent=1))
+        results[name] = data
+    return results

@@ -228,18 +228,21 @@ def estimate_pending_compaction_bytes(
     level0_trigger: int,
     base_bytes: float,
     multiplier: float,
+    include_level0: bool = True,
 ) -> float:
     """RocksDB's EstimateCompactionBytesNeeded (static level targets) from one stats table.
 
-    L0 counts all its bytes once it reaches the trigger; each level above target passes its
-    excess down, which costs the excess times (fan-out + 1) to merge into the next level.
+    L0 counts its bytes and L1's once it reaches the trigger; each level above target passes its
+    excess down, which costs the excess times (next/this size ratio + 1) to merge. With
+    `include_level0=False` only the debt below L0 is counted (L0 toggles ~L1's size in and out
+    of the estimate every time it crosses the trigger, which hides any trend).
     """
     sizes = stats.level_sizes()
     if not sizes:
         return 0.0
     pending = 0.0
     carried = 0.0
-    if stats.level_files().get(0, 0) >= level0_trigger:
+    if include_level0 and stats.level_files().get(0, 0) >= level0_trigger:
         pending += sizes.get(0, 0.0) + sizes.get(1, 0.0)
         carried = sizes.get(0, 0.0)
     deepest = max(sizes)

@@ -130,7 +130,7 @@ def _build_argv(binary: str, config: DbBenchConfig, db_dir: Path, report: Path) 
         "--report_interval_seconds=1",
         "--statistics=1",
         "--histogram=1",
-        "--stats_interval_seconds=2",
+        "--stats_interval_seconds=1",
         "--stats_per_interval=1",
     ]
 

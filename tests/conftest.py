@@ -25,7 +25,9 @@ from modelyard.config import Settings
 from modelyard.kit import migrate
 from modelyard.kit.db import Database
 
-PG_ADMIN_URL = os.environ.get("MODELYARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "MODELYARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -66,13 +68,17 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
     return settings
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture(scope="session")
-def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Settings:
+def settings(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Settings:
     home = tmp_path_factory.mktemp(f"home-{backend}")
     if backend == "sqlite":
         url = f"sqlite:///{home / 'modelyard.db'}"
@@ -99,7 +105,9 @@ def app_client(settings: Settings) -> Iterator[TestClient]:
 def _make_user(database: Database, role: Role) -> tuple[str, str]:
     name = f"{role.value}-{uuid.uuid4().hex[:8]}"
     with database.session() as s:
-        user = auth_service.create_user(s, UserCreate(name=name, password="password-123", role=role), actor="test")
+        user = auth_service.create_user(
+            s, UserCreate(name=name, password="password-123", role=role), actor="test"
+        )
         token = auth_service.create_token(s, user, lifetime=dt.timedelta(days=1), actor="test")
     return name, token.token
 

@@ -26,9 +26,14 @@ def test_viewer_reads_but_cannot_write(viewer: Api, editor: Api, unique: str) ->
 
 def test_only_admin_manages_users(editor: Api, admin: Api, unique: str) -> None:
     assert editor.get("/users").status_code == 403
-    r = admin.post("/users", json={"name": f"u-{unique}", "password": "long-enough", "role": "viewer"})
+    r = admin.post(
+        "/users", json={"name": f"u-{unique}", "password": "long-enough", "role": "viewer"}
+    )
     assert r.status_code == 201
-    assert admin.post("/users", json={"name": f"u-{unique}", "password": "long-enough"}).status_code == 409
+    assert (
+        admin.post("/users", json={"name": f"u-{unique}", "password": "long-enough"}).status_code
+        == 409
+    )
 
 
 def test_me(editor: Api) -> None:
@@ -39,7 +44,12 @@ def test_me(editor: Api) -> None:
 def test_password_login_sets_session_cookie(app_client, admin: Api, unique: str) -> None:  # type: ignore[no-untyped-def]
     name = f"login-{unique}"
     admin.post("/users", json={"name": name, "password": "correct-horse", "role": "viewer"})
-    assert app_client.post("/api/auth/login", json={"name": name, "password": "wrong-horse"}).status_code == 401
+    assert (
+        app_client.post(
+            "/api/auth/login", json={"name": name, "password": "wrong-horse"}
+        ).status_code
+        == 401
+    )
     r = app_client.post("/api/auth/login", json={"name": name, "password": "correct-horse"})
     assert r.status_code == 200
     assert app_client.get("/api/users/me").json()["name"] == name
@@ -71,7 +81,11 @@ def test_expired_token_is_401(app_client, database) -> None:  # type: ignore[no-
     from modelyard.auth.schemas import Role, UserCreate
 
     with database.session() as s:
-        user = service.create_user(s, UserCreate(name="exp-" + dt.datetime.now().strftime("%H%M%S%f"), role=Role.viewer), actor="t")
+        user = service.create_user(
+            s,
+            UserCreate(name="exp-" + dt.datetime.now().strftime("%H%M%S%f"), role=Role.viewer),
+            actor="t",
+        )
         token = service.create_token(s, user, lifetime=dt.timedelta(seconds=-1), actor="t")
     r = Api(app_client, token.token).get("/users/me")
     assert r.status_code == 401 and "expired" in r.json()["detail"]

@@ -36,8 +36,13 @@ def test_validation_error_names_the_field(editor: Api) -> None:
 def test_search_filter_sort_and_paginate(editor: Api, viewer: Api, unique: str) -> None:
     names = [f"search-{unique}-{i:02d}" for i in range(7)]
     for i, name in enumerate(names):
-        editor.post("/models", json={"name": name, "tags": {"parity": "even" if i % 2 == 0 else "odd"}})
-    editor.post(f"/models/{names[3]}/versions", json={"flavor": "formula", "parameters": {"kind": "linear", "coef": {"a": 1}}})
+        editor.post(
+            "/models", json={"name": name, "tags": {"parity": "even" if i % 2 == 0 else "odd"}}
+        )
+    editor.post(
+        f"/models/{names[3]}/versions",
+        json={"flavor": "formula", "parameters": {"kind": "linear", "coef": {"a": 1}}},
+    )
 
     seen: list[str] = []
     cursor = None
@@ -52,7 +57,9 @@ def test_search_filter_sort_and_paginate(editor: Api, viewer: Api, unique: str) 
             break
     assert seen == names
 
-    desc = viewer.get("/models", params={"q": f"SEARCH-{unique}", "sort": "-name", "limit": 100}).json()
+    desc = viewer.get(
+        "/models", params={"q": f"SEARCH-{unique}", "sort": "-name", "limit": 100}
+    ).json()
     assert [m["name"] for m in desc["items"]] == names[::-1]
 
     even = viewer.get("/models", params={"q": unique, "tag": "parity=even"}).json()["items"]

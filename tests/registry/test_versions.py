@@ -17,10 +17,21 @@ def _model(api: Api, name: str) -> None:
 def test_versions_numbered_with_lineage_and_tags(editor: Api, viewer: Api, unique: str) -> None:
     name = f"v-{unique}"
     _model(editor, name)
-    r1 = editor.post(f"/models/{name}/versions", json={"flavor": "formula", "parameters": LINEAR, "metrics": {"mape": 12.5}, "tags": {"k": "v"}})
+    r1 = editor.post(
+        f"/models/{name}/versions",
+        json={
+            "flavor": "formula",
+            "parameters": LINEAR,
+            "metrics": {"mape": 12.5},
+            "tags": {"k": "v"},
+        },
+    )
     assert r1.status_code == 201, r1.text
     assert r1.json()["version"] == 1 and r1.json()["tags"] == {"k": "v"}
-    r2 = editor.post(f"/models/{name}/versions", json={"flavor": "formula", "parameters": LINEAR, "parent": f"{name}/1"})
+    r2 = editor.post(
+        f"/models/{name}/versions",
+        json={"flavor": "formula", "parameters": LINEAR, "parent": f"{name}/1"},
+    )
     assert r2.json()["version"] == 2 and r2.json()["parent"] == f"{name}/1"
     listing = viewer.get(f"/models/{name}/versions").json()["items"]
     assert [v["version"] for v in listing] == [2, 1]
@@ -46,11 +57,16 @@ def test_aliases_resolve_move_and_delete(editor: Api, viewer: Api, unique: str) 
     assert viewer.get(f"/models/{name}/aliases/production").status_code == 404
     # name@alias as a lineage reference
     editor.put(f"/models/{name}/aliases/champion", json={"version": 2})
-    r = editor.post(f"/models/{name}/versions", json={"flavor": "formula", "parameters": LINEAR, "parent": f"{name}@champion"})
+    r = editor.post(
+        f"/models/{name}/versions",
+        json={"flavor": "formula", "parameters": LINEAR, "parent": f"{name}@champion"},
+    )
     assert r.json()["parent"] == f"{name}/2"
 
 
-def test_artifact_upload_is_content_addressed(editor: Api, viewer: Api, unique: str, settings) -> None:  # type: ignore[no-untyped-def]
+def test_artifact_upload_is_content_addressed(
+    editor: Api, viewer: Api, unique: str, settings
+) -> None:  # type: ignore[no-untyped-def]
     name = f"art-{unique}"
     _model(editor, name)
     payload = b"onnx-ish bytes " * 1000
@@ -72,7 +88,9 @@ def test_pickle_refused_and_nothing_stored(editor: Api, unique: str) -> None:
     _model(editor, name)
     r = editor.post(
         f"/models/{name}/versions",
-        files={"file": ("model.bin", io.BytesIO(pickle.dumps({"a": 1})), "application/octet-stream")},
+        files={
+            "file": ("model.bin", io.BytesIO(pickle.dumps({"a": 1})), "application/octet-stream")
+        },
         data={"metadata": json.dumps({"flavor": "generic"})},
     )
     assert r.status_code == 400
@@ -101,7 +119,9 @@ def test_artifact_over_limit_is_413(editor: Api, unique: str, settings) -> None:
 def test_formula_version_checks_parameters(editor: Api, unique: str) -> None:
     name = f"f-{unique}"
     _model(editor, name)
-    r = editor.post(f"/models/{name}/versions", json={"flavor": "formula", "parameters": {"kind": "nope"}})
+    r = editor.post(
+        f"/models/{name}/versions", json={"flavor": "formula", "parameters": {"kind": "nope"}}
+    )
     assert r.status_code == 400 and "kind" in r.json()["detail"]
     r = editor.post(f"/models/{name}/versions", json={"flavor": "sklearn"})
     assert r.status_code == 400 and "artifact" in r.json()["detail"]

@@ -30,7 +30,9 @@ def authenticate_request(request: Request, bearer: str | None, cookie: str | Non
         )
     with request.app.state.db.engine.connect() as conn:
         principal = (
-            resolve_secret(conn, bearer, kind="api") if bearer else resolve_secret(conn, cookie or "", kind="session")
+            resolve_secret(conn, bearer, kind="api")
+            if bearer
+            else resolve_secret(conn, cookie or "", kind="session")
         )
     request.state.principal = principal
     return principal

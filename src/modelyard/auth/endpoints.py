@@ -29,7 +29,9 @@ def login(data: LoginIn, response: Response, session: DbSession, settings: AppSe
     """Log in with a password and receive a session cookie."""
     user = service.authenticate(session, data.name, data.password)
     lifetime = dt.timedelta(hours=settings.auth.session_hours)
-    created = service.create_token(session, user, lifetime=lifetime, kind="session", actor=user.name)
+    created = service.create_token(
+        session, user, lifetime=lifetime, kind="session", actor=user.name
+    )
     response.set_cookie(
         settings.auth.cookie_name,
         created.token,

@@ -66,7 +66,9 @@ class LoginIn(BaseModel):
 class TokenCreate(BaseModel):
     name: str = Field(default="", max_length=128)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
-    user: str | None = Field(default=None, description="Admins may create a token for another user.")
+    user: str | None = Field(
+        default=None, description="Admins may create a token for another user."
+    )
 
 
 class TokenOut(BaseModel):

@@ -21,10 +21,14 @@ from modelyard.models import ApiToken, AuditEntry, User
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
-def record(session: Session, actor: str, action: str, object_type: str, key: str, **detail: object) -> None:
+def record(
+    session: Session, actor: str, action: str, object_type: str, key: str, **detail: object
+) -> None:
     """Append to the audit log within the caller's transaction."""
     session.add(
-        AuditEntry(actor=actor, action=action, object_type=object_type, object_key=key, detail=detail)
+        AuditEntry(
+            actor=actor, action=action, object_type=object_type, object_key=key, detail=detail
+        )
     )
 
 
@@ -75,9 +79,12 @@ def update_user(session: Session, name: str, data: UserUpdate, *, actor: str) ->
 
 
 def _admin_count(session: Session) -> int:
-    return session.scalar(
-        sa.select(sa.func.count()).select_from(User).where(User.role == "admin", ~User.disabled)
-    ) or 0
+    return (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.role == "admin", ~User.disabled)
+        )
+        or 0
+    )
 
 
 def authenticate(session: Session, name: str, password: str) -> User:
@@ -127,7 +134,9 @@ def create_token(
     return TokenCreated(**_token_out(token, user.name).model_dump(), token=secret)
 
 
-def list_tokens(session: Session, principal: Principal, *, all_users: bool = False) -> list[TokenOut]:
+def list_tokens(
+    session: Session, principal: Principal, *, all_users: bool = False
+) -> list[TokenOut]:
     query = (
         sa.select(ApiToken, User.name)
         .join(User, User.id == ApiToken.user_id)
@@ -167,9 +176,15 @@ def end_session(session: Session, secret: str) -> None:
 
 _RESOLVE = (
     sa.select(
-        User.id, User.name, User.role, User.disabled,
-        ApiToken.id.label("token_id"), ApiToken.kind, ApiToken.expires_at,
-        ApiToken.revoked_at, ApiToken.last_used_at,
+        User.id,
+        User.name,
+        User.role,
+        User.disabled,
+        ApiToken.id.label("token_id"),
+        ApiToken.kind,
+        ApiToken.expires_at,
+        ApiToken.revoked_at,
+        ApiToken.last_used_at,
     )
     .join(User, User.id == ApiToken.user_id)
     .where(ApiToken.secret_hash == sa.bindparam("secret_hash"))

@@ -21,7 +21,9 @@ app.command("demo")(demo.demo)
 try:  # the S_max tooling is optional at import time only while it is being written
     from modelyard.cli import smax
 
-    app.add_typer(smax.app, name="smax", help="Measure, calibrate, predict and validate RocksDB S_max.")
+    app.add_typer(
+        smax.app, name="smax", help="Measure, calibrate, predict and validate RocksDB S_max."
+    )
 except ImportError:  # pragma: no cover
     pass
 

@@ -25,4 +25,6 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 def status() -> None:
     """Say whether migrations are pending."""
     settings = get_settings()
-    console.print("migrations pending" if migrate.pending(settings.resolved_database_url) else "up to date")
+    console.print(
+        "migrations pending" if migrate.pending(settings.resolved_database_url) else "up to date"
+    )

@@ -50,8 +50,16 @@ DEMO_MODELS: list[dict[str, Any]] = [
         "tags": {"team": "capacity", "stage": "experimental"},
         "versions": [
             {"kind": "linear", "intercept": 0.0, "coef": {"ingest_mb_s": 84.4}},
-            {"kind": "linear", "intercept": 0.2, "coef": {"ingest_mb_s": 61.0, "compression_ratio": -3.1}},
-            {"kind": "linear", "intercept": 0.1, "coef": {"ingest_mb_s": 58.7, "compression_ratio": -2.8}},
+            {
+                "kind": "linear",
+                "intercept": 0.2,
+                "coef": {"ingest_mb_s": 61.0, "compression_ratio": -3.1},
+            },
+            {
+                "kind": "linear",
+                "intercept": 0.1,
+                "coef": {"ingest_mb_s": 58.7, "compression_ratio": -2.8},
+            },
         ],
         "aliases": {"staging": 3, "production": 2},
     },
@@ -61,11 +69,17 @@ DEMO_MODELS: list[dict[str, Any]] = [
 def _ensure_admin(s: Session, name: str) -> tuple[str, str]:
     password = secrets.token_urlsafe(12)
     if s.scalar(sa.select(User.id).where(User.name == name)) is None:
-        auth_service.create_user(s, UserCreate(name=name, password=password, role=Role.admin), actor=ACTOR)
+        auth_service.create_user(
+            s, UserCreate(name=name, password=password, role=Role.admin), actor=ACTOR
+        )
     else:
-        auth_service.update_user(s, name, UserUpdate(password=password, role=Role.admin, disabled=False), actor=ACTOR)
+        auth_service.update_user(
+            s, name, UserUpdate(password=password, role=Role.admin, disabled=False), actor=ACTOR
+        )
     user = auth_service.get_user(s, name)
-    token = auth_service.create_token(s, user, name="demo", lifetime=dt.timedelta(days=30), actor=ACTOR)
+    token = auth_service.create_token(
+        s, user, name="demo", lifetime=dt.timedelta(days=30), actor=ACTOR
+    )
     return password, token.token
 
 
@@ -74,13 +88,24 @@ def _load_models(s: Session) -> int:
     for spec in DEMO_MODELS:
         if s.scalar(sa.select(RegisteredModel.id).where(RegisteredModel.name == spec["name"])):
             continue
-        registry.create_model(s, ModelCreate(name=spec["name"], description=spec["description"], tags=spec["tags"]), actor=ACTOR)
+        registry.create_model(
+            s,
+            ModelCreate(name=spec["name"], description=spec["description"], tags=spec["tags"]),
+            actor=ACTOR,
+        )
         for number, params in enumerate(spec["versions"], start=1):
             registry.create_version(
-                s, spec["name"],
-                VersionCreate(flavor="formula", parameters=params, source="demo", description=f"demo version {number}",
-                              parent=f"{spec['name']}/{number - 1}" if number > 1 else None),
-                None, actor=ACTOR,
+                s,
+                spec["name"],
+                VersionCreate(
+                    flavor="formula",
+                    parameters=params,
+                    source="demo",
+                    description=f"demo version {number}",
+                    parent=f"{spec['name']}/{number - 1}" if number > 1 else None,
+                ),
+                None,
+                actor=ACTOR,
             )
         for alias, number in spec["aliases"].items():
             registry.set_alias(s, spec["name"], alias, number, actor=ACTOR)

@@ -26,9 +26,13 @@ def serve(
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     if migrate.pending(settings.resolved_database_url):
-        console.print("[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first.")
+        console.print(
+            "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."
+        )
         raise typer.Exit(2)
-    console.print(f"modelyard serving on http://{host}:{port} (database {settings.resolved_database_url})")
+    console.print(
+        f"modelyard serving on http://{host}:{port} (database {settings.resolved_database_url})"
+    )
     Server(
         "modelyard.app:create_app",
         address=host,

@@ -30,14 +30,18 @@ def _fail(exc: ProblemError) -> typer.Exit:
 def create_user(
     name: str,
     role: Annotated[Role, typer.Option(help="admin, editor or viewer.")] = Role.viewer,
-    password: Annotated[str | None, typer.Option(help="Password; a random one is printed if omitted.")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password; a random one is printed if omitted.")
+    ] = None,
 ) -> None:
     """Create a user (prints a generated password unless --password is given)."""
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     try:
         with session() as s:
-            service.create_user(s, UserCreate(name=name, password=password, role=role), actor=CLI_ACTOR)
+            service.create_user(
+                s, UserCreate(name=name, password=password, role=role), actor=CLI_ACTOR
+            )
     except ProblemError as exc:
         raise _fail(exc) from exc
     console.print(f"created user [bold]{name}[/] ({role.value})")
@@ -52,7 +56,9 @@ def list_users() -> None:
         users = service.list_users(s)
         table = Table("name", "role", "disabled", "created")
         for u in users:
-            table.add_row(u.name, u.role, str(u.disabled), u.created_at.isoformat(timespec="seconds"))
+            table.add_row(
+                u.name, u.role, str(u.disabled), u.created_at.isoformat(timespec="seconds")
+            )
     console.print(table)
 
 
@@ -68,7 +74,9 @@ def set_role(name: str, role: Role) -> None:
 
 
 @user_app.command("set-password")
-def set_password(name: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)]) -> None:
+def set_password(
+    name: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)]
+) -> None:
     """Set a user's password."""
     try:
         with session() as s:
@@ -88,7 +96,9 @@ def create_token(
     try:
         with session() as s:
             owner = service.get_user(s, user)
-            created = service.create_token(s, owner, name=name, lifetime=dt.timedelta(days=days), actor=CLI_ACTOR)
+            created = service.create_token(
+                s, owner, name=name, lifetime=dt.timedelta(days=days), actor=CLI_ACTOR
+            )
     except ProblemError as exc:
         raise _fail(exc) from exc
     print(created.token)
@@ -118,5 +128,7 @@ def list_tokens() -> None:
         tokens = service.list_tokens(s, cli_admin, all_users=True)
     table = Table("id", "user", "name", "prefix", "expires", "revoked")
     for t in tokens:
-        table.add_row(str(t.id), t.user, t.name, t.prefix, str(t.expires_at or ""), str(t.revoked_at or ""))
+        table.add_row(
+            str(t.id), t.user, t.name, t.prefix, str(t.expires_at or ""), str(t.revoked_at or "")
+        )
     console.print(table)

@@ -81,9 +81,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    return sa.create_engine(
-        url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True
-    )
+    return sa.create_engine(url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True)
 
 
 class Database:

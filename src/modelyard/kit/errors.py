@@ -8,6 +8,7 @@ validation, ``errors`` with the field of each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -70,7 +71,11 @@ class Unprocessable(ProblemError):
 
 
 def problem_response(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return Response(

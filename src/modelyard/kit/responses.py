@@ -16,5 +16,9 @@ def json_bytes(payload: Any) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
 
 
-def json_response(payload: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json_bytes(payload), status_code=status_code, media_type="application/json", headers=headers)
+def json_response(
+    payload: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        json_bytes(payload), status_code=status_code, media_type="application/json", headers=headers
+    )

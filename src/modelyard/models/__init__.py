@@ -2,7 +2,13 @@
 
 from modelyard.kit.db import Base
 from modelyard.models.audit import AuditEntry
-from modelyard.models.registry import ModelAlias, ModelTag, ModelVersion, RegisteredModel, VersionTag
+from modelyard.models.registry import (
+    ModelAlias,
+    ModelTag,
+    ModelVersion,
+    RegisteredModel,
+    VersionTag,
+)
 from modelyard.models.users import ApiToken, User
 
 __all__ = [

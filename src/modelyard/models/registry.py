@@ -28,7 +28,9 @@ class RegisteredModel(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
-    __table_args__ = (sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),)
+    __table_args__ = (
+        sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(

@@ -34,7 +34,9 @@ def looks_like_pickle(head: bytes, filename: str | None) -> bool:
     # compressed dumps start with a zlib header around a pickle.
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
-    return head[:2] in (b"x\x9c", b"x\xda", b"x\x01") and filename is not None and "joblib" in filename
+    return (
+        head[:2] in (b"x\x9c", b"x\xda", b"x\x01") and filename is not None and "joblib" in filename
+    )
 
 
 class ArtifactStore:
@@ -63,7 +65,11 @@ class ArtifactStore:
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
         try:
             with os.fdopen(fd, "wb") as out:
-                chunks = iter(lambda: source.read(CHUNK), b"") if hasattr(source, "read") else iter(source)  # type: ignore[union-attr]
+                chunks = (
+                    iter(lambda: source.read(CHUNK), b"")
+                    if hasattr(source, "read")
+                    else iter(source)
+                )
                 first = True
                 for chunk in chunks:
                     if first:

@@ -59,9 +59,15 @@ def _version_out(row: dict[str, Any]) -> dict[str, Any]:
 def list_models(
     _: Viewer,
     session: DbSession,
-    q: Annotated[str | None, Query(max_length=200, description="Name substring, case-insensitive.")] = None,
-    tag: Annotated[list[str], Query(description="`key` or `key=value`; repeat to require several.")] = [],  # noqa: B006
-    flavor: Annotated[str | None, Query(max_length=32, description="Models with a version of this flavor.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Name substring, case-insensitive.")
+    ] = None,
+    tag: Annotated[
+        list[str], Query(description="`key` or `key=value`; repeat to require several.")
+    ] = [],  # noqa: B006
+    flavor: Annotated[
+        str | None, Query(max_length=32, description="Models with a version of this flavor.")
+    ] = None,
     sort: SortKey = "name",
     limit: Limit = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
@@ -86,9 +92,13 @@ def get_model(name: ModelName, _: Viewer, session: DbSession) -> Response:
 
 
 @router.patch("/models/{name}", response_model=ModelOut)
-def update_model(name: ModelName, data: ModelUpdate, principal: Editor, session: DbSession) -> Response:
+def update_model(
+    name: ModelName, data: ModelUpdate, principal: Editor, session: DbSession
+) -> Response:
     """Change a model's description or tags."""
-    return json_response(_model_out(service.update_model(session, name, data, actor=principal.name)))
+    return json_response(
+        _model_out(service.update_model(session, name, data, actor=principal.name))
+    )
 
 
 @router.delete("/models/{name}", status_code=204)
@@ -121,7 +131,9 @@ _VERSION_BODY = {
 }
 
 
-async def _read_version_request(request: Request, settings: Any, store: ArtifactStore) -> tuple[VersionCreate, service.Artifact | None]:
+async def _read_version_request(
+    request: Request, settings: Any, store: ArtifactStore
+) -> tuple[VersionCreate, service.Artifact | None]:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
@@ -152,9 +164,13 @@ async def _read_version_request(request: Request, settings: Any, store: Artifact
             finally:
                 await form.close()
     except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        raise Unprocessable(f"The version is not valid: {summary}.", extra={"errors": errors}) from exc
+        raise Unprocessable(
+            f"The version is not valid: {summary}.", extra={"errors": errors}
+        ) from exc
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The `metadata` field is not valid JSON: {exc.msg}.") from exc
     raise UnsupportedMediaType(
@@ -162,8 +178,15 @@ async def _read_version_request(request: Request, settings: Any, store: Artifact
     )
 
 
-@router.post("/models/{name}/versions", response_model=VersionOut, status_code=201, openapi_extra=_VERSION_BODY)
-async def create_version(name: ModelName, request: Request, principal: Editor, settings: AppSettings) -> Response:
+@router.post(
+    "/models/{name}/versions",
+    response_model=VersionOut,
+    status_code=201,
+    openapi_extra=_VERSION_BODY,
+)
+async def create_version(
+    name: ModelName, request: Request, principal: Editor, settings: AppSettings
+) -> Response:
     """Add a version: JSON parameters, or a multipart upload of an artifact with metadata."""
     store = request.app.state.artifacts
     data, artifact = await _read_version_request(request, settings, store)
@@ -178,7 +201,10 @@ async def create_version(name: ModelName, request: Request, principal: Editor, s
 
 @router.get("/models/{name}/versions", response_model=VersionPage)
 def list_versions(
-    name: ModelName, _: Viewer, session: DbSession, limit: Limit = 100,
+    name: ModelName,
+    _: Viewer,
+    session: DbSession,
+    limit: Limit = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """List a model's versions, newest first."""
@@ -193,13 +219,19 @@ def get_version(name: ModelName, version: Selector, _: Viewer, session: DbSessio
 
 
 @router.patch("/models/{name}/versions/{version}", response_model=VersionOut)
-def update_version(name: ModelName, version: Selector, data: VersionUpdate, principal: Editor, session: DbSession) -> Response:
+def update_version(
+    name: ModelName, version: Selector, data: VersionUpdate, principal: Editor, session: DbSession
+) -> Response:
     """Change a version's description, metrics or tags."""
-    return json_response(_version_out(service.update_version(session, name, version, data, actor=principal.name)))
+    return json_response(
+        _version_out(service.update_version(session, name, version, data, actor=principal.name))
+    )
 
 
 @router.delete("/models/{name}/versions/{version}", status_code=204)
-def delete_version(name: ModelName, version: Selector, principal: Editor, session: DbSession) -> Response:
+def delete_version(
+    name: ModelName, version: Selector, principal: Editor, session: DbSession
+) -> Response:
     """Delete a version and the aliases that point at it."""
     service.delete_version(session, name, version, actor=principal.name)
     return Response(status_code=204)
@@ -210,7 +242,9 @@ def delete_version(name: ModelName, version: Selector, principal: Editor, sessio
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def get_artifact(name: ModelName, version: Selector, request: Request, _: Viewer, session: DbSession) -> FileResponse:
+def get_artifact(
+    name: ModelName, version: Selector, request: Request, _: Viewer, session: DbSession
+) -> FileResponse:
     """Download a version's artifact file."""
     artifact = service.version_artifact(session, name, version)
     path = request.app.state.artifacts.open(artifact.sha256)
@@ -229,40 +263,69 @@ def get_alias(name: ModelName, alias: AliasName, _: Viewer, session: DbSession) 
 
 
 @router.put("/models/{name}/aliases/{alias}", response_model=VersionOut)
-def set_alias(name: ModelName, alias: AliasName, data: AliasSet, principal: Editor, session: DbSession) -> Response:
+def set_alias(
+    name: ModelName, alias: AliasName, data: AliasSet, principal: Editor, session: DbSession
+) -> Response:
     """Point an alias at a version (creating or moving it)."""
-    return json_response(_version_out(service.set_alias(session, name, alias, data.version, actor=principal.name)))
+    return json_response(
+        _version_out(service.set_alias(session, name, alias, data.version, actor=principal.name))
+    )
 
 
 @router.delete("/models/{name}/aliases/{alias}", status_code=204)
-def delete_alias(name: ModelName, alias: AliasName, principal: Editor, session: DbSession) -> Response:
+def delete_alias(
+    name: ModelName, alias: AliasName, principal: Editor, session: DbSession
+) -> Response:
     """Remove an alias."""
     service.delete_alias(session, name, alias, actor=principal.name)
     return Response(status_code=204)
 
 
 @router.put("/models/{name}/tags/{key}", response_model=ModelOut)
-def set_model_tag(name: ModelName, key: TagKey, data: TagSet, principal: Editor, session: DbSession) -> Response:
+def set_model_tag(
+    name: ModelName, key: TagKey, data: TagSet, principal: Editor, session: DbSession
+) -> Response:
     """Set a tag on a model."""
-    return json_response(_model_out(service.set_model_tag(session, name, key, data.value, actor=principal.name)))
+    return json_response(
+        _model_out(service.set_model_tag(session, name, key, data.value, actor=principal.name))
+    )
 
 
 @router.delete("/models/{name}/tags/{key}", response_model=ModelOut)
-def delete_model_tag(name: ModelName, key: TagKey, principal: Editor, session: DbSession) -> Response:
+def delete_model_tag(
+    name: ModelName, key: TagKey, principal: Editor, session: DbSession
+) -> Response:
     """Remove a tag from a model."""
-    return json_response(_model_out(service.delete_model_tag(session, name, key, actor=principal.name)))
+    return json_response(
+        _model_out(service.delete_model_tag(session, name, key, actor=principal.name))
+    )
 
 
 @router.put("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
-def set_version_tag(name: ModelName, version: Selector, key: TagKey, data: TagSet, principal: Editor, session: DbSession) -> Response:
+def set_version_tag(
+    name: ModelName,
+    version: Selector,
+    key: TagKey,
+    data: TagSet,
+    principal: Editor,
+    session: DbSession,
+) -> Response:
     """Set a tag on a version."""
-    return json_response(_version_out(service.set_version_tag(session, name, version, key, data.value, actor=principal.name)))
+    return json_response(
+        _version_out(
+            service.set_version_tag(session, name, version, key, data.value, actor=principal.name)
+        )
+    )
 
 
 @router.delete("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
-def delete_version_tag(name: ModelName, version: Selector, key: TagKey, principal: Editor, session: DbSession) -> Response:
+def delete_version_tag(
+    name: ModelName, version: Selector, key: TagKey, principal: Editor, session: DbSession
+) -> Response:
     """Remove a tag from a version."""
-    return json_response(_version_out(service.delete_version_tag(session, name, version, key, actor=principal.name)))
+    return json_response(
+        _version_out(service.delete_version_tag(session, name, version, key, actor=principal.name))
+    )
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"])
@@ -277,6 +340,11 @@ def list_audit(
 ) -> Response:
     """List audit entries, newest first: who changed what."""
     rows, next_cursor = service.list_audit(
-        session, actor=actor, object_type=object_type, object_key=object_key, limit=limit, cursor=cursor
+        session,
+        actor=actor,
+        object_type=object_type,
+        object_key=object_key,
+        limit=limit,
+        cursor=cursor,
     )
     return json_response({"items": rows, "next_cursor": next_cursor})

@@ -17,18 +17,20 @@ KNOWN_FLAVORS = {"formula", "generic", "smax_profile", *ARTIFACT_FLAVORS}
 
 def formula_kinds() -> set[str]:
     kinds = {"linear"}
-    try:
-        from modelyard.perfmodels import FORMULA_KINDS
-    except ImportError:  # pragma: no cover - perfmodels always ships, but stay importable alone
-        return kinds
-    return kinds | set(FORMULA_KINDS)
+    import modelyard.perfmodels as perfmodels
+
+    return kinds | set(getattr(perfmodels, "FORMULA_KINDS", {}))
 
 
 def validate(flavor: str, parameters: dict[str, Any], *, has_artifact: bool) -> None:
     if flavor not in KNOWN_FLAVORS:
-        raise BadRequest(f"Unknown flavor '{flavor}'; use one of {', '.join(sorted(KNOWN_FLAVORS))}.")
+        raise BadRequest(
+            f"Unknown flavor '{flavor}'; use one of {', '.join(sorted(KNOWN_FLAVORS))}."
+        )
     if flavor in ARTIFACT_FLAVORS and not has_artifact:
-        raise BadRequest(f"A '{flavor}' version needs an artifact file; upload it as multipart field `file`.")
+        raise BadRequest(
+            f"A '{flavor}' version needs an artifact file; upload it as multipart field `file`."
+        )
     if flavor == "formula":
         kind = parameters.get("kind")
         kinds = formula_kinds()
@@ -41,7 +43,9 @@ def validate(flavor: str, parameters: dict[str, Any], *, has_artifact: bool) -> 
             if not isinstance(coef, dict) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in coef.values()
             ):
-                raise BadRequest("A linear formula needs `parameters.coef`, an object of column -> number.")
+                raise BadRequest(
+                    "A linear formula needs `parameters.coef`, an object of column -> number."
+                )
             intercept = parameters.get("intercept", 0.0)
             if not isinstance(intercept, int | float) or isinstance(intercept, bool):
                 raise BadRequest("`parameters.intercept` of a linear formula must be a number.")

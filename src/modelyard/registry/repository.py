@@ -73,8 +73,12 @@ def search_models(
             except ValueError as exc:
                 raise BadRequest("The cursor does not match this sort order.") from exc
         pair = sa.tuple_(column, RegisteredModel.id)
-        query = query.where(pair < (last_value, values[1]) if descending else pair > (last_value, values[1]))
-    order = (column.desc(), RegisteredModel.id.desc()) if descending else (column, RegisteredModel.id)
+        query = query.where(
+            pair < (last_value, values[1]) if descending else pair > (last_value, values[1])
+        )
+    order = (
+        (column.desc(), RegisteredModel.id.desc()) if descending else (column, RegisteredModel.id)
+    )
     rows = [dict(r._mapping) for r in session.execute(query.order_by(*order).limit(limit + 1))]
     next_cursor = None
     if len(rows) > limit:
@@ -116,7 +120,13 @@ def model_row(session: Session, name: str) -> dict[str, Any] | None:
 
 
 def version_rows(
-    session: Session, model_id: int, model_name: str, *, where: Any = None, limit: int | None = None, after: int | None = None
+    session: Session,
+    model_id: int,
+    model_name: str,
+    *,
+    where: Any = None,
+    limit: int | None = None,
+    after: int | None = None,
 ) -> list[dict[str, Any]]:
     """Versions of one model (newest first) with tags, aliases and parent, batched."""
     parent = sa.orm.aliased(ModelVersion)
@@ -138,7 +148,7 @@ def version_rows(
         query = query.where(ModelVersion.version < after)
     if limit is not None:
         query = query.limit(limit)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for version, parent_version, parent_model_name in session.execute(query):
         rows.append(
             {

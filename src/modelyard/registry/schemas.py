@@ -34,7 +34,9 @@ def _check_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class ModelCreate(BaseModel):
-    name: str = Field(pattern=MODEL_NAME_PATTERN, description="Letters, digits, _ . -; 1-200 chars.")
+    name: str = Field(
+        pattern=MODEL_NAME_PATTERN, description="Letters, digits, _ . -; 1-200 chars."
+    )
     description: str = Field(default="", max_length=10_000)
     tags: Tags = Field(default_factory=dict)
 

@@ -17,7 +17,14 @@ from modelyard.auth.service import record
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_cursor, encode_cursor
 from modelyard.kit.time import utcnow
-from modelyard.models import AuditEntry, ModelAlias, ModelTag, ModelVersion, RegisteredModel, VersionTag
+from modelyard.models import (
+    AuditEntry,
+    ModelAlias,
+    ModelTag,
+    ModelVersion,
+    RegisteredModel,
+    VersionTag,
+)
 from modelyard.registry import flavors, repository
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
@@ -27,7 +34,9 @@ from modelyard.registry.schemas import (
     VersionUpdate,
 )
 
-_REF = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,199})(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63})|/(?P<version>latest|[0-9]{1,9}))?$")
+_REF = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,199})(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63})|/(?P<version>latest|[0-9]{1,9}))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -75,21 +84,44 @@ def get_model(session: Session, name: str) -> dict[str, Any]:
 
 def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str, Any]:
     if session.scalar(sa.select(RegisteredModel.id).where(RegisteredModel.name == data.name)):
-        raise Conflict(f"A model named '{data.name}' already exists; choose another name or add a version to it.")
+        raise Conflict(
+            f"A model named '{data.name}' already exists; choose another name or add a version to it."
+        )
     now = utcnow()
     model_id = session.execute(
         sa.insert(RegisteredModel)
-        .values(name=data.name, description=data.description, created_by=actor, created_at=now, updated_at=now, latest_version=0)
+        .values(
+            name=data.name,
+            description=data.description,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+            latest_version=0,
+        )
         .returning(RegisteredModel.id)
     ).scalar_one()
     if data.tags:
-        session.execute(sa.insert(ModelTag), [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()])
-    session.add(AuditEntry(actor=actor, action="model.create", object_type="model", object_key=data.name, detail={}))
+        session.execute(
+            sa.insert(ModelTag),
+            [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()],
+        )
+    session.add(
+        AuditEntry(
+            actor=actor, action="model.create", object_type="model", object_key=data.name, detail={}
+        )
+    )
     session.flush()
     return {
-        "id": model_id, "name": data.name, "description": data.description, "latest_version": 0,
-        "latest_flavor": None, "tags": dict(data.tags), "aliases": {}, "created_by": actor,
-        "created_at": now, "updated_at": now,
+        "id": model_id,
+        "name": data.name,
+        "description": data.description,
+        "latest_version": 0,
+        "latest_flavor": None,
+        "tags": dict(data.tags),
+        "aliases": {},
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -111,7 +143,11 @@ def delete_model(session: Session, name: str, *, actor: str) -> None:
     version_ids = sa.select(ModelVersion.id).where(ModelVersion.model_id == model.id)
     session.execute(sa.delete(ModelAlias).where(ModelAlias.model_id == model.id))
     session.execute(sa.delete(VersionTag).where(VersionTag.version_id.in_(version_ids)))
-    session.execute(sa.update(ModelVersion).where(ModelVersion.parent_version_id.in_(version_ids)).values(parent_version_id=None))
+    session.execute(
+        sa.update(ModelVersion)
+        .where(ModelVersion.parent_version_id.in_(version_ids))
+        .values(parent_version_id=None)
+    )
     session.execute(sa.delete(ModelVersion).where(ModelVersion.model_id == model.id))
     session.execute(sa.delete(ModelTag).where(ModelTag.model_id == model.id))
     session.delete(model)
@@ -119,12 +155,16 @@ def delete_model(session: Session, name: str, *, actor: str) -> None:
     record(session, actor, "model.delete", "model", name)
 
 
-def _apply_tags(session: Session, table: Any, owner_column: str, owner_id: int, tags: dict[str, str | None]) -> None:
+def _apply_tags(
+    session: Session, table: Any, owner_column: str, owner_id: int, tags: dict[str, str | None]
+) -> None:
     owner = getattr(table, owner_column)
     for key, value in tags.items():
         session.execute(sa.delete(table).where(owner == owner_id, table.key == key))
         if value is not None:
-            session.execute(sa.insert(table).values({owner_column: owner_id, "key": key, "value": value}))
+            session.execute(
+                sa.insert(table).values({owner_column: owner_id, "key": key, "value": value})
+            )
 
 
 def parse_reference(ref: str) -> tuple[str, str | None]:
@@ -139,7 +179,9 @@ def parse_reference(ref: str) -> tuple[str, str | None]:
 
 def _version_number(session: Session, model: RegisteredModel, selector: str | int | None) -> int:
     if selector is None or selector == "latest":
-        number = session.scalar(sa.select(sa.func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id))
+        number = session.scalar(
+            sa.select(sa.func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
+        )
         if number is None:
             raise NotFound(f"Model '{model.name}' has no versions yet.")
         return int(number)
@@ -151,13 +193,17 @@ def _version_number(session: Session, model: RegisteredModel, selector: str | in
     try:
         return int(selector)
     except ValueError as exc:
-        raise BadRequest(f"'{selector}' is not a version; use a number, `latest` or `@alias`.") from exc
+        raise BadRequest(
+            f"'{selector}' is not a version; use a number, `latest` or `@alias`."
+        ) from exc
 
 
 def _version(session: Session, model: RegisteredModel, selector: str | int | None) -> ModelVersion:
     number = _version_number(session, model, selector)
     version = session.scalar(
-        sa.select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == number)
+        sa.select(ModelVersion).where(
+            ModelVersion.model_id == model.id, ModelVersion.version == number
+        )
     )
     if version is None:
         raise NotFound(f"Model '{model.name}' has no version {number}.")
@@ -171,8 +217,12 @@ def resolve(session: Session, ref: str, version: str | int | None = None) -> Res
         raise BadRequest(f"'{ref}' already names a version; leave `version` out.")
     found = _version(session, _model(session, name), selector if selector is not None else version)
     return ResolvedVersion(
-        model=name, version=found.version, version_id=found.id, flavor=found.flavor,
-        parameters=found.parameters, artifact_sha256=found.artifact_sha256,
+        model=name,
+        version=found.version,
+        version_id=found.id,
+        flavor=found.flavor,
+        parameters=found.parameters,
+        artifact_sha256=found.artifact_sha256,
     )
 
 
@@ -188,13 +238,23 @@ def create_version(
     number = session.execute(
         sa.update(RegisteredModel)
         .where(RegisteredModel.id == model.id)
-        .values(latest_version=RegisteredModel.latest_version + 1, latest_flavor=data.flavor, updated_at=utcnow())
+        .values(
+            latest_version=RegisteredModel.latest_version + 1,
+            latest_flavor=data.flavor,
+            updated_at=utcnow(),
+        )
         .returning(RegisteredModel.latest_version)
     ).scalar_one()
     version = ModelVersion(
-        model_id=model.id, version=number, flavor=data.flavor, parameters=data.parameters,
-        metrics=data.metrics, source=data.source, description=data.description,
-        parent_version_id=parent_id, created_by=actor,
+        model_id=model.id,
+        version=number,
+        flavor=data.flavor,
+        parameters=data.parameters,
+        metrics=data.metrics,
+        source=data.source,
+        description=data.description,
+        parent_version_id=parent_id,
+        created_by=actor,
         artifact_sha256=artifact.sha256 if artifact else None,
         artifact_size=artifact.size if artifact else None,
         artifact_filename=artifact.filename if artifact else None,
@@ -203,13 +263,23 @@ def create_version(
     session.flush()
     if data.tags:
         _apply_tags(session, VersionTag, "version_id", version.id, dict(data.tags))
-    record(session, actor, "version.create", "model", name, version=number, flavor=data.flavor,
-           artifact=artifact.sha256 if artifact else None)
+    record(
+        session,
+        actor,
+        "version.create",
+        "model",
+        name,
+        version=number,
+        flavor=data.flavor,
+        artifact=artifact.sha256 if artifact else None,
+    )
     session.flush()
     return get_version(session, name, number)
 
 
-def list_versions(session: Session, name: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def list_versions(
+    session: Session, name: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
     model = _model(session, name)
     after = None
     if cursor:
@@ -237,11 +307,15 @@ def get_version(session: Session, name: str, selector: str | int | None) -> dict
 def version_artifact(session: Session, name: str, selector: str | int | None) -> Artifact:
     version = _version(session, _model(session, name), selector)
     if not version.artifact_sha256:
-        raise NotFound(f"Version {version.version} of '{name}' has no artifact; its parameters are the model.")
+        raise NotFound(
+            f"Version {version.version} of '{name}' has no artifact; its parameters are the model."
+        )
     return Artifact(version.artifact_sha256, version.artifact_size or 0, version.artifact_filename)
 
 
-def update_version(session: Session, name: str, selector: str, data: VersionUpdate, *, actor: str) -> dict[str, Any]:
+def update_version(
+    session: Session, name: str, selector: str, data: VersionUpdate, *, actor: str
+) -> dict[str, Any]:
     model = _model(session, name)
     version = _version(session, model, selector)
     if data.description is not None:
@@ -252,7 +326,15 @@ def update_version(session: Session, name: str, selector: str, data: VersionUpda
         _apply_tags(session, VersionTag, "version_id", version.id, data.tags)
     _touch(session, model.id)
     session.flush()
-    record(session, actor, "version.update", "model", name, version=version.version, **data.model_dump(exclude_none=True))
+    record(
+        session,
+        actor,
+        "version.update",
+        "model",
+        name,
+        version=version.version,
+        **data.model_dump(exclude_none=True),
+    )
     return get_version(session, name, version.version)
 
 
@@ -270,19 +352,30 @@ def delete_version(session: Session, name: str, selector: str, *, actor: str) ->
     version = _version(session, model, selector)
     session.execute(sa.delete(ModelAlias).where(ModelAlias.version_id == version.id))
     session.execute(sa.delete(VersionTag).where(VersionTag.version_id == version.id))
-    session.execute(sa.update(ModelVersion).where(ModelVersion.parent_version_id == version.id).values(parent_version_id=None))
+    session.execute(
+        sa.update(ModelVersion)
+        .where(ModelVersion.parent_version_id == version.id)
+        .values(parent_version_id=None)
+    )
     session.delete(version)
     session.flush()
     model.latest_flavor = session.scalar(
-        sa.select(ModelVersion.flavor).where(ModelVersion.model_id == model.id).order_by(ModelVersion.version.desc()).limit(1)
+        sa.select(ModelVersion.flavor)
+        .where(ModelVersion.model_id == model.id)
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
     )
     _touch(session, model.id)
     record(session, actor, "version.delete", "model", name, version=version.version)
 
 
-def set_alias(session: Session, name: str, alias: str, number: int, *, actor: str) -> dict[str, Any]:
+def set_alias(
+    session: Session, name: str, alias: str, number: int, *, actor: str
+) -> dict[str, Any]:
     if not re.fullmatch(ALIAS_PATTERN, alias) or alias == "latest":
-        raise BadRequest(f"'{alias}' is not a valid alias; use a letter then letters, digits, _ or - (and not 'latest').")
+        raise BadRequest(
+            f"'{alias}' is not a valid alias; use a letter then letters, digits, _ or - (and not 'latest')."
+        )
     model = _model(session, name)
     version = _version(session, model, number)
     existing = session.get(ModelAlias, (model.id, alias))
@@ -290,12 +383,16 @@ def set_alias(session: Session, name: str, alias: str, number: int, *, actor: st
     if existing is None:
         session.add(ModelAlias(model_id=model.id, alias=alias, version_id=version.id))
     else:
-        previous = session.scalar(sa.select(ModelVersion.version).where(ModelVersion.id == existing.version_id))
+        previous = session.scalar(
+            sa.select(ModelVersion.version).where(ModelVersion.id == existing.version_id)
+        )
         existing.version_id = version.id
         existing.updated_at = utcnow()
     _touch(session, model.id)
     session.flush()
-    record(session, actor, "alias.set", "model", name, alias=alias, version=number, previous=previous)
+    record(
+        session, actor, "alias.set", "model", name, alias=alias, version=number, previous=previous
+    )
     return get_version(session, name, number)
 
 
@@ -310,7 +407,9 @@ def delete_alias(session: Session, name: str, alias: str, *, actor: str) -> None
     record(session, actor, "alias.delete", "model", name, alias=alias)
 
 
-def set_model_tag(session: Session, name: str, key: str, value: str, *, actor: str) -> dict[str, Any]:
+def set_model_tag(
+    session: Session, name: str, key: str, value: str, *, actor: str
+) -> dict[str, Any]:
     return update_model(session, name, ModelUpdate(tags={key: value}), actor=actor)
 
 
@@ -321,11 +420,15 @@ def delete_model_tag(session: Session, name: str, key: str, *, actor: str) -> di
     return update_model(session, name, ModelUpdate(tags={key: None}), actor=actor)
 
 
-def set_version_tag(session: Session, name: str, selector: str, key: str, value: str, *, actor: str) -> dict[str, Any]:
+def set_version_tag(
+    session: Session, name: str, selector: str, key: str, value: str, *, actor: str
+) -> dict[str, Any]:
     return update_version(session, name, selector, VersionUpdate(tags={key: value}), actor=actor)
 
 
-def delete_version_tag(session: Session, name: str, selector: str, key: str, *, actor: str) -> dict[str, Any]:
+def delete_version_tag(
+    session: Session, name: str, selector: str, key: str, *, actor: str
+) -> dict[str, Any]:
     version = _version(session, _model(session, name), selector)
     if session.get(VersionTag, (version.id, key)) is None:
         raise NotFound(f"Version {version.version} of '{name}' has no tag '{key}'.")
@@ -333,9 +436,23 @@ def delete_version_tag(session: Session, name: str, selector: str, key: str, *, 
 
 
 def list_audit(
-    session: Session, *, actor: str | None, object_type: str | None, object_key: str | None, limit: int, cursor: str | None
+    session: Session,
+    *,
+    actor: str | None,
+    object_type: str | None,
+    object_key: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    query = sa.select(AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.object_type, AuditEntry.object_key, AuditEntry.detail)
+    query = sa.select(
+        AuditEntry.id,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.object_type,
+        AuditEntry.object_key,
+        AuditEntry.detail,
+    )
     if actor:
         query = query.where(AuditEntry.actor == actor)
     if object_type:
@@ -347,6 +464,9 @@ def list_audit(
         if len(values) != 1 or not isinstance(values[0], int):
             raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
         query = query.where(AuditEntry.id < values[0])
-    rows = [dict(r._mapping) for r in session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1))]
+    rows = [
+        dict(r._mapping)
+        for r in session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1))
+    ]
     next_cursor = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None
     return rows[:limit], next_cursor

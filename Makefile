@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	bash scripts/fetch-assets.sh
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -14,6 +14,8 @@ from modelyard.config import Settings, get_settings
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
 from modelyard.registry.artifacts import ArtifactStore
+from modelyard.telemetry import Sampler
+from modelyard.telemetry import install as install_telemetry
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,9 +28,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = db
         app.state.artifacts = ArtifactStore(settings.artifacts_dir)
+        sampler = Sampler(settings.home)
+        sampler.start()
         try:
             yield
         finally:
+            sampler.stop()
             db.dispose()
 
     app = FastAPI(
@@ -38,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    install_telemetry(app)
     app.include_router(api_router)
 
     @app.get("/healthz", tags=["meta"])

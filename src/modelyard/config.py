@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     echo_sql: bool = False
+    metrics_public: bool = False
+    """Serve /metrics without a token (for a Prometheus on a trusted network)."""
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

@@ -1,0 +1,13 @@
+"""modelyard watching itself: Prometheus metrics for requests, the process and the host.
+
+``install(app, settings)`` adds a pure-ASGI middleware that times every request by route
+template (not raw path, so label cardinality stays bounded) and mounts ``GET /metrics``.
+Process and host figures (CPU including steal, RSS, disk space of the data directory) are
+sampled by a daemon thread into gauges, which also works in prometheus_client's
+multiprocess mode where custom collectors are not allowed.
+"""
+
+from modelyard.telemetry._middleware import PrometheusMiddleware
+from modelyard.telemetry._setup import Sampler, install, metrics_router
+
+__all__ = ["PrometheusMiddleware", "Sampler", "install", "metrics_router"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -73,10 +74,8 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            try:
+            with contextlib.suppress(psutil.Error, OSError):
                 self.sample()
-            except (psutil.Error, OSError):
-                pass
             self.stopping.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:

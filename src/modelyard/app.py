@@ -13,9 +13,11 @@ from modelyard.api import router as api_router
 from modelyard.config import Settings, get_settings
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
+from modelyard.kit.openapi import document_problems
 from modelyard.registry.artifacts import ArtifactStore
-from modelyard.telemetry import Sampler
+from modelyard.telemetry import QueryProfiler, Sampler
 from modelyard.telemetry import install as install_telemetry
+from modelyard.web import mount as mount_web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = db
         app.state.artifacts = ArtifactStore(settings.artifacts_dir)
+        if settings.profile_queries:
+            app.state.query_profiler = QueryProfiler()
+            app.state.query_profiler.attach(db.engine)
         sampler = Sampler(settings.home)
         sampler.start()
         try:
@@ -43,8 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    document_problems(app)
     install_telemetry(app)
     app.include_router(api_router)
+    mount_web(app)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

@@ -25,9 +25,20 @@ class JobSettings(BaseModel):
     workers: int = 2
     """Worker threads that ``modelyard serve`` starts in-process (0: none, run ``modelyard worker``)."""
     backend: str = "auto"
-    """``sqlite`` (embedded), ``redis`` or ``auto`` (redis when a Redis URL is set)."""
+    """``sqlite`` (embedded), ``redis``, ``postgres`` (Huey's tables in the PostgreSQL database)
+    or ``auto`` (redis when a Redis URL is set, else sqlite)."""
     stale_after_seconds: float = 30.0
     """A running job whose worker has not beaten for this long is taken as crashed."""
+    queue_name: str = "modelyard"
+    """Name of the queue (Huey name, Redis key prefix); workers serve one queue."""
+    retry_backoff_seconds: float = 2.0
+    """First automatic retry delay; it doubles with each attempt (at most 10 minutes)."""
+    poll_seconds: float = 0.25
+    """Idle poll of the SQLite queue for jobs submitted by other processes."""
+    progress_flush_seconds: float = 0.25
+    """Progress reaches SSE clients at once; it is written to the jobs row at most this often."""
+    shutdown_grace_seconds: float = 10.0
+    """On shutdown, running jobs have this long to reach a checkpoint and be re-queued."""
 
 
 class CacheSettings(BaseModel):
@@ -49,6 +60,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     echo_sql: bool = False
+    profile_queries: bool = True
+    """Time every SQL statement for GET /api/admin/queries (a few microseconds each)."""
     metrics_public: bool = False
     """Serve /metrics without a token (for a Prometheus on a trusted network)."""
 

@@ -8,6 +8,7 @@ multiprocess mode where custom collectors are not allowed.
 """
 
 from modelyard.telemetry._middleware import PrometheusMiddleware
+from modelyard.telemetry._queries import QueryProfiler
 from modelyard.telemetry._setup import Sampler, install, metrics_router
 
-__all__ = ["PrometheusMiddleware", "Sampler", "install", "metrics_router"]
+__all__ = ["PrometheusMiddleware", "QueryProfiler", "Sampler", "install", "metrics_router"]

@@ -44,6 +44,23 @@ def _process_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def _thread_schedstat(pid: int) -> dict[int, tuple[str, int, int]]:
+    """tid -> (name, ns on CPU, ns runnable but waiting for a CPU) from /proc/.../schedstat."""
+    out: dict[int, tuple[str, int, int]] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            run_ns, wait_ns, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        out[int(tid)] = (name, int(run_ns), int(wait_ns))
+    return out
+
+
 def _thread_ticks(pid: int) -> dict[int, tuple[str, int]]:
     out: dict[int, tuple[str, int]] = {}
     try:
@@ -83,6 +100,7 @@ class CpuSummary:
     other_cores: float
     available_cores: float
     thread_cpu_sec: dict[str, float] = field(default_factory=dict)
+    thread_wait_sec: dict[str, float] = field(default_factory=dict)  # runnable, no CPU free
     samples: list[CpuSample] = field(default_factory=list)
 
     def to_dict(self, with_samples: bool = False) -> dict[str, Any]:
@@ -101,6 +119,7 @@ class CpuSampler:
         self.cores, _ = read_proc_stat()
         self._samples: list[CpuSample] = []
         self._threads: dict[int, tuple[str, int]] = {}
+        self._sched: dict[int, tuple[str, int, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._first: tuple[float, dict[str, int], int] | None = None
@@ -112,6 +131,7 @@ class CpuSampler:
         if self.pid is not None:
             for tid, value in _thread_ticks(self.pid).items():
                 self._threads[tid] = value
+            self._sched.update(_thread_schedstat(self.pid))
         if own is None:  # the process is gone; keep its last reading
             own = self._last[2] if self._last is not None else 0
         return time.monotonic(), total, own
@@ -168,6 +188,12 @@ class CpuSampler:
         threads: dict[str, float] = {}
         for name, ticks in self._threads.values():
             threads[name] = threads.get(name, 0.0) + ticks / _TICKS
+        waits: dict[str, float] = {}
+        if self._sched:  # schedstat is nanosecond-exact; prefer it for CPU too
+            threads = {}
+            for name, run_ns, wait_ns in self._sched.values():
+                threads[name] = threads.get(name, 0.0) + run_ns / 1e9
+                waits[name] = waits.get(name, 0.0) + wait_ns / 1e9
         whole = (
             self._interval(self._first, self._last)
             if self._first is not None and self._last is not None
@@ -175,7 +201,9 @@ class CpuSampler:
         )
         seconds = (self._last[0] - self._first[0]) if self._first and self._last else 0.0
         if whole is None:
-            return CpuSummary(self.cores, seconds, 0.0, 0.0, 0.0, 0.0, float(self.cores), threads)
+            return CpuSummary(
+                self.cores, seconds, 0.0, 0.0, 0.0, 0.0, float(self.cores), threads, waits
+            )
         return CpuSummary(
             cores=self.cores,
             seconds=seconds,
@@ -185,5 +213,6 @@ class CpuSampler:
             other_cores=whole.other_cores,
             available_cores=whole.available_cores,
             thread_cpu_sec=threads,
+            thread_wait_sec=waits,
             samples=list(self._samples),
         )

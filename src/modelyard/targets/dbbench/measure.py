@@ -17,6 +17,12 @@ A probe is sustainable when (`assess_probe`):
   sizes, without the L0 term the L0 criterion covers) do not trend upward: least-squares
   increase over the second half at most half their mean or two L0 batches, whichever is larger.
 
+The machine is shared: before each run the measurement waits (up to `quiet_timeout_sec`) for
+other processes to use under `quiet_other_cores` over 2 s, and a probe that fails while others
+used more than `disturbed_other_cores` is run again, up to `attempts` times (the disturbed runs
+are kept in `discarded`; a probe that succeeds despite the load is kept). Every probe
+records the CPU it actually had (cores, steal, other load), which the prediction then uses.
+
 `plan_next_rate` and `assess_probe` work on recorded data; only `measure_smax` runs db_bench.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics as st
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +38,7 @@ from typing import Any
 
 from modelyard.perfmodels import DbBenchConfig
 from modelyard.targets.dbbench import parsers
+from modelyard.targets.dbbench.cpu import read_proc_stat
 from modelyard.targets.dbbench.runner import DbBenchRun, run_db_bench
 
 __all__ = [
@@ -150,6 +158,8 @@ def probe_features(run: DbBenchRun) -> dict[str, float]:
         "flush_thread_cpu_sec": threads.get("rocksdb:high", 0.0),
         "compaction_thread_cpu_sec": threads.get("rocksdb:low", 0.0),
         "foreground_cpu_sec": threads.get("db_bench", 0.0),
+        "process_cpu_sec": run.cpu_sec_total,
+        "seconds": run.summary["seconds"] if run.summary else run.wall_sec,
         "available_cores": run.cpu.available_cores,
         "steal_fraction": run.cpu.steal_fraction,
         "other_cores": run.cpu.other_cores,
@@ -262,6 +272,28 @@ def plan_next_rate(
     return (lo + hi) / 2.0
 
 
+def busy_cores(window_sec: float = 2.0) -> float:
+    """Cores busy (all processes, steal excluded) over a short window."""
+    cores, a = read_proc_stat()
+    time.sleep(window_sec)
+    _, b = read_proc_stat()
+    delta = {k: b[k] - a.get(k, 0) for k in b}
+    total = sum(delta.values())
+    if total <= 0:
+        return 0.0
+    idle = delta.get("idle", 0) + delta.get("iowait", 0) + delta.get("steal", 0)
+    return (total - idle) / total * cores
+
+
+def wait_for_quiet(max_other_cores: float, timeout_sec: float) -> float:
+    """Wait until other processes use under `max_other_cores` (or the timeout); return it."""
+    deadline = time.monotonic() + timeout_sec
+    while True:
+        load = busy_cores()
+        if load <= max_other_cores or time.monotonic() >= deadline:
+            return load
+
+
 @dataclass
 class MeasurementResult:
     config: dict[str, Any]
@@ -272,6 +304,7 @@ class MeasurementResult:
     bracket: tuple[float, float]
     measured_at: str
     wall_sec: float
+    discarded: list[ProbeResult] = field(default_factory=list)
 
     @property
     def sustainable_probe(self) -> ProbeResult | None:
@@ -293,14 +326,37 @@ def measure_smax(
     first_fraction: float = 0.8,
     workdir: Path | None = None,
     on_probe: Callable[[ProbeResult], None] | None = None,
+    quiet_other_cores: float = 0.25,
+    quiet_timeout_sec: float = 120.0,
+    disturbed_other_cores: float = 0.3,
+    attempts: int = 3,
 ) -> MeasurementResult:
     """Closed run, then bisection on `--benchmark_write_rate_limit` (bytes/s = ops/s x entry)."""
     started = dt.datetime.now(dt.UTC)
     base = config.with_updates(benchmark_write_rate_limit=0)
-    closed_run = run_db_bench(base, workdir=workdir)
-    closed = assess_probe(closed_run, 0.0)
-    if on_probe is not None:
-        on_probe(closed)
+    discarded: list[ProbeResult] = []
+
+    def probe(cfg: DbBenchConfig, target: float) -> ProbeResult:
+        result: ProbeResult | None = None
+        for attempt in range(attempts):
+            wait_for_quiet(quiet_other_cores, quiet_timeout_sec)
+            result = assess_probe(run_db_bench(cfg, workdir=workdir), target)
+            disturbed = result.cpu["other_cores"] > disturbed_other_cores
+            if disturbed and not result.sustainable and attempt < attempts - 1:
+                result.reasons.append("disturbed: other processes' load; run again")
+                discarded.append(result)
+                if on_probe is not None:
+                    on_probe(result)
+                continue
+            if disturbed and not result.sustainable:
+                result.reasons.append("disturbed on every attempt")
+            break
+        assert result is not None
+        if on_probe is not None:
+            on_probe(result)
+        return result
+
+    closed = probe(base, 0.0)
     closed_max = closed.achieved_ops_per_sec
     probes: list[ProbeResult] = []
     history: list[tuple[float, bool]] = []
@@ -317,12 +373,11 @@ def measure_smax(
         if rate is None:
             break
         limit = round(rate * config.entry_bytes)
-        run = run_db_bench(base.with_updates(benchmark_write_rate_limit=limit), workdir=workdir)
-        result = assess_probe(run, limit / config.entry_bytes)
+        result = probe(
+            base.with_updates(benchmark_write_rate_limit=limit), limit / config.entry_bytes
+        )
         probes.append(result)
         history.append((result.target_ops_per_sec, result.sustainable))
-        if on_probe is not None:
-            on_probe(result)
     good = [r for r, ok in history if ok]
     bad = [r for r, ok in history if not ok]
     smax = max(good) if good else None
@@ -336,6 +391,7 @@ def measure_smax(
         bracket=bracket,
         measured_at=started.isoformat(timespec="seconds"),
         wall_sec=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+        discarded=discarded,
     )
 
 

@@ -8,6 +8,7 @@ the parsed views the measurement and calibration use.
 
 from __future__ import annotations
 
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -80,6 +81,7 @@ class DbBenchRun:
     log: str
     cpu: CpuSummary
     timed_out: bool = False
+    cpu_sec_total: float = 0.0  # exact user+system CPU of the db_bench process (rusage)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -158,9 +160,10 @@ def run_db_bench(
         out_path, err_path = root / "stdout.txt", root / "stderr.txt"
         started = time.monotonic()
         timed_out = False
+        usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with out_path.open("wb") as out, err_path.open("wb") as err:
             process = subprocess.Popen(argv, stdout=out, stderr=err)
-            sampler = CpuSampler(process.pid).start()
+            sampler = CpuSampler(process.pid, interval=0.5).start()
             try:
                 returncode = process.wait(timeout=timeout_sec)
             except subprocess.TimeoutExpired:
@@ -168,6 +171,10 @@ def run_db_bench(
                 process.kill()
                 returncode = process.wait()
             cpu = sampler.stop()
+        usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_sec_total = (usage_after.ru_utime - usage_before.ru_utime) + (
+            usage_after.ru_stime - usage_before.ru_stime
+        )
         wall = time.monotonic() - started
         texts = {
             "stdout.txt": out_path.read_text(errors="replace"),
@@ -192,4 +199,5 @@ def run_db_bench(
         log=texts["LOG"],
         cpu=cpu,
         timed_out=timed_out,
+        cpu_sec_total=cpu_sec_total,
     )

@@ -1,0 +1,338 @@
+"""The embedded target's worker process: opens a RocksDB (rocksdict) and runs the workload.
+
+Run by :class:`~modelyard.targets.embedded.EmbeddedRocksDbTarget` as
+``python -m modelyard.targets.embedded.worker DB_DIR INTERVAL_SECONDS`` with the workload spec
+as one JSON line on stdin. Every interval it prints one JSON line on stdout: operations and
+latencies per kind, the offered rate and the backlog of an open-loop schedule, RocksDB
+properties, statistics ticker deltas and the LOG's compaction and flush events of the interval.
+It stops cleanly when stdin closes (or at the end of a ``then="stop"`` workload).
+
+A separate process keeps the generator's GIL and CPU apart from the server's, lets the parent
+measure its threads from /proc (``rocksdb:low`` compactions, ``rocksdb:high`` flushes), and
+makes a crash of the database a target that went down rather than a server that died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from modelyard.targets.dbbench import parsers
+from modelyard.targets.embedded.workload import Phase, RocksDbOptions, WorkloadSpec
+
+PROPERTIES = {
+    "l0_files": "rocksdb.num-files-at-level0",
+    "pending_compaction_bytes": "rocksdb.estimate-pending-compaction-bytes",
+    "running_compactions": "rocksdb.num-running-compactions",
+    "running_flushes": "rocksdb.num-running-flushes",
+    "memtable_bytes": "rocksdb.cur-size-all-mem-tables",
+    "immutable_memtables": "rocksdb.num-immutable-mem-table",
+    "delayed_write_rate": "rocksdb.actual-delayed-write-rate",
+    "write_stopped": "rocksdb.is-write-stopped",
+}
+TICKERS = {
+    "user_bytes": "rocksdb.bytes.written",
+    "flush_bytes": "rocksdb.flush.write.bytes",
+    "compaction_read_bytes": "rocksdb.compact.read.bytes",
+    "compaction_write_bytes": "rocksdb.compact.write.bytes",
+    "wal_bytes": "rocksdb.wal.bytes",
+    "stall_micros": "rocksdb.stall.micros",
+    "keys_written": "rocksdb.number.keys.written",
+    "keys_read": "rocksdb.number.keys.read",
+}
+_OPS = ("put", "get", "scan")
+
+
+def open_db(path: Path, options: RocksDbOptions) -> tuple[Any, Any]:
+    from rocksdict import DBCompressionType, Options, Rdict
+
+    opts = Options(raw_mode=True)
+    opts.create_if_missing(True)
+    opts.set_write_buffer_size(options.write_buffer_size)
+    opts.set_max_write_buffer_number(options.max_write_buffer_number)
+    opts.set_max_background_jobs(options.max_background_jobs)
+    opts.set_level_zero_file_num_compaction_trigger(options.level0_file_num_compaction_trigger)
+    opts.set_level_zero_slowdown_writes_trigger(options.level0_slowdown_writes_trigger)
+    opts.set_level_zero_stop_writes_trigger(options.level0_stop_writes_trigger)
+    opts.set_target_file_size_base(options.target_file_size_base)
+    opts.set_max_bytes_for_level_base(options.max_bytes_for_level_base)
+    opts.set_compression_type(getattr(DBCompressionType, options.compression)())
+    opts.enable_statistics()
+    return Rdict(str(path), opts), opts
+
+
+class _Counters:
+    """What the generator did since the last report; swapped out under a lock."""
+
+    def __init__(self) -> None:
+        self.ops = dict.fromkeys(_OPS, 0)
+        self.bytes_put = 0
+        self.latencies: dict[str, list[float]] = {op: [] for op in _OPS}
+
+
+class Generator:
+    def __init__(self, db: Any, spec: WorkloadSpec) -> None:
+        from rocksdict import WriteBatch
+
+        self._write_batch = WriteBatch
+        self.db = db
+        self.spec = spec
+        self.rng = random.Random(spec.seed)
+        self.values = os.urandom(1 << 20) + os.urandom(1 << 20)
+        self.lock = threading.Lock()
+        self.counters = _Counters()
+        self.stop = threading.Event()
+        self.phase_index = 0
+        self.phase: Phase = spec.phases[0]
+        self.started = time.monotonic()
+        self.due = self.started
+        self.backlog_ops = 0.0
+        self.finished = False
+
+    def take(self) -> _Counters:
+        with self.lock:
+            taken, self.counters = self.counters, _Counters()
+        return taken
+
+    def _key(self, phase: Phase) -> bytes:
+        number = self.rng.randrange(phase.key_space)
+        return number.to_bytes(8, "big").rjust(phase.key_size, b"k")
+
+    def _value(self, phase: Phase) -> bytes:
+        size = phase.value_size
+        if phase.value_size_max is not None:
+            size = self.rng.randint(phase.value_size, phase.value_size_max)
+        start = self.rng.randrange(len(self.values) - size) if size else 0
+        return self.values[start : start + size]
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            found = self.spec.phase_at(time.monotonic() - self.started)
+            if found is None:
+                self.finished = True
+                return
+            index, phase = found
+            if index != self.phase_index:
+                self.phase_index, self.phase = index, phase
+                self.due = time.monotonic()
+            self._one_batch(phase)
+
+    def _one_batch(self, phase: Phase) -> None:
+        n = phase.batch_size
+        if phase.rate is not None:
+            now = time.monotonic()
+            if self.due > now:
+                time.sleep(min(self.due - now, 0.05))
+                return
+            self.backlog_ops = max(0.0, (now - self.due) * phase.rate)
+            self.due += n / phase.rate
+        else:
+            self.backlog_ops = 0.0
+        puts = gets = scans = 0
+        for _ in range(n):
+            r = self.rng.random()
+            if r < phase.put_fraction:
+                puts += 1
+            elif r < phase.put_fraction + phase.get_fraction:
+                gets += 1
+            else:
+                scans += 1
+        latencies: dict[str, list[float]] = {op: [] for op in _OPS}
+        put_bytes = 0
+        if puts:
+            batch = self._write_batch(raw_mode=True)
+            for _ in range(puts):
+                value = self._value(phase)
+                batch.put(self._key(phase), value)
+                put_bytes += phase.key_size + len(value)
+            t0 = time.perf_counter()
+            self.db.write(batch)
+            latencies["put"].append((time.perf_counter() - t0) * 1e6)
+        for _ in range(gets):
+            t0 = time.perf_counter()
+            self.db.get(self._key(phase))
+            latencies["get"].append((time.perf_counter() - t0) * 1e6)
+        for _ in range(scans):
+            t0 = time.perf_counter()
+            it = self.db.iter()
+            it.seek(self._key(phase))
+            for _ in range(phase.scan_length):
+                if not it.valid():
+                    break
+                it.next()
+            latencies["scan"].append((time.perf_counter() - t0) * 1e6)
+        with self.lock:
+            c = self.counters
+            c.ops["put"] += puts
+            c.ops["get"] += gets
+            c.ops["scan"] += scans
+            c.bytes_put += put_bytes
+            for op in _OPS:
+                c.latencies[op].extend(latencies[op])
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class LogTail:
+    """New EVENT_LOG_v1 events appended to the RocksDB LOG since the last read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = ""
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("r", errors="replace") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+                self.offset = handle.tell()
+        except OSError:
+            return []
+        text = self.partial + chunk
+        complete, _, self.partial = text.rpartition("\n")
+        return parsers.parse_event_log(complete)
+
+
+def summarise_events(events: list[dict[str, Any]], started: dict[int, float]) -> dict[str, Any]:
+    """Compaction and flush evidence of an interval from LOG events.
+
+    ``started`` maps compaction job ids to their input bytes; a job's start and finish can land
+    in different intervals, so the caller keeps it between calls.
+    """
+    compactions: list[dict[str, float | None]] = []
+    flushes = 0
+    flush_entries = 0
+    for event in events:
+        kind = event.get("event")
+        if kind == "compaction_started":
+            started[int(event.get("job", -1))] = float(event.get("input_data_size", 0))
+        elif kind == "compaction_finished":
+            compactions.append(
+                {
+                    "cpu_sec": float(event.get("compaction_time_cpu_micros", 0)) / 1e6,
+                    "wall_sec": float(event.get("compaction_time_micros", 0)) / 1e6,
+                    "records_in": float(event.get("num_input_records", 0)),
+                    "records_out": float(event.get("num_output_records", 0)),
+                    "bytes_in": started.pop(int(event.get("job", -1)), None),
+                    "bytes_out": float(event.get("total_output_size", 0)),
+                    "output_level": float(event.get("output_level", 0)),
+                }
+            )
+        elif kind == "flush_started":
+            flushes += 1
+            flush_entries += int(event.get("num_entries", 0))
+    return {"compactions": compactions, "flushes": flushes, "flush_entries": flush_entries}
+
+
+class Reporter:
+    def __init__(self, db: Any, opts: Any, generator: Generator, db_dir: Path) -> None:
+        self.db = db
+        self.opts = opts
+        self.generator = generator
+        self.log = LogTail(db_dir / "LOG")
+        self.tickers = self._tickers()
+        self.last = time.monotonic()
+        self.pending_starts: dict[int, float] = {}
+        self.stalls = 0
+
+    def _tickers(self) -> dict[str, int]:
+        stats = parsers.parse_statistics(self.opts.get_statistics() or "")
+        return {name: stats.tickers.get(ticker, 0) for name, ticker in TICKERS.items()}
+
+    def report(self) -> dict[str, Any]:
+        now = time.monotonic()
+        seconds = max(now - self.last, 1e-6)
+        self.last = now
+        counters = self.generator.take()
+        tickers = self._tickers()
+        deltas = {k: tickers[k] - self.tickers.get(k, 0) for k in tickers}
+        self.tickers = tickers
+        properties: dict[str, float | None] = {}
+        for name, prop in PROPERTIES.items():
+            try:
+                value = self.db.property_int_value(prop)
+            except Exception:  # a property this RocksDB build does not know
+                value = None
+            properties[name] = float(value) if value is not None else None
+        evidence = summarise_events(self.log.read(), self.pending_starts)
+        try:
+            db_stats = parsers.parse_db_stats(self.db.property_value("rocksdb.stats") or "")
+            counts = db_stats.stall_counts
+            stalls = counts.get("total-delays", 0) + counts.get("total-stops", 0)
+        except Exception:  # the stats text of another RocksDB version
+            stalls = 0
+        stall_delta, self.stalls = stalls - self.stalls, stalls
+        phase = self.generator.phase
+        latencies = {
+            f"{q}.{op}": _percentile(counters.latencies[op], p)
+            for op in _OPS
+            for q, p in (("p50", 0.5), ("p99", 0.99))
+        }
+        return {
+            "t": time.time(),
+            "seconds": seconds,
+            "phase_index": self.generator.phase_index,
+            "phase": phase.model_dump(),
+            "ops": counters.ops,
+            "bytes_put": counters.bytes_put,
+            "latency_us": latencies,
+            "offered_ops_per_sec": phase.rate,
+            "backlog_ops": self.generator.backlog_ops,
+            "properties": properties,
+            "tickers": deltas,
+            "stall_count": stall_delta,
+            "evidence": evidence,
+            "finished": self.generator.finished,
+        }
+
+
+def main(argv: list[str]) -> int:
+    db_dir = Path(argv[1])
+    interval = float(argv[2]) if len(argv) > 2 else 1.0
+    spec = WorkloadSpec.model_validate_json(sys.stdin.readline())
+    db_dir.mkdir(parents=True, exist_ok=True)
+    db, opts = open_db(db_dir, spec.options)
+    generator = Generator(db, spec)
+    reporter = Reporter(db, opts, generator, db_dir)
+    thread = threading.Thread(target=generator.run, name="workload", daemon=True)
+    thread.start()
+
+    def watch_stdin() -> None:
+        sys.stdin.read()  # returns when the parent closes the pipe
+        generator.stop.set()
+
+    threading.Thread(target=watch_stdin, name="stdin", daemon=True).start()
+    out = sys.stdout
+    try:
+        next_at = time.monotonic() + interval
+        while not generator.stop.is_set():
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            if generator.stop.is_set():
+                break
+            out.write(json.dumps(reporter.report()) + "\n")
+            out.flush()
+            if generator.finished:
+                break
+    finally:
+        generator.stop.set()
+        thread.join(timeout=10)
+        db.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a subprocess
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,85 @@
+"""The embedded target's workload: phases of a put/get/scan mix, key and value sizes, a rate.
+
+A phase runs for ``duration_seconds`` (0: until the next change) at ``rate`` operations per
+second, or open-loop at the maximum when ``rate`` is absent. After the last phase the workload
+holds it (``then="hold"``) or stops (``then="stop"``). ``options`` are the RocksDB options the
+database is opened with; they are part of the configuration a deployment's model reads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Phase", "RocksDbOptions", "WorkloadSpec"]
+
+
+class Phase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=100)
+    duration_seconds: float = Field(default=0.0, ge=0, le=7 * 86400)
+    rate: float | None = Field(
+        default=None, gt=0, le=10_000_000, description="ops/s; absent = open-loop maximum"
+    )
+    put_fraction: float = Field(default=1.0, ge=0, le=1)
+    get_fraction: float = Field(default=0.0, ge=0, le=1)
+    scan_fraction: float = Field(default=0.0, ge=0, le=1)
+    scan_length: int = Field(default=10, ge=1, le=10_000)
+    key_size: int = Field(default=16, ge=8, le=1024)
+    value_size: int = Field(default=100, ge=0, le=1 << 20)
+    value_size_max: int | None = Field(
+        default=None, ge=0, le=1 << 20, description="uniform in [value_size, value_size_max]"
+    )
+    key_space: int = Field(default=10_000_000, ge=1, le=1 << 40)
+    batch_size: int = Field(default=100, ge=1, le=10_000, description="puts per WriteBatch")
+
+    @model_validator(mode="after")
+    def _check(self) -> Phase:
+        total = self.put_fraction + self.get_fraction + self.scan_fraction
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"put, get and scan fractions must add up to 1 (they add up to {total:g})"
+            )
+        if self.value_size_max is not None and self.value_size_max < self.value_size:
+            raise ValueError("value_size_max must be at least value_size")
+        return self
+
+    @property
+    def mean_value_size(self) -> float:
+        if self.value_size_max is None:
+            return float(self.value_size)
+        return (self.value_size + self.value_size_max) / 2.0
+
+
+class RocksDbOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    write_buffer_size: int = Field(default=4 << 20, ge=64 << 10, le=1 << 30)
+    max_write_buffer_number: int = Field(default=2, ge=2, le=16)
+    max_background_jobs: int = Field(default=2, ge=1, le=32)
+    level0_file_num_compaction_trigger: int = Field(default=4, ge=1, le=100)
+    level0_slowdown_writes_trigger: int = Field(default=20, ge=1, le=1000)
+    level0_stop_writes_trigger: int = Field(default=36, ge=1, le=1000)
+    target_file_size_base: int = Field(default=64 << 20, ge=64 << 10, le=1 << 32)
+    max_bytes_for_level_base: int = Field(default=256 << 20, ge=1 << 20, le=1 << 40)
+    compression: Literal["none", "snappy", "lz4", "zstd"] = "none"
+
+
+class WorkloadSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phases: list[Phase] = Field(default_factory=lambda: [Phase()], min_length=1, max_length=100)
+    then: Literal["hold", "stop"] = "hold"
+    options: RocksDbOptions = Field(default_factory=RocksDbOptions)
+    seed: int = 0
+
+    def phase_at(self, elapsed: float) -> tuple[int, Phase] | None:
+        """The phase running ``elapsed`` seconds after the start (None once stopped)."""
+        start = 0.0
+        for index, phase in enumerate(self.phases):
+            if phase.duration_seconds <= 0 or elapsed < start + phase.duration_seconds:
+                return index, phase
+            start += phase.duration_seconds
+        return (len(self.phases) - 1, self.phases[-1]) if self.then == "hold" else None

@@ -1,7 +1,11 @@
 """Every table, one module per table, re-exported here so Alembic sees the whole metadata."""
 
 from modelyard.kit.db import Base
+from modelyard.models.alerts import AlertEvent
 from modelyard.models.audit import AuditEntry
+from modelyard.models.deployments import Deployment, DeploymentSwitch
+from modelyard.models.jobs import Job
+from modelyard.models.metrics import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
 from modelyard.models.registry import (
     ModelAlias,
     ModelTag,
@@ -9,16 +13,28 @@ from modelyard.models.registry import (
     RegisteredModel,
     VersionTag,
 )
+from modelyard.models.targets import Target
+from modelyard.models.tuning import TuningRecord
 from modelyard.models.users import ApiToken, User
 
 __all__ = [
+    "AlertEvent",
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Deployment",
+    "DeploymentSwitch",
+    "Job",
+    "MetricPoint",
+    "MetricRollup",
+    "MetricRollupState",
+    "MetricSeries",
     "ModelAlias",
     "ModelTag",
     "ModelVersion",
     "RegisteredModel",
+    "Target",
+    "TuningRecord",
     "User",
     "VersionTag",
 ]

@@ -1,0 +1,434 @@
+"""The time-series store: bulk writes of raw points, 1-minute rollups, retention and queries.
+
+Series are named per owner (``target:<id>``, ``deployment:<id>``); their ids are cached in
+the process, so a write is one Core ``executemany`` of ``(series_id, ts_ms, value)`` rows in
+one transaction: a point is queryable as soon as the write returns. A point written again for
+the same series and millisecond replaces the earlier one.
+
+Rollups are computed by :meth:`MetricStore.rollup` (the live supervisor calls it every few
+seconds) for every minute that has ended; points that arrive late, for a minute already rolled
+up, mark it dirty so the next pass recomputes it. :meth:`MetricStore.apply_retention` drops raw
+points older than ``raw_retention`` (24 h by default) and rollups older than
+``rollup_retention`` (30 days). A query with a step of whole minutes reads the rollups for
+the rolled-up past and the raw points for the rest, so old ranges stay answerable.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
+
+from modelyard.models import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
+
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+_LATE_SLACK_MS = 2 * MINUTE_MS
+_IN_CHUNK = 500
+
+__all__ = ["MINUTE_MS", "MetricStore", "QueryResult", "now_ms"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Columnar series: for each name, bucket start times and avg/min/max/count per bucket."""
+
+    from_ms: int
+    to_ms: int
+    step_ms: int
+    source: str
+    series: dict[str, dict[str, list[float]]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from_ms": self.from_ms,
+            "to_ms": self.to_ms,
+            "step_ms": self.step_ms,
+            "source": self.source,
+            "series": self.series,
+        }
+
+
+class MetricStore:
+    """Writes and reads series through one engine; safe to share between threads."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        raw_retention_ms: int = DAY_MS,
+        rollup_retention_ms: int = 30 * DAY_MS,
+    ) -> None:
+        self.engine = engine
+        self.raw_retention_ms = raw_retention_ms
+        self.rollup_retention_ms = rollup_retention_ms
+        self._ids: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._rolled_until: tuple[float, int] = (0.0, 0)
+        self._is_sqlite = engine.dialect.name == "sqlite"
+
+    # -- series ---------------------------------------------------------------------------
+    def series_ids(self, conn: Connection, owner: str, names: Iterable[str]) -> dict[str, int]:
+        """Ids of the named series of an owner, creating the missing ones."""
+        wanted = set(names)
+        found = {n: self._ids[(owner, n)] for n in wanted if (owner, n) in self._ids}
+        missing = wanted - found.keys()
+        if missing:
+            table = MetricSeries.__table__
+            rows = [{"owner": owner, "name": n} for n in sorted(missing)]
+            if self._is_sqlite:
+                conn.execute(sqlite_dialect.insert(table).on_conflict_do_nothing(), rows)
+            else:
+                conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+            for sid, name in conn.execute(
+                sa.select(MetricSeries.id, MetricSeries.name).where(
+                    MetricSeries.owner == owner, MetricSeries.name.in_(missing)
+                )
+            ):
+                found[name] = sid
+            with self._lock:
+                for name in missing:
+                    self._ids[(owner, name)] = found[name]
+        return found
+
+    def existing_series(self, conn: Connection, owner: str) -> dict[str, int]:
+        return {
+            name: sid
+            for sid, name in conn.execute(
+                sa.select(MetricSeries.id, MetricSeries.name).where(MetricSeries.owner == owner)
+            )
+        }
+
+    def forget_owner(self, owner: str) -> None:
+        """Delete an owner's series, points and rollups (a target or deployment was deleted)."""
+        with self.engine.begin() as conn:
+            ids = list(self.existing_series(conn, owner).values())
+            for chunk in _chunks(ids):
+                conn.execute(sa.delete(MetricPoint).where(MetricPoint.series_id.in_(chunk)))
+                conn.execute(sa.delete(MetricRollup).where(MetricRollup.series_id.in_(chunk)))
+                conn.execute(sa.delete(MetricSeries).where(MetricSeries.id.in_(chunk)))
+        with self._lock:
+            for key in [k for k in self._ids if k[0] == owner]:
+                del self._ids[key]
+
+    # -- writes ---------------------------------------------------------------------------
+    def write(self, owner: str, samples: Iterable[tuple[int, Mapping[str, float]]]) -> int:
+        """Store ``(ts_ms, {name: value})`` samples; non-finite values are skipped.
+
+        Returns the number of points written.
+        """
+        materialised = [(int(ts), values) for ts, values in samples]
+        if not materialised:
+            return 0
+        names: set[str] = set()
+        for _, values in materialised:
+            names.update(values)
+        with self.engine.begin() as conn:
+            ids = self.series_ids(conn, owner, names)
+            rows: dict[tuple[int, int], float] = {}
+            for ts, values in materialised:
+                for name, value in values.items():
+                    v = float(value)
+                    if math.isfinite(v):
+                        rows[(ids[name], ts)] = v
+            if not rows:
+                return 0
+            payload = [{"series_id": s, "ts_ms": t, "value": v} for (s, t), v in rows.items()]
+            conn.execute(self._upsert(), payload)
+            oldest = min(ts for ts, _ in materialised)
+            if oldest < self._cached_rolled_until(conn):
+                self._mark_dirty(conn, oldest)
+        return len(payload)
+
+    def _upsert(self) -> Any:
+        table = MetricPoint.__table__
+        if self._is_sqlite:
+            return sa.insert(table).prefix_with("OR REPLACE")
+        stmt = postgresql.insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=["series_id", "ts_ms"], set_={"value": stmt.excluded.value}
+        )
+
+    def _state(self, conn: Connection) -> tuple[int, int | None]:
+        row = conn.execute(
+            sa.select(MetricRollupState.rolled_until_ms, MetricRollupState.dirty_from_ms).where(
+                MetricRollupState.id == 1
+            )
+        ).first()
+        if row is None:
+            if self._is_sqlite:
+                ins: Any = sqlite_dialect.insert(MetricRollupState.__table__)
+            else:
+                ins = postgresql.insert(MetricRollupState.__table__)
+            conn.execute(
+                ins.on_conflict_do_nothing(), {"id": 1, "rolled_until_ms": 0, "dirty_from_ms": None}
+            )
+            return 0, None
+        return int(row[0]), (int(row[1]) if row[1] is not None else None)
+
+    def _cached_rolled_until(self, conn: Connection) -> int:
+        # Refreshed every few seconds; the rollup also recomputes a slack of recent minutes,
+        # so a stale value here costs nothing but a redundant dirty mark.
+        fetched_at, value = self._rolled_until
+        if time.monotonic() - fetched_at > 5.0:
+            value = self._state(conn)[0]
+            self._rolled_until = (time.monotonic(), value)
+        return value
+
+    def _mark_dirty(self, conn: Connection, ts_ms: int) -> None:
+        self._state(conn)
+        minute = ts_ms // MINUTE_MS * MINUTE_MS
+        conn.execute(
+            sa.update(MetricRollupState)
+            .where(MetricRollupState.id == 1)
+            .values(
+                dirty_from_ms=sa.case(
+                    (MetricRollupState.dirty_from_ms.is_(None), minute),
+                    else_=sa.func.min(MetricRollupState.dirty_from_ms, minute)
+                    if self._is_sqlite
+                    else sa.func.least(MetricRollupState.dirty_from_ms, minute),
+                )
+            )
+        )
+
+    # -- rollups and retention ------------------------------------------------------------
+    def rollup(self, now: int | None = None) -> int:
+        """Roll every ended minute up (and the dirty ones again); returns minutes rolled."""
+        now = now_ms() if now is None else now
+        end = now // MINUTE_MS * MINUTE_MS
+        with self.engine.begin() as conn:
+            rolled_until, dirty_from = self._state(conn)
+            start = rolled_until - _LATE_SLACK_MS if rolled_until else self._first_point(conn)
+            if start is None:
+                return 0
+            if dirty_from is not None:
+                start = min(start, dirty_from)
+            start = max(start // MINUTE_MS * MINUTE_MS, end - self.raw_retention_ms)
+            if start >= end:
+                return 0
+            ids = [sid for (sid,) in conn.execute(sa.select(MetricSeries.id))]
+            bucket = (MetricPoint.ts_ms // MINUTE_MS) * MINUTE_MS
+            for chunk in _chunks(ids):
+                conn.execute(
+                    sa.delete(MetricRollup).where(
+                        MetricRollup.series_id.in_(chunk),
+                        MetricRollup.bucket_ms >= start,
+                        MetricRollup.bucket_ms < end,
+                    )
+                )
+                select = (
+                    sa.select(
+                        MetricPoint.series_id,
+                        bucket.label("bucket_ms"),
+                        sa.func.count(),
+                        sa.func.sum(MetricPoint.value),
+                        sa.func.min(MetricPoint.value),
+                        sa.func.max(MetricPoint.value),
+                    )
+                    .where(
+                        MetricPoint.series_id.in_(chunk),
+                        MetricPoint.ts_ms >= start,
+                        MetricPoint.ts_ms < end,
+                    )
+                    .group_by(MetricPoint.series_id, bucket)
+                )
+                conn.execute(
+                    sa.insert(MetricRollup).from_select(
+                        ["series_id", "bucket_ms", "count", "sum", "min", "max"], select
+                    )
+                )
+            conn.execute(
+                sa.update(MetricRollupState)
+                .where(MetricRollupState.id == 1)
+                .values(rolled_until_ms=end, dirty_from_ms=None)
+            )
+        self._rolled_until = (time.monotonic(), end)
+        return (end - start) // MINUTE_MS
+
+    def _first_point(self, conn: Connection) -> int | None:
+        value = conn.scalar(sa.select(sa.func.min(MetricPoint.ts_ms)))
+        return int(value) if value is not None else None
+
+    def apply_retention(self, now: int | None = None) -> dict[str, int]:
+        """Delete raw points and rollups past their retention; returns rows deleted."""
+        now = now_ms() if now is None else now
+        raw_cutoff = now - self.raw_retention_ms
+        rollup_cutoff = now - self.rollup_retention_ms
+        deleted = {"points": 0, "rollups": 0}
+        with self.engine.begin() as conn:
+            ids = [sid for (sid,) in conn.execute(sa.select(MetricSeries.id))]
+            for chunk in _chunks(ids):
+                deleted["points"] += conn.execute(
+                    sa.delete(MetricPoint).where(
+                        MetricPoint.series_id.in_(chunk), MetricPoint.ts_ms < raw_cutoff
+                    )
+                ).rowcount
+                deleted["rollups"] += conn.execute(
+                    sa.delete(MetricRollup).where(
+                        MetricRollup.series_id.in_(chunk), MetricRollup.bucket_ms < rollup_cutoff
+                    )
+                ).rowcount
+        return deleted
+
+    # -- reads ----------------------------------------------------------------------------
+    def query(
+        self,
+        owner: str,
+        *,
+        from_ms: int,
+        to_ms: int,
+        step_ms: int = 0,
+        names: Sequence[str] | None = None,
+    ) -> QueryResult:
+        """Points of an owner's series in ``[from_ms, to_ms]``, bucketed by ``step_ms``.
+
+        ``step_ms`` 0 returns raw points (avg = min = max = the value, count 1).
+        """
+        with self.engine.connect() as conn:
+            ids = self.existing_series(conn, owner)
+            if names is not None:
+                ids = {n: i for n, i in ids.items() if n in set(names)}
+            by_id = {sid: name for name, sid in ids.items()}
+            out: dict[str, dict[str, list[float]]] = {
+                n: {"t": [], "avg": [], "min": [], "max": [], "count": []} for n in ids
+            }
+            if not ids:
+                return QueryResult(from_ms, to_ms, step_ms, "raw", out)
+            source = "raw"
+            raw_from = from_ms
+            if step_ms >= MINUTE_MS and step_ms % MINUTE_MS == 0:
+                rolled_until = self._state(conn)[0]
+                if rolled_until > from_ms:
+                    source = "rollup+raw" if rolled_until <= to_ms else "rollup"
+                    raw_from = rolled_until
+                    self._read_rollups(
+                        conn, by_id, from_ms, min(to_ms + 1, rolled_until), step_ms, out
+                    )
+            if raw_from <= to_ms:
+                self._read_raw(conn, by_id, raw_from, to_ms, step_ms, out)
+        return QueryResult(from_ms, to_ms, step_ms, source, out)
+
+    def _read_raw(
+        self,
+        conn: Connection,
+        by_id: dict[int, str],
+        from_ms: int,
+        to_ms: int,
+        step_ms: int,
+        out: dict[str, dict[str, list[float]]],
+    ) -> None:
+        for chunk in _chunks(list(by_id)):
+            where = (
+                MetricPoint.series_id.in_(chunk),
+                MetricPoint.ts_ms >= from_ms,
+                MetricPoint.ts_ms <= to_ms,
+            )
+            if step_ms <= 0:
+                stmt: Any = (
+                    sa.select(MetricPoint.series_id, MetricPoint.ts_ms, MetricPoint.value)
+                    .where(*where)
+                    .order_by(MetricPoint.series_id, MetricPoint.ts_ms)
+                )
+                for sid, ts, value in conn.execute(stmt):
+                    _append(out[by_id[sid]], ts, value, value, value, 1)
+                continue
+            bucket = (MetricPoint.ts_ms // step_ms) * step_ms
+            stmt = (
+                sa.select(
+                    MetricPoint.series_id,
+                    bucket,
+                    sa.func.avg(MetricPoint.value),
+                    sa.func.min(MetricPoint.value),
+                    sa.func.max(MetricPoint.value),
+                    sa.func.count(),
+                )
+                .where(*where)
+                .group_by(MetricPoint.series_id, bucket)
+                .order_by(MetricPoint.series_id, bucket)
+            )
+            for sid, ts, avg, lo, hi, count in conn.execute(stmt):
+                _append(out[by_id[sid]], ts, avg, lo, hi, count)
+
+    def _read_rollups(
+        self,
+        conn: Connection,
+        by_id: dict[int, str],
+        from_ms: int,
+        to_ms: int,
+        step_ms: int,
+        out: dict[str, dict[str, list[float]]],
+    ) -> None:
+        bucket = (MetricRollup.bucket_ms // step_ms) * step_ms
+        for chunk in _chunks(list(by_id)):
+            stmt = (
+                sa.select(
+                    MetricRollup.series_id,
+                    bucket,
+                    sa.func.sum(MetricRollup.sum),
+                    sa.func.min(MetricRollup.min),
+                    sa.func.max(MetricRollup.max),
+                    sa.func.sum(MetricRollup.count),
+                )
+                .where(
+                    MetricRollup.series_id.in_(chunk),
+                    MetricRollup.bucket_ms >= from_ms // step_ms * step_ms,
+                    MetricRollup.bucket_ms < to_ms,
+                )
+                .group_by(MetricRollup.series_id, bucket)
+                .order_by(MetricRollup.series_id, bucket)
+            )
+            for sid, ts, total, lo, hi, count in conn.execute(stmt):
+                _append(out[by_id[sid]], ts, total / count if count else math.nan, lo, hi, count)
+
+    def latest_ts(self, owner: str, name: str) -> int | None:
+        """The newest timestamp of one series (for followers and write-to-query checks)."""
+        with self.engine.connect() as conn:
+            sid = conn.scalar(
+                sa.select(MetricSeries.id).where(
+                    MetricSeries.owner == owner, MetricSeries.name == name
+                )
+            )
+            if sid is None:
+                return None
+            value = conn.scalar(
+                sa.select(sa.func.max(MetricPoint.ts_ms)).where(MetricPoint.series_id == sid)
+            )
+        return int(value) if value is not None else None
+
+    def samples_between(
+        self, owner: str, after_ms: int, to_ms: int
+    ) -> list[tuple[int, dict[str, float]]]:
+        """Raw samples ``(ts_ms, {name: value})`` with ``after_ms < ts <= to_ms``, in time order."""
+        result = self.query(owner, from_ms=after_ms + 1, to_ms=to_ms, step_ms=0)
+        grouped: dict[int, dict[str, float]] = {}
+        for name, cols in result.series.items():
+            for ts, value in zip(cols["t"], cols["avg"], strict=True):
+                grouped.setdefault(int(ts), {})[name] = value
+        return sorted(grouped.items())
+
+
+def _append(
+    target: dict[str, list[float]], ts: Any, avg: Any, lo: Any, hi: Any, count: Any
+) -> None:
+    target["t"].append(int(ts))
+    target["avg"].append(float(avg))
+    target["min"].append(float(lo))
+    target["max"].append(float(hi))
+    target["count"].append(int(count))
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), _IN_CHUNK):
+        yield ids[i : i + _IN_CHUNK]

@@ -1,0 +1,118 @@
+"""What a running job sees: :class:`JobContext`, and the exceptions that stop a job.
+
+Huey cannot stop a running task, so stopping is cooperative: every ``ctx.progress()``,
+``ctx.check_cancelled()`` and ``ctx.wait()`` is a checkpoint that raises
+:class:`JobCancelled` (or a subclass) when the job must stop. A job may catch it to clean up
+and must then re-raise it (or return; the job still ends as the interruption says).
+
+Progress goes to SSE clients at every call; it is written to the jobs row (which is also
+the worker's heartbeat and where a cancel requested by another process is read back) at
+most every ``jobs.progress_flush_seconds``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from modelyard.auth.schemas import Principal
+from modelyard.config import Settings
+
+if TYPE_CHECKING:
+    from modelyard.jobs.worker import JobExecution
+
+
+class JobCancelled(Exception):
+    """The job must stop now: a user cancelled it (subclasses give other reasons)."""
+
+
+class JobTimedOut(JobCancelled):
+    """The job ran past its kind's ``timeout_seconds``; it ends ``failed``."""
+
+
+class WorkerStopping(JobCancelled):
+    """The worker is shutting down; the job goes back to the queue (no retry is spent)."""
+
+
+class JobSuperseded(JobCancelled):
+    """This worker no longer owns the job (it was taken as crashed and handed on)."""
+
+
+class JobContext:
+    """Handed to a job function as its first argument.
+
+    Attributes: ``job_id``, ``kind``, ``attempt`` (1 on the first run), ``submitted_by``
+    (a :class:`Principal`, ``None`` for system jobs), ``actor`` (the submitter's name or
+    ``"system"``), ``settings``, ``params``.
+    """
+
+    def __init__(
+        self,
+        execution: JobExecution,
+        *,
+        job_id: int,
+        kind: str,
+        attempt: int,
+        params: dict[str, Any],
+        submitted_by: Principal | None,
+        settings: Settings,
+    ) -> None:
+        self._execution = execution
+        self.job_id = job_id
+        self.kind = kind
+        self.attempt = attempt
+        self.params = params
+        self.submitted_by = submitted_by
+        self.actor = submitted_by.name if submitted_by else "system"
+        self.settings = settings
+
+    def progress(
+        self,
+        fraction: float | None = None,
+        *,
+        phase: str | None = None,
+        message: str | None = None,
+        eta_seconds: float | None = None,
+    ) -> None:
+        """Report progress (``fraction`` 0..1); a checkpoint and the worker's heartbeat.
+
+        Fields left ``None`` keep their last value. The ETA is estimated from the elapsed
+        time and the fraction unless given.
+        """
+        self._execution.report(fraction, phase, message, eta_seconds)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`JobCancelled` if the job must stop; report nothing."""
+        self._execution.checkpoint()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking at once (and raising) if the job must stop."""
+        self._execution.wait(seconds)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A database session committed at exit (rolled back on an exception)."""
+        with self._execution.db.session() as session:
+            yield session
+
+
+class Interrupt:
+    """Why a running job must stop; set from other threads, read at checkpoints."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason: type[JobCancelled] | None = None
+        self.message = ""
+
+    def set(self, reason: type[JobCancelled], message: str) -> None:
+        if self.reason is None or reason is JobSuperseded:
+            self.reason, self.message = reason, message
+        self.event.set()
+
+    def raise_if_set(self) -> None:
+        if self.reason is not None:
+            raise self.reason(self.message)

@@ -1,0 +1,218 @@
+"""Live job events: every state change and progress report, fanned out to SSE streams.
+
+An event is the job's JSON (the ``JobOut`` shape), encoded once, plus the few fields a
+stream filters on. Without Redis the fan-out is in-process: a worker thread hands the event
+to each subscriber's event loop. With Redis every process publishes to one channel per
+queue and each server process runs one listener feeding its local subscribers, so a browser
+sees progress from a job running on any machine. Pub/sub is fire-and-forget: streams re-read
+the jobs table on connect and every few seconds, so a lost message only delays an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    job_id: int
+    owner: str | None
+    status: str
+    cancel_requested: bool
+    stamp: int
+    """``updated_at`` in microseconds since the epoch: the SSE event id."""
+    data: bytes
+    """The job as JSON (JobOut)."""
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> JobEvent:
+        updated: dt.datetime = state["updated_at"]
+        return cls(
+            job_id=state["id"],
+            owner=state["submitted_by"],
+            status=state["status"],
+            cancel_requested=bool(state["cancel_requested"]),
+            stamp=to_stamp(updated),
+            data=orjson.dumps(state),
+        )
+
+    def to_wire(self) -> bytes:
+        header = orjson.dumps(
+            [self.job_id, self.owner, self.status, self.cancel_requested, self.stamp]
+        )
+        return header + b"\n" + self.data
+
+    @classmethod
+    def from_wire(cls, payload: bytes) -> JobEvent:
+        header, data = payload.split(b"\n", 1)
+        job_id, owner, status, cancel_requested, stamp = orjson.loads(header)
+        return cls(job_id, owner, status, cancel_requested, stamp, data)
+
+
+def to_stamp(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+Predicate = Callable[[JobEvent], bool]
+_CLOSED = JobEvent(0, None, "", False, 0, b"")
+
+
+class Subscription:
+    """One SSE stream's inbox: bounded; on overflow it asks the stream to resync."""
+
+    def __init__(self, predicate: Predicate, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self.predicate = predicate
+        self.loop = loop
+        self.queue: asyncio.Queue[JobEvent] = asyncio.Queue(size)
+        self.overflowed = False
+        self.closed = False
+
+    def push(self, event: JobEvent) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(_CLOSED)
+
+    async def get(self, timeout: float) -> JobEvent | None:
+        """The next event, ``None`` on timeout; raises ``EOFError`` once closed."""
+        if self.closed:
+            raise EOFError
+        try:
+            event = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+        if event is _CLOSED or self.closed:
+            self.closed = True
+            raise EOFError
+        return event
+
+
+class Broadcaster:
+    def __init__(self, redis_url: str | None, channel: str, inbox_size: int = 2000) -> None:
+        self.redis_url = redis_url
+        self.channel = channel
+        self.inbox_size = inbox_size
+        self._subscriptions: set[Subscription] = set()
+        self._listeners: list[Callable[[JobEvent], None]] = []
+        self._lock = threading.Lock()
+        self._redis: Any = None
+        self._listener_task: asyncio.Task[None] | None = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url)
+
+    @property
+    def distributed(self) -> bool:
+        return self._redis is not None
+
+    def publish(self, event: JobEvent) -> None:
+        """Send an event to every stream of every process (thread-safe, never raises)."""
+        if self._redis is not None:
+            try:
+                self._redis.publish(self.channel, event.to_wire())
+                return
+            except Exception:
+                logger.warning("publishing a job event to Redis failed", exc_info=True)
+        self.dispatch(event)
+
+    def add_listener(self, callback: Callable[[JobEvent], None]) -> None:
+        """Call ``callback(event)`` for every event this process receives (keep it fast)."""
+        self._listeners.append(callback)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, predicate: Predicate) -> AsyncIterator[Subscription]:
+        sub = Subscription(predicate, asyncio.get_running_loop(), self.inbox_size)
+        with self._lock:
+            self._subscriptions.add(sub)
+        try:
+            yield sub
+        finally:
+            with self._lock:
+                self._subscriptions.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    def dispatch(self, event: JobEvent) -> None:
+        """Deliver to this process's listeners and streams."""
+        for callback in self._listeners:
+            try:
+                callback(event)
+            except Exception:
+                logger.exception("job event listener failed")
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for sub in subscriptions:
+            try:
+                if sub.predicate(event):
+                    sub.loop.call_soon_threadsafe(sub.push, event)
+            except RuntimeError:  # that loop is closed: its stream is gone
+                continue
+
+    async def start(self) -> None:
+        """Start the Redis listener in the running loop (no-op without Redis)."""
+        if self._redis is not None and self._listener_task is None:
+            ready = asyncio.Event()
+            self._listener_task = asyncio.create_task(self._listen(ready))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), 5)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        import redis.asyncio as aioredis
+
+        while True:
+            client = aioredis.Redis.from_url(self.redis_url or "")
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    ready.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        try:
+                            event = JobEvent.from_wire(message["data"])
+                        except (ValueError, TypeError):
+                            continue
+                        self.dispatch(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("the Redis job-event listener lost its connection", exc_info=True)
+                await asyncio.sleep(1)
+            finally:
+                await client.aclose()
+
+    async def stop(self) -> None:
+        """End every stream (so the server can shut down) and stop the listener."""
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for sub in subscriptions:
+            with contextlib.suppress(RuntimeError):
+                sub.loop.call_soon_threadsafe(sub.close)
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener_task
+            self._listener_task = None
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()

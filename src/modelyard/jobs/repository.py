@@ -1,0 +1,370 @@
+"""Queries on the jobs table. Every transition is one conditional UPDATE, so racing
+workers, reapers and cancels settle on exactly one outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelyard.jobs.schemas import JobStatus
+from modelyard.kit.errors import BadRequest
+from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.models import Job, User
+
+T = Job.__table__
+ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
+
+
+def to_dict(row: Any) -> dict[str, Any]:
+    """A jobs row (ORM object or Core row) as the JobOut-shaped dict sent to clients."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "priority": row.priority,
+        "params": row.params,
+        "attempts": row.attempts,
+        "progress": {
+            "fraction": row.progress_fraction,
+            "phase": row.progress_phase,
+            "message": row.progress_message,
+            "eta_seconds": row.progress_eta_seconds,
+        },
+        "result": row.result,
+        "error": row.error,
+        "submitted_by": row.submitted_by,
+        "cancel_requested": row.cancel_requested,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+    }
+
+
+def get_row(session: Session, job_id: int) -> Any | None:
+    return session.execute(sa.select(T).where(T.c.id == job_id)).first()
+
+
+def fair_rank(session: Session, queue: str, submitter_id: int | None, priority: int) -> int:
+    """How many of this submitter's jobs already wait or run at this priority."""
+    if submitter_id is None:
+        return 0
+    return (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(T)
+            .where(
+                T.c.submitted_by_id == submitter_id,
+                T.c.status.in_(ACTIVE),
+                T.c.priority == priority,
+                T.c.queue == queue,
+            )
+        )
+        or 0
+    )
+
+
+def claim(session: Session, job_id: int, queue: str, worker: str, now: dt.datetime) -> Any | None:
+    """queued -> running for this worker, if still queued and due; the row or ``None``."""
+    stmt = (
+        sa.update(T)
+        .where(
+            T.c.id == job_id,
+            T.c.queue == queue,
+            T.c.status == JobStatus.queued.value,
+            sa.or_(T.c.run_after.is_(None), T.c.run_after <= now),
+        )
+        .values(
+            status=JobStatus.running.value,
+            attempts=T.c.attempts + 1,
+            worker=worker,
+            started_at=now,
+            heartbeat_at=now,
+            updated_at=now,
+            finished_at=None,
+            run_after=None,
+            progress_fraction=None,
+            progress_phase=None,
+            progress_message=None,
+            progress_eta_seconds=None,
+        )
+        .returning(*T.c)
+    )
+    return session.execute(stmt).first()
+
+
+def user_role(session: Session, user_id: int) -> str | None:
+    return session.scalar(sa.select(User.role).where(User.id == user_id))
+
+
+def _owned(job_id: int, worker: str, attempt: int) -> Any:
+    return sa.and_(
+        T.c.id == job_id,
+        T.c.status == JobStatus.running.value,
+        T.c.worker == worker,
+        T.c.attempts == attempt,
+    )
+
+
+def write_progress(
+    session: Session,
+    job_id: int,
+    worker: str,
+    attempt: int,
+    now: dt.datetime,
+    progress: dict[str, Any],
+) -> tuple[bool, bool]:
+    """Store progress and beat; ``(still owned, cancel requested)``."""
+    stmt = (
+        sa.update(T)
+        .where(_owned(job_id, worker, attempt))
+        .values(
+            heartbeat_at=now,
+            updated_at=now,
+            progress_fraction=progress["fraction"],
+            progress_phase=progress["phase"],
+            progress_message=progress["message"],
+            progress_eta_seconds=progress["eta_seconds"],
+        )
+        .returning(T.c.cancel_requested)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return False, False
+    return True, bool(row.cancel_requested)
+
+
+def beat(session: Session, worker: str, job_ids: Iterable[int], now: dt.datetime) -> None:
+    ids = list(job_ids)
+    if ids:
+        session.execute(
+            sa.update(T)
+            .where(T.c.id.in_(ids), T.c.worker == worker, T.c.status == JobStatus.running.value)
+            .values(heartbeat_at=now)
+        )
+
+
+def finish(
+    session: Session,
+    job_id: int,
+    worker: str,
+    attempt: int,
+    now: dt.datetime,
+    *,
+    status: JobStatus,
+    result: Any = None,
+    error: str | None = None,
+    progress: dict[str, Any] | None = None,
+) -> Any | None:
+    """running -> a terminal status, if this worker still owns the attempt; the row."""
+    values: dict[str, Any] = {
+        "status": status.value,
+        "result": result,
+        "error": error,
+        "finished_at": now,
+        "updated_at": now,
+        "heartbeat_at": None,
+    }
+    if progress is not None:
+        values.update(_progress_values(progress))
+    stmt = sa.update(T).where(_owned(job_id, worker, attempt)).values(**values).returning(*T.c)
+    return session.execute(stmt).first()
+
+
+def requeue(
+    session: Session,
+    job_id: int,
+    now: dt.datetime,
+    *,
+    condition: Any,
+    run_after: dt.datetime | None,
+    error: str | None,
+    spend_retry: bool,
+    fair_rank: int | None = None,
+) -> Any | None:
+    """running -> queued (retry, crash recovery or shutdown); the row."""
+    values: dict[str, Any] = {
+        "status": JobStatus.queued.value,
+        "worker": None,
+        "heartbeat_at": None,
+        "run_after": run_after,
+        "updated_at": now,
+        "error": error,
+    }
+    if spend_retry:
+        values["retries_left"] = T.c.retries_left - 1
+    if fair_rank is not None:
+        values["fair_rank"] = fair_rank
+    stmt = sa.update(T).where(condition).values(**values).returning(*T.c)
+    return session.execute(stmt).first()
+
+
+def owned_by(job_id: int, worker: str, attempt: int) -> Any:
+    return _owned(job_id, worker, attempt)
+
+
+def stale_since(job_id: int, cutoff: dt.datetime) -> Any:
+    return sa.and_(
+        T.c.id == job_id,
+        T.c.status == JobStatus.running.value,
+        T.c.heartbeat_at < cutoff,
+    )
+
+
+def fail_if(session: Session, condition: Any, now: dt.datetime, error: str) -> Any | None:
+    stmt = (
+        sa.update(T)
+        .where(condition)
+        .values(
+            status=JobStatus.failed.value,
+            error=error,
+            finished_at=now,
+            updated_at=now,
+            heartbeat_at=None,
+        )
+        .returning(*T.c)
+    )
+    return session.execute(stmt).first()
+
+
+def stale_running(session: Session, queue: str, cutoff: dt.datetime) -> Sequence[Any]:
+    return session.execute(
+        sa.select(T).where(
+            T.c.queue == queue,
+            T.c.status == JobStatus.running.value,
+            T.c.heartbeat_at < cutoff,
+        )
+    ).all()
+
+
+def running_with_timeout(session: Session, queue: str) -> Sequence[Any]:
+    return session.execute(
+        sa.select(T.c.id, T.c.started_at, T.c.timeout_seconds, T.c.worker, T.c.attempts).where(
+            T.c.queue == queue,
+            T.c.status == JobStatus.running.value,
+            T.c.timeout_seconds.is_not(None),
+        )
+    ).all()
+
+
+def queued_before(session: Session, queue: str, cutoff: dt.datetime, limit: int) -> Sequence[Any]:
+    """Queued rows last touched before ``cutoff`` (candidates for a lost queue message)."""
+    return session.execute(
+        sa.select(T.c.id, T.c.priority, T.c.fair_rank, T.c.run_after)
+        .where(
+            T.c.queue == queue,
+            T.c.status == JobStatus.queued.value,
+            T.c.updated_at <= cutoff,
+        )
+        .order_by(T.c.id)
+        .limit(limit)
+    ).all()
+
+
+def request_cancel(session: Session, job_id: int, now: dt.datetime) -> Any | None:
+    """queued -> cancelled at once; running -> cancel requested. The row, or ``None``."""
+    row = session.execute(
+        sa.update(T)
+        .where(T.c.id == job_id, T.c.status == JobStatus.queued.value)
+        .values(
+            status=JobStatus.cancelled.value,
+            finished_at=now,
+            updated_at=now,
+            error="cancelled before it started",
+            cancel_requested=True,
+        )
+        .returning(*T.c)
+    ).first()
+    if row is not None:
+        return row
+    return session.execute(
+        sa.update(T)
+        .where(T.c.id == job_id, T.c.status == JobStatus.running.value)
+        .values(cancel_requested=True, updated_at=now)
+        .returning(*T.c)
+    ).first()
+
+
+def reset_for_retry(
+    session: Session, job_id: int, now: dt.datetime, retries: int, fair_rank: int
+) -> Any | None:
+    return session.execute(
+        sa.update(T)
+        .where(
+            T.c.id == job_id,
+            T.c.status.in_((JobStatus.failed.value, JobStatus.cancelled.value)),
+        )
+        .values(
+            status=JobStatus.queued.value,
+            retries_left=retries,
+            fair_rank=fair_rank,
+            cancel_requested=False,
+            result=None,
+            error=None,
+            started_at=None,
+            finished_at=None,
+            run_after=None,
+            worker=None,
+            updated_at=now,
+            **_progress_values(None),
+        )
+        .returning(*T.c)
+    ).first()
+
+
+def _progress_values(progress: dict[str, Any] | None) -> dict[str, Any]:
+    progress = progress or {}
+    return {
+        "progress_fraction": progress.get("fraction"),
+        "progress_phase": progress.get("phase"),
+        "progress_message": progress.get("message"),
+        "progress_eta_seconds": progress.get("eta_seconds"),
+    }
+
+
+def list_rows(
+    session: Session,
+    *,
+    statuses: Sequence[str],
+    kind: str | None,
+    user: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """Newest first; the cursor is the last id of the previous page."""
+    query = sa.select(T).order_by(T.c.id.desc()).limit(limit + 1)
+    if statuses:
+        query = query.where(T.c.status.in_(list(statuses)))
+    if kind:
+        query = query.where(T.c.kind == kind)
+    if user:
+        query = query.where(T.c.submitted_by == user)
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
+        query = query.where(T.c.id < values[0])
+    rows = list(session.execute(query).all())
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def changed_since(
+    session: Session, since: dt.datetime, user: str | None, limit: int
+) -> Sequence[Any]:
+    """Rows updated after ``since`` (oldest change first), optionally one user's."""
+    query = sa.select(T).where(T.c.updated_at > since).order_by(T.c.updated_at).limit(limit)
+    if user is not None:
+        query = query.where(T.c.submitted_by == user)
+    return session.execute(query).all()
+
+
+def active(session: Session, user: str | None, limit: int) -> Sequence[Any]:
+    query = sa.select(T).where(T.c.status.in_(ACTIVE)).order_by(T.c.id).limit(limit)
+    if user is not None:
+        query = query.where(T.c.submitted_by == user)
+    return session.execute(query).all()

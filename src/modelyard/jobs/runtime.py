@@ -1,0 +1,390 @@
+"""One process's job machinery for one database: queue, events, workers, reaper.
+
+``modelyard serve`` (through the app lifespan) and ``modelyard worker`` each start a
+:class:`JobRuntime`; a CLI command that only submits or cancels starts one without threads.
+The runtime registers itself under its database URL, which is how
+``jobs.service.submit(session, ...)`` finds the queue for the session it is given.
+
+Handing a job to the queue waits for the submitter's transaction to commit (an
+``after_commit`` hook on the session): a rolled-back request leaves no job, and a worker
+never sees a row it cannot read. If the process dies between the commit and the enqueue,
+the reaper's reconciliation enqueues the ``queued`` row it finds missing from the queue.
+
+Threads started by :meth:`JobRuntime.start`: N workers (``worker_loop``) and one
+housekeeper that moves due retries from Huey's schedule to the queue, beats for the jobs
+running here, and reaps: running jobs whose worker stopped beating for
+``jobs.stale_after_seconds`` go back to the queue (spending a retry) or fail with the
+reason; jobs past their time limit that never reached a checkpoint fail; queued rows missing
+from the queue are enqueued again. Every one of these is a conditional update, so any
+number of processes may reap at once. No signal handler is installed: the server's own
+SIGTERM handling stays in charge, and :meth:`stop` is called from the lifespan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from modelyard.config import Settings
+from modelyard.jobs import repository as repo
+from modelyard.jobs.context import WorkerStopping
+from modelyard.jobs.events import Broadcaster, JobEvent
+from modelyard.jobs.queue import backend_name, create_huey, job_id_of, queue_priority
+from modelyard.jobs.worker import Doorbell, JobExecution, run_job, worker_loop
+from modelyard.kit.db import Database
+from modelyard.kit.time import utcnow
+
+logger = logging.getLogger(__name__)
+
+_AFTER_COMMIT = "modelyard.jobs.after_commit"
+_runtimes: dict[str, list[JobRuntime]] = {}
+_registry_lock = threading.Lock()
+
+
+class JobRuntime:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.queue_name = settings.jobs.queue_name
+        self.backend = backend_name(settings)
+        self.huey = create_huey(settings)
+        self._task = self.huey.task(name="run_job")(self._run_job_message)
+        self.events = Broadcaster(settings.redis_url, f"modelyard.jobs.{self.queue_name}")
+        self.events.add_listener(self._on_event)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.doorbell = Doorbell()
+        self.running: dict[int, JobExecution] = {}
+        self.workers = 0
+        self._stop = threading.Event()
+        self._worker_threads: list[threading.Thread] = []
+        self._housekeeper: threading.Thread | None = None
+        self._key = _url_key(db)
+        self._registered = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def register(self) -> JobRuntime:
+        """Make this runtime the one ``submit()`` uses for its database."""
+        with _registry_lock:
+            _runtimes.setdefault(self._key, []).append(self)
+        self._registered = True
+        return self
+
+    def start(self, workers: int, *, reaper: bool = True) -> JobRuntime:
+        """Register, re-enqueue queued jobs missing from the queue, start the threads."""
+        if not self._registered:
+            self.register()
+        self.workers = workers
+        self.reconcile(min_age_seconds=0)
+        for index in range(workers):
+            thread = threading.Thread(
+                target=worker_loop,
+                args=(self, self._stop),
+                name=f"modelyard-job-worker-{index + 1}",
+                daemon=True,
+            )
+            thread.start()
+            self._worker_threads.append(thread)
+        self._housekeeper = threading.Thread(
+            target=self._housekeeping, args=(reaper,), name="modelyard-job-housekeeper", daemon=True
+        )
+        self._housekeeper.start()
+        logger.info(
+            "job runtime %s: %d workers on the %s queue %r",
+            self.worker_id,
+            workers,
+            self.backend,
+            self.queue_name,
+        )
+        return self
+
+    def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop taking jobs; running ones re-queue at their next checkpoint (or after grace)."""
+        grace = (
+            self.settings.jobs.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        )
+        self._stop.set()
+        self.doorbell.ring()
+        for execution in list(self.running.values()):
+            execution.interrupt.set(WorkerStopping, "the worker is shutting down")
+        deadline = time.monotonic() + grace
+        for thread in self._worker_threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        for job_id, execution in list(self.running.items()):
+            logger.warning(
+                "job %s did not reach a checkpoint within %g s; re-queuing it", job_id, grace
+            )
+            self._requeue_abandoned(execution)
+        if self._housekeeper is not None:
+            self._housekeeper.join(5)
+        self._unregister()
+        try:
+            self.huey.storage.close()
+        except Exception:
+            logger.debug("closing the queue storage failed", exc_info=True)
+        self.events.close()
+
+    def _unregister(self) -> None:
+        with _registry_lock:
+            stack = _runtimes.get(self._key, [])
+            if self in stack:
+                stack.remove(self)
+            if not stack:
+                _runtimes.pop(self._key, None)
+        self._registered = False
+
+    # -- queue -----------------------------------------------------------------------------
+
+    def _run_job_message(self, job_id: int) -> None:
+        run_job(self, job_id)
+
+    def enqueue(self, job_id: int, priority: int, fair_rank: int, delay: float = 0.0) -> None:
+        task = self._task.s(job_id, priority=queue_priority(priority, fair_rank))
+        if delay > 0:
+            task.eta = self.huey._get_timestamp() + dt.timedelta(seconds=delay)
+            self.huey.add_schedule(task)
+        else:
+            self.huey.enqueue(task)
+        self.doorbell.ring()
+
+    def after_commit(self, session: Session, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``session``'s transaction has committed (never on rollback)."""
+        session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def publish_state(self, state: dict[str, Any]) -> None:
+        self.events.publish(JobEvent.from_state(state))
+
+    def publish_row(self, row: Any) -> None:
+        self.events.publish(JobEvent.from_state(repo.to_dict(row)))
+
+    def _on_event(self, event: JobEvent) -> None:
+        if event.cancel_requested:
+            execution = self.running.get(event.job_id)
+            if execution is not None:
+                from modelyard.jobs.context import JobCancelled
+
+                execution.interrupt.set(JobCancelled, "cancelled on request")
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    @property
+    def stale_after(self) -> float:
+        return self.settings.jobs.stale_after_seconds
+
+    def _housekeeping(self, reaper: bool) -> None:
+        beat_every = max(self.stale_after / 4, 0.05)
+        reap_every = max(self.stale_after / 2, 0.1)
+        schedule_every = 0.5
+        next_beat = next_reap = next_schedule = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_schedule:
+                    next_schedule = now + schedule_every
+                    self.move_due_retries()
+                if now >= next_beat:
+                    next_beat = now + beat_every
+                    self.beat()
+                if reaper and now >= next_reap:
+                    next_reap = now + reap_every
+                    self.reap()
+            except Exception:
+                logger.exception("job housekeeping failed; continuing")
+            self._stop.wait(
+                max(
+                    min(next_beat, next_schedule, next_reap if reaper else next_beat)
+                    - time.monotonic(),
+                    0.01,
+                )
+            )
+
+    def move_due_retries(self) -> int:
+        tasks = self.huey.read_schedule()
+        for task in tasks:
+            self.huey.enqueue(task)
+        if tasks:
+            self.doorbell.ring()
+        return len(tasks)
+
+    def beat(self) -> None:
+        if self.running:
+            with self.db.session() as session:
+                repo.beat(session, self.worker_id, list(self.running), utcnow())
+
+    def reap(self) -> None:
+        self.recover_stale()
+        self.fail_overdue()
+        self.reconcile(min_age_seconds=self.stale_after)
+
+    def recover_stale(self) -> int:
+        """Running jobs whose worker stopped beating: re-queue (spending a retry) or fail."""
+        now = utcnow()
+        cutoff = now - dt.timedelta(seconds=self.stale_after)
+        with self.db.session() as session:
+            stale = repo.stale_running(session, self.queue_name, cutoff)
+        recovered = 0
+        for row in stale:
+            reason = (
+                f"the worker {row.worker} stopped responding "
+                f"(no heartbeat for {self.stale_after:g} s) during attempt {row.attempts}"
+            )
+            with self.db.session() as session:
+                if row.retries_left > 0:
+                    rank = repo.fair_rank(
+                        session, self.queue_name, row.submitted_by_id, row.priority
+                    )
+                    new = repo.requeue(
+                        session,
+                        row.id,
+                        now,
+                        condition=repo.stale_since(row.id, cutoff),
+                        run_after=None,
+                        error=f"{reason}; re-queued",
+                        spend_retry=True,
+                        fair_rank=rank,
+                    )
+                else:
+                    why = (
+                        "no automatic retries are left"
+                        if row.attempts > 1
+                        else f"job kind '{row.kind}' is not retried automatically"
+                    )
+                    new = repo.fail_if(
+                        session,
+                        repo.stale_since(row.id, cutoff),
+                        now,
+                        f"Worker lost: {reason}; {why}.",
+                    )
+            if new is None:
+                continue
+            recovered += 1
+            logger.warning("job %s: %s -> %s", row.id, reason, new.status)
+            if new.status == "queued":
+                self.enqueue(new.id, new.priority, new.fair_rank)
+            self.publish_row(new)
+        return recovered
+
+    def fail_overdue(self) -> int:
+        """Fail running jobs past their time limit that never reached a checkpoint."""
+        now = utcnow()
+        grace = dt.timedelta(seconds=self.stale_after)
+        failed = 0
+        with self.db.session() as session:
+            rows = repo.running_with_timeout(session, self.queue_name)
+        for row in rows:
+            if (
+                row.started_at is None
+                or row.started_at + dt.timedelta(seconds=row.timeout_seconds) + grace > now
+            ):
+                continue
+            with self.db.session() as session:
+                new = repo.fail_if(
+                    session,
+                    repo.owned_by(row.id, row.worker, row.attempts),
+                    now,
+                    f"Timed out: ran past its {row.timeout_seconds:g} s limit without reaching a checkpoint.",
+                )
+            if new is not None:
+                failed += 1
+                self.publish_row(new)
+        return failed
+
+    def reconcile(self, min_age_seconds: float) -> int:
+        """Enqueue queued rows (older than ``min_age_seconds``) that the queue has lost."""
+        now = utcnow()
+        with self.db.session() as session:
+            rows = repo.queued_before(
+                session, self.queue_name, now - dt.timedelta(seconds=min_age_seconds), limit=50_000
+            )
+        if not rows:
+            return 0
+        present = {job_id_of(t) for t in self.huey.pending()}
+        present |= {job_id_of(t) for t in self.huey.scheduled()}
+        missing = [r for r in rows if r.id not in present]
+        for row in missing:
+            delay = 0.0
+            if row.run_after is not None:
+                delay = max((row.run_after - now).total_seconds(), 0.0)
+            self.enqueue(row.id, row.priority, row.fair_rank, delay=delay)
+        if missing:
+            logger.info("re-enqueued %d queued jobs missing from the queue", len(missing))
+        return len(missing)
+
+    def _requeue_abandoned(self, execution: JobExecution) -> None:
+        with self.db.session() as session:
+            row = repo.requeue(
+                session,
+                execution.job_id,
+                utcnow(),
+                condition=repo.owned_by(execution.job_id, self.worker_id, execution.attempt),
+                run_after=None,
+                error="interrupted by a worker shutdown",
+                spend_retry=False,
+            )
+        if row is not None:
+            self.enqueue(row.id, row.priority, row.fair_rank)
+            self.publish_row(row)
+
+
+def _url_key(db: Database) -> str:
+    return db.engine.url.render_as_string(hide_password=False)
+
+
+def runtime_for(session: Session) -> JobRuntime:
+    """The runtime registered for the database ``session`` is bound to."""
+    bind = session.get_bind()
+    key = bind.engine.url.render_as_string(hide_password=False)
+    with _registry_lock:
+        stack = _runtimes.get(key)
+        if stack:
+            return stack[-1]
+    raise RuntimeError(
+        "No job runtime is running for this database: jobs are submitted from the server "
+        "(modelyard serve), a worker, or code that started a JobRuntime for it."
+    )
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, db: Database, *, workers: int | None = None
+) -> AsyncIterator[JobRuntime]:
+    """The app lifespan's hook: start the runtime and its event listener, stop both at exit."""
+    import anyio
+
+    runtime = JobRuntime(settings, db)
+    await anyio.to_thread.run_sync(
+        lambda: runtime.start(settings.jobs.workers if workers is None else workers)
+    )
+    await runtime.events.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.events.stop()
+        await anyio.to_thread.run_sync(runtime.stop)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            action()
+        except Exception:
+            logger.exception("a job action after commit failed (the reaper will enqueue it)")
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

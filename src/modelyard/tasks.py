@@ -1,0 +1,7 @@
+"""Every domain's job kinds, registered by importing their ``tasks`` modules.
+
+``modelyard serve`` (the app) and ``modelyard worker`` import this module; add one line per
+domain that defines job kinds.
+"""
+
+import modelyard.jobs.tasks  # noqa: F401

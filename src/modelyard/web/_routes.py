@@ -1,0 +1,11 @@
+"""Every page router; the jobs, evaluations and deployments pages join when their domain does."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from modelyard.web.pages import auth, models
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth.router)
+router.include_router(models.router)

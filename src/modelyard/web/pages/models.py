@@ -1,0 +1,267 @@
+"""Model pages: the searchable list, a model with its versions, aliases and tags, a version.
+
+Reads are a fixed handful of batched queries through ``registry.service`` whatever the page
+size. Editors get forms to move aliases and set tags; the same handlers refuse a viewer's
+POST (403) whether or not the page showed the form.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
+
+from modelyard.auth.schemas import Principal, Role
+from modelyard.kit.deps import DbSession
+from modelyard.kit.errors import ProblemError
+from modelyard.registry import service as registry
+from modelyard.registry.flavors import KNOWN_FLAVORS
+from modelyard.registry.schemas import (
+    ALIAS_PATTERN,
+    MODEL_NAME_PATTERN,
+    TAG_KEY_PATTERN,
+)
+from modelyard.web._render import SECURITY_HEADERS, is_htmx, render
+from modelyard.web._session import FormEditor, PageError, PageUser
+
+router = APIRouter()
+
+PAGE_SIZE = 25
+VERSIONS_PER_PAGE = 50
+HISTORY_ENTRIES = 10
+LINEAGE_DEPTH = 8
+SORTS = {
+    "name": "Name A-Z",
+    "-updated_at": "Recently updated",
+    "-created_at": "Newest",
+    "created_at": "Oldest",
+}
+
+ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN)]
+
+
+def _list_context(
+    session: Session,
+    *,
+    q: str,
+    tag: str,
+    flavor: str,
+    sort: str,
+    cursor: str | None,
+) -> dict[str, Any]:
+    tags = [t.strip() for t in tag.split(",") if t.strip()]
+    rows, next_cursor = registry.search_models(
+        session,
+        q=q or None,
+        tags=tags,
+        flavor=flavor or None,
+        sort=sort,
+        limit=PAGE_SIZE,
+        cursor=cursor,
+    )
+    filters = {k: v for k, v in {"q": q, "tag": tag, "flavor": flavor}.items() if v}
+    if sort != "name":
+        filters["sort"] = sort
+    return {
+        "models": rows,
+        "q": q,
+        "tag": tag,
+        "flavor": flavor,
+        "sort": sort,
+        "sorts": SORTS,
+        "flavors": sorted(KNOWN_FLAVORS),
+        "filtered": bool(filters),
+        "paged": cursor is not None,
+        "first_url": "/models" + ("?" + urlencode(filters) if filters else ""),
+        "next_url": (
+            "/models?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
+        ),
+    }
+
+
+@router.get("/models")
+def model_list(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    q: Annotated[str, Query(max_length=200)] = "",
+    tag: Annotated[str, Query(max_length=500)] = "",
+    flavor: Annotated[str, Query(max_length=32)] = "",
+    sort: Annotated[str, Query(max_length=16)] = "name",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """List models, filtered by name, tags and flavor."""
+    if sort not in SORTS:
+        sort = "name"
+    context = _list_context(
+        session, q=q.strip(), tag=tag, flavor=flavor, sort=sort, cursor=cursor or None
+    )
+    template = "models/_results.html" if is_htmx(request) else "models/list.html"
+    return render(request, template, context, user=user)
+
+
+def _metric_names(versions: list[dict[str, Any]]) -> list[str]:
+    """The metrics worth a column in the versions table: the first few by name."""
+    return sorted({k for v in versions for k in v["metrics"]})[:4]
+
+
+def _lineage(session: Session, parent: str | None) -> list[dict[str, Any]]:
+    """Ancestors of a version, nearest first, up to LINEAGE_DEPTH (one lookup each)."""
+    chain: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    while parent and parent not in seen and len(chain) < LINEAGE_DEPTH:
+        seen.add(parent)
+        name, _, number = parent.rpartition("/")
+        try:
+            row = registry.get_version(session, name, int(number))
+        except ProblemError:
+            break
+        chain.append(row)
+        parent = row["parent"]
+    return chain
+
+
+@router.get("/models/{name}")
+def model_page(
+    request: Request,
+    name: ModelName,
+    user: PageUser,
+    session: DbSession,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """Show a model: aliases, tags, versions with lineage and metrics, recent changes."""
+    model = registry.get_model(session, name)
+    versions, next_cursor = registry.list_versions(
+        session, name, limit=VERSIONS_PER_PAGE, cursor=cursor or None
+    )
+    history: list[dict[str, Any]] = []
+    if user.can(Role.editor):
+        history, _ = registry.list_audit(
+            session,
+            actor=None,
+            object_type="model",
+            object_key=name,
+            limit=HISTORY_ENTRIES,
+            cursor=None,
+        )
+    return render(
+        request,
+        "models/detail.html",
+        {
+            "model": model,
+            "versions": versions,
+            "next_cursor": next_cursor,
+            "paged": cursor is not None,
+            "history": history,
+            "metric_names": _metric_names(versions),
+        },
+        user=user,
+    )
+
+
+@router.get("/models/{name}/versions/{version}")
+def version_page(
+    request: Request,
+    name: ModelName,
+    version: Annotated[int, Path(ge=1, le=999_999_999)],
+    user: PageUser,
+    session: DbSession,
+) -> Response:
+    """Show a version: parameters, metrics, tags, artifact and the versions it derives from."""
+    row = registry.get_version(session, name, version)
+    return render(
+        request,
+        "models/version.html",
+        {"version": row, "lineage": _lineage(session, row["parent"])},
+        user=user,
+    )
+
+
+def _after_change(
+    request: Request, session: Session, name: str, user: Principal, message: str
+) -> Response:
+    """htmx: the re-rendered panel plus a message; a plain form: back to the model page."""
+    if not is_htmx(request):
+        return RedirectResponse(f"/models/{name}", status_code=303, headers=SECURITY_HEADERS)
+    versions, _ = registry.list_versions(session, name, limit=VERSIONS_PER_PAGE, cursor=None)
+    context = {
+        "model": registry.get_model(session, name),
+        "versions": versions,
+        "metric_names": _metric_names(versions),
+        "message": message,
+    }
+    return render(request, "models/_panel.html", context, user=user)
+
+
+def _check(pattern: str, value: str, what: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(pattern, value):
+        raise PageError(400, "Invalid input", what)
+    return value
+
+
+@router.post("/models/{name}/aliases")
+def set_alias(
+    request: Request,
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    alias: Annotated[str, Form(max_length=64)] = "",
+    version: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Point an alias at a version (creating or moving it)."""
+    alias = _check(
+        ALIAS_PATTERN, alias, "An alias starts with a letter, then letters, digits, _ or -."
+    )
+    if not version.strip().isdigit():
+        raise PageError(400, "Invalid input", "Choose the version number the alias points at.")
+    registry.set_alias(session, name, alias, int(version), actor=user.name)
+    return _after_change(request, session, name, user, f"Alias {alias} now points at v{version}.")
+
+
+@router.post("/models/{name}/aliases/{alias}/delete")
+def delete_alias(
+    request: Request,
+    name: ModelName,
+    alias: Annotated[str, Path(pattern=ALIAS_PATTERN)],
+    user: FormEditor,
+    session: DbSession,
+) -> Response:
+    """Remove an alias."""
+    registry.delete_alias(session, name, alias, actor=user.name)
+    return _after_change(request, session, name, user, f"Alias {alias} removed.")
+
+
+@router.post("/models/{name}/tags")
+def set_tag(
+    request: Request,
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    key: Annotated[str, Form(max_length=128)] = "",
+    value: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Set a tag on a model."""
+    key = _check(
+        TAG_KEY_PATTERN, key, "A tag key is 1-128 letters, digits or _ . : / - (no spaces)."
+    )
+    registry.set_model_tag(session, name, key, value.strip(), actor=user.name)
+    return _after_change(request, session, name, user, f"Tag {key} set.")
+
+
+@router.post("/models/{name}/tags/delete")
+def delete_tag(
+    request: Request,
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    key: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Remove a tag from a model (the key is a form field: keys may contain a slash)."""
+    key = _check(TAG_KEY_PATTERN, key, "Name the tag to remove.")
+    registry.delete_model_tag(session, name, key, actor=user.name)
+    return _after_change(request, session, name, user, f"Tag {key} removed.")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from modelyard.web.pages import auth, models
+from modelyard.web.pages import auth, jobs, models
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(models.router)
+router.include_router(jobs.router)

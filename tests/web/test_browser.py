@@ -1,0 +1,270 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright against a real
+``modelyard serve`` on a free loopback port, with its own data directory.
+
+Covers what only a browser shows: logging in, search as you type (htmx), moving an alias from
+the model page without a reload, and a job's progress bar advancing from Server-Sent Events
+until it is cancelled from the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from modelyard.auth import service as auth_service
+from modelyard.auth.schemas import Role, UserCreate
+from modelyard.kit import migrate
+from modelyard.kit.db import Database
+from modelyard.registry import service as registry
+from modelyard.registry.schemas import ModelCreate, VersionCreate
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+VENDOR = ROOT / "src" / "modelyard" / "web" / "static" / "vendor"
+ADMIN, PASSWORD = "ada", "browser-pass-1"
+WAIT_MS = 20_000  # generous: the machine is shared and may be busy
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` "
+        "(scripts/system-deps.sh does, in `make test`)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seed(home: Path) -> str:
+    """Migrate a fresh database and add an admin, some models and an API token."""
+    url = f"sqlite:///{home / 'modelyard.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as s:
+            user = auth_service.create_user(
+                s, UserCreate(name=ADMIN, password=PASSWORD, role=Role.admin), actor="test"
+            )
+            token = auth_service.create_token(
+                s, user, lifetime=dt.timedelta(hours=1), actor="test"
+            ).token
+            for name, description in (
+                ("disk-growth", "Daily disk growth from ingest rate."),
+                ("latency-linear", "p99 write latency from offered load."),
+                ("cpu-per-put", "CPU per put from value size."),
+            ):
+                registry.create_model(
+                    s, ModelCreate(name=name, description=description), actor="test"
+                )
+                for number in (1, 2):
+                    registry.create_version(
+                        s,
+                        name,
+                        VersionCreate(
+                            flavor="formula",
+                            parameters={"kind": "linear", "intercept": 0.0, "coef": {"x": 1.0}},
+                            parent=f"{name}/1" if number == 2 else None,
+                        ),
+                        None,
+                        actor="test",
+                    )
+                registry.set_alias(s, name, "production", 2, actor="test")
+    finally:
+        db.dispose()
+    return token
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    if not (VENDOR / "htmx.min.js").is_file():
+        subprocess.run(["bash", str(ROOT / "scripts" / "fetch-assets.sh")], check=False)
+    if not (VENDOR / "htmx.min.js").is_file():
+        pytest.skip("htmx is not in static/vendor and scripts/fetch-assets.sh could not fetch it")
+    home = tmp_path_factory.mktemp("browser-home")
+    token = _seed(home)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MODELYARD_HOME": str(home),
+        "MODELYARD_JOBS__WORKERS": "1",
+    }
+    env.pop("MODELYARD_DATABASE_URL", None)
+    env.pop("MODELYARD_REDIS_URL", None)
+    modelyard = shutil.which("modelyard", path=str(Path(sys.executable).parent))
+    assert modelyard, "the modelyard command is not installed in this environment"
+    log = (home / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [modelyard, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail("modelyard serve exited:\n" + (home / "serve.log").read_text())
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("modelyard serve did not start:\n" + (home / "serve.log").read_text())
+            time.sleep(0.2)
+        yield {"base": base, "token": token, "home": home}
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: dict[str, Any]) -> Iterator[Any]:
+    context = browser.new_context(base_url=server["base"], viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def _log_in(page: Any) -> None:
+    page.goto("/models")
+    assert "/login" in page.url and "next=/models" in page.url
+    page.get_by_label("User name").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/models")
+
+
+def test_log_in_search_and_move_an_alias(page: Any, server: dict[str, Any]) -> None:
+    _log_in(page)
+    assert page.locator(".who .role").inner_text() == "admin"
+    rows = page.locator("#model-results tbody tr")
+    assert rows.count() == 3
+
+    page.evaluate("window.__samePage = true")
+    page.get_by_label("Name", exact=True).press_sequentially("disk", delay=30)
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first).to_contain_text("disk-growth")
+    page.wait_for_url(lambda url: "q=disk" in url)  # in the address bar, to share
+    assert page.evaluate("window.__samePage") is True  # htmx swapped the results in place
+
+    page.get_by_role("link", name="disk-growth").click()
+    page.wait_for_url("**/models/disk-growth")
+    page.evaluate("window.__samePage = true")
+    page.get_by_label("Alias", exact=True).fill("canary")
+    page.get_by_label("Version", exact=True).select_option("1")
+    page.get_by_role("button", name="Set alias").click()
+    sync_api.expect(page.locator("#flash")).to_contain_text("Alias canary now points at v1.")
+    sync_api.expect(page.locator(".aliases")).to_contain_text("canary")
+    assert page.evaluate("window.__samePage") is True
+
+    headers = {"Authorization": f"Bearer {server['token']}"}
+    model = httpx.get(f"{server['base']}/api/models/disk-growth", headers=headers).json()
+    assert model["aliases"]["canary"] == 1
+    page.screenshot(path=str(server["home"] / "model.png"), full_page=True)
+
+
+def test_job_progress_moves_live_and_cancel_stops_it(page: Any, server: dict[str, Any]) -> None:
+    _log_in(page)
+    page.goto("/jobs")
+    sync_api.expect(page.locator("[data-live-indicator]")).to_have_text("live")
+    page.evaluate("window.__samePage = true")
+
+    headers = {"Authorization": f"Bearer {server['token']}"}
+    r = httpx.post(
+        f"{server['base']}/api/jobs",
+        headers=headers,
+        json={"kind": "sleep", "params": {"seconds": 60, "steps": 240}},
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+
+    # The row appears and its bar moves, without a reload: both come from the SSE stream.
+    row = page.locator(f"#job-{job_id}")
+    sync_api.expect(row.locator('[data-field="status"]')).to_have_text("running")
+    bar = row.locator("progress")
+    page.wait_for_function(
+        "el => el.value > 0", arg=bar.element_handle(), timeout=WAIT_MS, polling=100
+    )
+    first = bar.evaluate("el => el.value")
+    page.wait_for_function(
+        f"el => el.value > {first}", arg=bar.element_handle(), timeout=WAIT_MS, polling=100
+    )
+    sync_api.expect(row.locator('[data-field="text"]')).to_contain_text("step")
+    assert page.evaluate("window.__samePage") is True
+
+    row.get_by_role("button", name=f"Cancel job {job_id}").click()
+    sync_api.expect(row.locator('[data-field="status"]')).to_contain_text("cancelled")
+    sync_api.expect(row.get_by_role("button", name=f"Retry job {job_id}")).to_be_visible()
+    assert page.evaluate("window.__samePage") is True
+    page.screenshot(path=str(server["home"] / "jobs.png"), full_page=True)
+
+    job = httpx.get(f"{server['base']}/api/jobs/{job_id}", headers=headers).json()
+    assert job["status"] == "cancelled" and job["progress"]["fraction"] < 1
+
+
+def test_job_page_follows_one_job_to_its_end(page: Any, server: dict[str, Any]) -> None:
+    _log_in(page)
+    page.goto("/jobs")
+    page.locator("summary", has_text="Run a job").click()
+    page.get_by_label("Kind").last.select_option("sleep")
+    page.get_by_label("Parameters (JSON object)").fill('{"seconds": 2, "steps": 8}')
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url("**/jobs/*")
+    page.evaluate("window.__samePage = true")
+    panel = page.locator("#job-panel")
+    sync_api.expect(panel.locator('[data-field="status"]')).to_have_text("succeeded")
+    sync_api.expect(panel.locator(".progress-text")).to_contain_text("step 8/8")
+    sync_api.expect(panel).to_contain_text('"steps": 8')  # the result, swapped in at the end
+    sync_api.expect(page.locator("[data-live-indicator]")).to_have_text("finished")
+    assert page.evaluate("window.__samePage") is True

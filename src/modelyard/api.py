@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from modelyard.auth.endpoints import router as auth_router
+from modelyard.datasets.endpoints import router as datasets_router
+from modelyard.evaluations.endpoints import router as evaluations_router
 from modelyard.registry.endpoints import router as registry_router
 from modelyard.telemetry.endpoints import router as telemetry_router
 
 router = APIRouter(prefix="/api")
 router.include_router(auth_router)
 router.include_router(registry_router)
+router.include_router(datasets_router)
+router.include_router(evaluations_router)
 router.include_router(telemetry_router)

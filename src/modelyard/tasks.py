@@ -4,4 +4,5 @@
 domain that defines job kinds.
 """
 
+import modelyard.evaluations.tasks
 import modelyard.jobs.tasks  # noqa: F401

@@ -3,7 +3,9 @@
 from modelyard.kit.db import Base
 from modelyard.models.alerts import AlertEvent
 from modelyard.models.audit import AuditEntry
+from modelyard.models.datasets import Dataset, DatasetUpload
 from modelyard.models.deployments import Deployment, DeploymentSwitch
+from modelyard.models.evaluations import Evaluation
 from modelyard.models.jobs import Job
 from modelyard.models.metrics import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
 from modelyard.models.registry import (
@@ -22,8 +24,11 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Dataset",
+    "DatasetUpload",
     "Deployment",
     "DeploymentSwitch",
+    "Evaluation",
     "Job",
     "MetricPoint",
     "MetricRollup",

@@ -14,7 +14,7 @@ from modelyard.auth.deps import Editor, Viewer
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from modelyard.kit.responses import json_response
-from modelyard.registry import service
+from modelyard.registry import flavors, service
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
@@ -193,6 +193,8 @@ async def create_version(
     from starlette.concurrency import run_in_threadpool
 
     def write() -> dict[str, Any]:
+        if artifact is not None:
+            flavors.check_artifact(data.flavor, data.parameters, store.open(artifact.sha256))
         with request.app.state.db.session() as session:
             return service.create_version(session, name, data, artifact, actor=principal.name)
 

@@ -7,6 +7,7 @@ file. ``generic``: any artifact, stored but not loadable for evaluation.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from modelyard.kit.errors import BadRequest
@@ -49,3 +50,12 @@ def validate(flavor: str, parameters: dict[str, Any], *, has_artifact: bool) -> 
             intercept = parameters.get("intercept", 0.0)
             if not isinstance(intercept, int | float) or isinstance(intercept, bool):
                 raise BadRequest("`parameters.intercept` of a linear formula must be a number.")
+
+
+def check_artifact(flavor: str, parameters: dict[str, Any], path: Path) -> None:
+    """Prove that a runnable flavor's artifact loads: a skops file with trusted types only,
+    an ONNX graph onnxruntime accepts. Raises a 400 saying what is wrong."""
+    if flavor in ARTIFACT_FLAVORS:
+        from modelyard.flavors import check_artifact as load_check
+
+        load_check(flavor, parameters, path)

@@ -1,0 +1,283 @@
+"""Dataset endpoints: streamed and resumable uploads, listing, preview and deletion."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+
+from modelyard.auth.deps import Editor, Viewer
+from modelyard.datasets import service
+from modelyard.datasets.formats import merge_claims
+from modelyard.datasets.receive import Received, receive_multipart, receive_raw
+from modelyard.datasets.schemas import (
+    DATASET_NAME_PATTERN,
+    DatasetOut,
+    DatasetPage,
+    PreviewOut,
+    UploadComplete,
+    UploadCreate,
+    UploadOut,
+)
+from modelyard.datasets.store import DatasetStore, append_at
+from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.errors import BadRequest, Conflict
+from modelyard.kit.responses import json_response
+
+router = APIRouter(tags=["datasets"])
+
+
+def get_store(settings: AppSettings) -> DatasetStore:
+    return DatasetStore(settings.datasets_dir)
+
+
+Store = Annotated[DatasetStore, Depends(get_store)]
+DatasetId = Annotated[int, Path(ge=1, le=2**62, description="The dataset's id.")]
+UploadId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The upload's id.")]
+WRITE_BYTES = 1 << 20
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string", "pattern": DATASET_NAME_PATTERN},
+                        "description": {"type": "string"},
+                        "format": {"type": "string", "enum": ["csv", "parquet", "jsonl"]},
+                        "compression": {"type": "string", "enum": ["none", "gzip", "zstd"]},
+                    },
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+_CHUNK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/datasets", response_model=DatasetOut, status_code=201, openapi_extra=_UPLOAD_BODY)
+async def upload_dataset(
+    request: Request,
+    principal: Editor,
+    settings: AppSettings,
+    store: Store,
+    name: Annotated[str | None, Query(pattern=DATASET_NAME_PATTERN)] = None,
+    filename: Annotated[str | None, Query(max_length=255, description="For a raw body.")] = None,
+    format: Annotated[str | None, Query(max_length=16)] = None,
+    compression: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Upload a CSV, Parquet or JSON Lines file (plain, gzip or zstd) in one request."""
+    limit = settings.storage.max_dataset_bytes
+    content_type = request.headers.get("content-type", "")
+    target = store.temp_path()
+    received: Received
+    try:
+        if content_type.startswith("multipart/form-data"):
+            received = await receive_multipart(request, target, max_bytes=limit)
+        else:
+            received = await receive_raw(request, target, max_bytes=limit, filename=filename)
+    except ClientDisconnect as exc:
+        raise BadRequest("The connection broke during the upload; nothing was stored.") from exc
+    try:
+        fields = received.fields
+        chosen_name = fields.get("name") or name
+        description = fields.get("description", "")[:10_000]
+        claims = merge_claims(
+            received.filename,
+            fields.get("format") or format,
+            fields.get("compression") or compression,
+        )
+    except BaseException:
+        store.delete(received.path)
+        raise
+    result = await run_in_threadpool(
+        service.register_file,
+        request.app.state.db,
+        store,
+        received.path,
+        sha256=received.sha256,
+        size=received.size,
+        filename=received.filename,
+        name=chosen_name,
+        description=description,
+        claims=claims,
+        actor=principal.name,
+    )
+    return json_response(result, 201)
+
+
+@router.post("/datasets/uploads", response_model=UploadOut, status_code=201)
+def create_upload(
+    data: UploadCreate, principal: Editor, session: DbSession, settings: AppSettings, store: Store
+) -> Response:
+    """Start a resumable upload; then PUT its chunks and complete it."""
+    out = service.create_upload(
+        session, store, data, max_bytes=settings.storage.max_dataset_bytes, actor=principal.name
+    )
+    return json_response(out, 201)
+
+
+@router.get("/datasets/uploads/{upload_id}", response_model=UploadOut)
+def get_upload(upload_id: UploadId, principal: Editor, session: DbSession) -> Response:
+    """Show an upload's progress: `received` is where the next chunk starts."""
+    return json_response(service.upload_out(service.get_upload(session, upload_id, principal)))
+
+
+@router.put("/datasets/uploads/{upload_id}", response_model=UploadOut, openapi_extra=_CHUNK_BODY)
+async def put_chunk(
+    upload_id: UploadId,
+    request: Request,
+    principal: Editor,
+    settings: AppSettings,
+    store: Store,
+    offset: Annotated[
+        int, Query(ge=0, description="Where this chunk starts: the upload's `received`.")
+    ],
+) -> Response:
+    """Append the next chunk of an upload (409 with `received` if the offset is not next)."""
+    db = request.app.state.db
+
+    def load() -> tuple[int | None, int]:
+        with db.session() as session:
+            row = service.get_upload(session, upload_id, principal)
+            service.check_offset(row, offset)
+            return row.size, row.received
+
+    await run_in_threadpool(load)
+    fd = os.open(store.upload_path(upload_id), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise Conflict(
+                f"Another chunk of upload '{upload_id}' is arriving; wait for it, then resume."
+            ) from exc
+        size, _ = await run_in_threadpool(load)  # again, now that no other chunk can move it
+        limit = min(settings.storage.max_dataset_bytes, size or settings.storage.max_dataset_bytes)
+        try:
+            length = await _stream_chunk(request, fd, offset, limit)
+        except ClientDisconnect as exc:
+            raise BadRequest(
+                "The connection broke during this chunk; resume from `received`."
+            ) from exc
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) != length:
+            raise BadRequest(
+                f"The chunk ended after {length} of its {declared} bytes; send it again."
+            )
+        await run_in_threadpool(os.fsync, fd)
+
+        def commit() -> dict[str, Any]:
+            with db.session() as session:
+                return service.commit_chunk(session, upload_id, offset, length)
+
+        return json_response(await run_in_threadpool(commit))
+    finally:
+        os.close(fd)
+
+
+async def _stream_chunk(request: Request, fd: int, offset: int, limit: int) -> int:
+    """Write the body at ``offset``; bytes past the last committed chunk are dropped first."""
+    await run_in_threadpool(append_at, fd, offset)
+    length = 0
+    pending: list[bytes] = []
+    pending_bytes = 0
+    async for piece in request.stream():
+        length += len(piece)
+        if offset + length > limit:
+            raise BadRequest(
+                f"This chunk would take the upload past {limit} bytes (its announced size or the "
+                "configured limit MODELYARD_STORAGE__MAX_DATASET_BYTES)."
+            )
+        pending.append(piece)
+        pending_bytes += len(piece)
+        if pending_bytes >= WRITE_BYTES:
+            await run_in_threadpool(os.write, fd, b"".join(pending))
+            pending, pending_bytes = [], 0
+    if pending:
+        await run_in_threadpool(os.write, fd, b"".join(pending))
+    return length
+
+
+@router.post("/datasets/uploads/{upload_id}/complete", response_model=DatasetOut, status_code=201)
+async def complete_upload(
+    upload_id: UploadId,
+    request: Request,
+    principal: Editor,
+    store: Store,
+    data: UploadComplete | None = None,
+) -> Response:
+    """Check the uploaded file and register it as a dataset."""
+    result = await run_in_threadpool(
+        service.complete_upload,
+        request.app.state.db,
+        store,
+        upload_id,
+        principal,
+        expected_sha256=data.sha256 if data else None,
+    )
+    return json_response(result, 201)
+
+
+@router.delete("/datasets/uploads/{upload_id}", status_code=204)
+def abort_upload(
+    upload_id: UploadId, principal: Editor, session: DbSession, store: Store
+) -> Response:
+    """Abort an upload and delete its bytes."""
+    service.abort_upload(session, store, upload_id, principal)
+    return Response(status_code=204)
+
+
+@router.get("/datasets", response_model=DatasetPage)
+def list_datasets(
+    _: Viewer,
+    session: DbSession,
+    q: Annotated[str | None, Query(max_length=200, description="Name substring.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """List datasets, newest first."""
+    items, next_cursor = service.list_datasets(session, q=q, limit=limit, cursor=cursor)
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetOut)
+def get_dataset(dataset_id: DatasetId, _: Viewer, session: DbSession) -> Response:
+    """Show a dataset: its hash, row count and columns."""
+    return json_response(service.dataset_out(service.get(session, dataset_id)))
+
+
+@router.get("/datasets/{dataset_id}/preview", response_model=PreviewOut)
+def preview_dataset(
+    dataset_id: DatasetId,
+    _: Viewer,
+    session: DbSession,
+    store: Store,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> Response:
+    """Show a dataset's first rows."""
+    return json_response(service.preview(store, service.get(session, dataset_id), limit))
+
+
+@router.delete("/datasets/{dataset_id}", status_code=204)
+def delete_dataset(
+    dataset_id: DatasetId, principal: Editor, session: DbSession, store: Store
+) -> Response:
+    """Delete a dataset and its file (evaluations of it keep their metrics)."""
+    service.delete(session, store, dataset_id, actor=principal.name)
+    return Response(status_code=204)

@@ -1,0 +1,468 @@
+"""Evaluations: submit (checked up front), run (the job), read, compare, trend.
+
+A submission is checked before anything is queued: the version resolves, the dataset
+exists, the target, slice and every column the model needs are in the dataset, and the
+model loads. It then becomes an ``evaluations`` row and a job in one transaction.
+
+Status: the job function moves its evaluation through ``running`` and ends it
+``succeeded`` (with metrics), ``failed`` or ``cancelled``. An evaluation whose job ended
+without running it (cancelled while queued, a worker that died) is brought in line with the
+job's status whenever it is read, so the API always shows one consistent status.
+
+Scores are written back twice: on the evaluation (all metrics) and onto the model version's
+``metrics`` as ``<metric>@<dataset name>`` for the headline metrics (mae, rmse, mape, r2 or
+accuracy, f1, roc_auc), so the registry shows each version's scores per dataset. The trend
+endpoint reads the evaluations, not those keys: the latest succeeded evaluation per version
+and dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import suppress
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelyard.auth.schemas import Principal, Role
+from modelyard.auth.service import record
+from modelyard.datasets import service as datasets_service
+from modelyard.datasets.store import DatasetStore
+from modelyard.evaluations import metrics as metric_rules
+from modelyard.evaluations.runner import Outcome, Plan
+from modelyard.evaluations.schemas import EvaluationCreate
+from modelyard.flavors import LoadedModel, load_model
+from modelyard.jobs import service as jobs_service
+from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.time import utcnow
+from modelyard.models import Dataset, Evaluation, ModelVersion, RegisteredModel
+from modelyard.registry import service as registry_service
+from modelyard.registry.artifacts import ArtifactStore
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("succeeded", "failed", "cancelled")
+MAX_COMPARE = 20
+
+
+# --- shaping -------------------------------------------------------------------------------
+
+
+def evaluation_out(row: Evaluation) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "model": row.model_name,
+        "version": row.version,
+        "dataset": {"id": row.dataset_id, "name": row.dataset_name},
+        "target": row.target,
+        "features": row.features,
+        "slice_by": row.slice_by,
+        "task": row.task,
+        "priority": row.priority,
+        "job_id": row.job_id,
+        "progress": {
+            "fraction": row.progress,
+            "rows_done": row.rows_done,
+            "rows_total": row.rows_total,
+        },
+        "metrics": row.metrics,
+        "details": row.details,
+        "error": row.error or None,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+    }
+
+
+# --- submission ----------------------------------------------------------------------------
+
+
+def model_for(resolved: registry_service.ResolvedVersion, artifacts: ArtifactStore) -> LoadedModel:
+    path = artifacts.open(resolved.artifact_sha256) if resolved.artifact_sha256 else None
+    return load_model(
+        resolved.flavor, resolved.parameters, path, artifact_sha256=resolved.artifact_sha256
+    )
+
+
+def resolve_inputs(
+    model: LoadedModel, mapping: dict[str, str], columns: Iterable[str]
+) -> dict[str, str]:
+    """Model feature -> dataset column; 422 naming every column the dataset lacks."""
+    available = set(columns)
+    known = set(model.features) | set(model.optional_features)
+    unknown = sorted(set(mapping) - known)
+    if unknown and not model.optional_features:
+        raise Unprocessable(
+            f"`features` maps {', '.join(repr(u) for u in unknown)}, which the model does not take; "
+            f"its inputs are {', '.join(model.features) or 'none'}."
+        )
+    inputs: dict[str, str] = {}
+    missing: list[str] = []
+    for feature in model.features:
+        column = mapping.get(feature, feature)
+        if column not in available:
+            missing.append(column if column == feature else f"{column} (for feature '{feature}')")
+        inputs[feature] = column
+    if missing:
+        raise Unprocessable(
+            f"The dataset has no column {', '.join(repr(m) for m in missing)}, which the model needs; "
+            "map the model's features to the dataset's columns with `features`.",
+            extra={"missing_columns": missing},
+        )
+    for feature in sorted(model.optional_features):
+        column = mapping.get(feature, feature)
+        if column in available:
+            inputs[feature] = column
+    return inputs
+
+
+def submit(
+    session: Session, data: EvaluationCreate, principal: Principal, *, artifacts: ArtifactStore
+) -> dict[str, Any]:
+    resolved = registry_service.resolve(session, data.model, data.version)
+    dataset = datasets_service.get_by_reference(session, data.dataset)
+    columns = [c["name"] for c in dataset.columns]
+    for what, column in (("target", data.target), ("slice_by", data.slice_by)):
+        if column is not None and column not in columns:
+            raise Unprocessable(
+                f"The dataset '{dataset.name}' has no column '{column}' (the `{what}`); "
+                f"its columns are {', '.join(columns[:50])}.",
+                extra={"missing_columns": [column]},
+            )
+    model = model_for(resolved, artifacts)
+    inputs = resolve_inputs(model, data.features, columns)
+    task = data.task or model.task
+    row = Evaluation(
+        model_name=resolved.model,
+        version=resolved.version,
+        version_id=resolved.version_id,
+        dataset_id=dataset.id,
+        dataset_name=dataset.name,
+        target=data.target,
+        features=inputs,
+        slice_by=data.slice_by,
+        task=task,
+        chunk_rows=data.chunk_rows,
+        priority=str(data.priority),
+        status="queued",
+        rows_total=dataset.row_count,
+        metrics={},
+        details={},
+        error="",
+        created_by=principal.name,
+    )
+    session.add(row)
+    session.flush()
+    job = jobs_service.submit(
+        session,
+        kind="evaluation",
+        params={"evaluation_id": row.id},
+        priority=data.priority,
+        submitted_by=principal,
+    )
+    row.job_id = job.id
+    session.flush()
+    record(
+        session,
+        principal.name,
+        "evaluation.create",
+        "evaluation",
+        str(row.id),
+        model=resolved.model,
+        version=resolved.version,
+        dataset=dataset.name,
+        job=job.id,
+    )
+    return evaluation_out(row) | {"job": job.model_dump(mode="json")}
+
+
+# --- the job's side ------------------------------------------------------------------------
+
+
+def start(
+    session: Session, evaluation_id: int, job_id: int, *, datasets: DatasetStore
+) -> tuple[registry_service.ResolvedVersion, Plan]:
+    """Mark the evaluation running; what the job needs to run it."""
+    row = session.get(Evaluation, evaluation_id)
+    if row is None:
+        raise NotFound(f"No evaluation {evaluation_id}.")
+    if row.job_id != job_id:
+        raise Conflict(
+            f"Evaluation {evaluation_id} belongs to job {row.job_id}, not to job {job_id}."
+        )
+    if row.version_id is None:
+        raise NotFound(f"Version {row.version} of model '{row.model_name}' was deleted.")
+    if row.dataset_id is None:
+        raise NotFound(f"Dataset '{row.dataset_name}' was deleted.")
+    version = session.get(ModelVersion, row.version_id)
+    dataset = session.get(Dataset, row.dataset_id)
+    assert version is not None and dataset is not None
+    resolved = registry_service.ResolvedVersion(
+        model=row.model_name,
+        version=row.version,
+        version_id=version.id,
+        flavor=version.flavor,
+        parameters=version.parameters,
+        artifact_sha256=version.artifact_sha256,
+    )
+    plan = Plan(
+        path=datasets_service.parquet_path(datasets, dataset),
+        target=row.target,
+        inputs=dict(row.features),
+        task=row.task,  # type: ignore[arg-type]
+        chunk_rows=row.chunk_rows,
+        slice_by=row.slice_by,
+    )
+    row.status = "running"
+    row.started_at = utcnow()
+    row.finished_at = None
+    row.error = ""
+    row.progress = 0.0
+    row.rows_done = 0
+    row.rows_total = dataset.row_count
+    session.flush()
+    return resolved, plan
+
+
+def record_progress(session: Session, evaluation_id: int, rows_done: int, rows_total: int) -> None:
+    session.execute(
+        sa.update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.status == "running")
+        .values(
+            rows_done=rows_done,
+            rows_total=rows_total,
+            progress=rows_done / rows_total if rows_total else 1.0,
+        )
+    )
+
+
+def complete(session: Session, evaluation_id: int, outcome: Outcome) -> None:
+    row = session.get(Evaluation, evaluation_id)
+    if row is None:
+        return
+    row.status = "succeeded"
+    row.metrics = outcome.metrics
+    row.details = outcome.details
+    row.rows_done = outcome.rows
+    row.progress = 1.0
+    row.finished_at = utcnow()
+    session.flush()
+    headline = {
+        f"{name}@{row.dataset_name}": value
+        for name in metric_rules.HEADLINE.get(row.task, ())
+        if isinstance(value := outcome.metrics.get(name), int | float)
+    }
+    if headline and row.version_id is not None:
+        with suppress(NotFound):  # the version was deleted while it was being evaluated
+            registry_service.merge_version_metrics(session, row.version_id, headline)
+
+
+def end(session: Session, evaluation_id: int, status: str, error: str) -> None:
+    session.execute(
+        sa.update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.status.in_(ACTIVE))
+        .values(status=status, error=error[:4000], finished_at=utcnow())
+    )
+
+
+def requeue(session: Session, evaluation_id: int) -> None:
+    """The worker stopped; the job goes back to the queue and so does the evaluation."""
+    session.execute(
+        sa.update(Evaluation)
+        .where(Evaluation.id == evaluation_id, Evaluation.status == "running")
+        .values(status="queued")
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def _reconcile(session: Session, rows: list[Evaluation]) -> None:
+    """Align evaluations whose job ended without them (cancelled while queued, lost worker)."""
+    for row in rows:
+        if row.status not in ACTIVE or row.job_id is None:
+            continue
+        try:
+            job = jobs_service.get(session, row.job_id)
+        except NotFound:
+            row.status, row.error, row.finished_at = "failed", "Its job no longer exists.", utcnow()
+            continue
+        status = job.status.value
+        if status in ("failed", "cancelled"):
+            row.status = status
+            row.error = row.error or job.error or status
+            row.finished_at = row.finished_at or job.finished_at or utcnow()
+        elif status == "queued" and row.status == "running":
+            row.status = "queued"  # the worker died and the job went back to the queue
+    session.flush()
+
+
+def get(session: Session, evaluation_id: int) -> Evaluation:
+    row = session.get(Evaluation, evaluation_id)
+    if row is None:
+        raise NotFound(f"No evaluation {evaluation_id}; list them with GET /api/evaluations.")
+    _reconcile(session, [row])
+    return row
+
+
+def list_evaluations(
+    session: Session,
+    *,
+    model: str | None,
+    version: int | None,
+    dataset: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = sa.select(Evaluation).order_by(Evaluation.id.desc())
+    if model:
+        name, selector = registry_service.parse_reference(model)
+        query = query.where(Evaluation.model_name == name)
+        if selector is not None or version is not None:
+            query = query.where(
+                Evaluation.version_id
+                == registry_service.resolve(session, model, version).version_id
+            )
+    elif version is not None:
+        raise BadRequest("`version` needs `model`.")
+    if dataset:
+        query = query.where(
+            Evaluation.dataset_id == datasets_service.get_by_reference(session, dataset).id
+        )
+    if status:
+        query = query.where(Evaluation.status == status)
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
+        query = query.where(Evaluation.id < values[0])
+    rows = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    rows = rows[:limit]
+    _reconcile(session, rows)
+    return [evaluation_out(r) for r in rows], next_cursor
+
+
+def cancel(session: Session, evaluation_id: int, principal: Principal) -> dict[str, Any]:
+    row = get(session, evaluation_id)
+    if row.created_by != principal.name and not principal.can(Role.admin):
+        raise Forbidden(
+            f"Evaluation {evaluation_id} was started by '{row.created_by}'; only they or an admin may cancel it."
+        )
+    if row.status not in ACTIVE:
+        raise Conflict(f"Evaluation {evaluation_id} has already ended ({row.status}).")
+    if row.job_id is not None:
+        job = jobs_service.cancel(session, row.job_id, None)
+        if job.status.value == "cancelled":
+            end(session, row.id, "cancelled", "cancelled on request")
+    record(session, principal.name, "evaluation.cancel", "evaluation", str(row.id))
+    session.flush()
+    session.refresh(row)
+    return evaluation_out(row)
+
+
+def compare(session: Session, ids: list[int]) -> dict[str, Any]:
+    if not ids:
+        raise BadRequest("Pass the evaluations to compare as `ids=1,2`.")
+    if len(ids) > MAX_COMPARE:
+        raise BadRequest(f"Compare at most {MAX_COMPARE} evaluations at once.")
+    rows = {
+        row.id: row for row in session.scalars(sa.select(Evaluation).where(Evaluation.id.in_(ids)))
+    }
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise NotFound(f"No evaluation {', '.join(map(str, missing))}.")
+    ordered = [rows[i] for i in dict.fromkeys(ids)]
+    _reconcile(session, ordered)
+    names = list(dict.fromkeys(name for row in ordered for name in row.metrics if name != "count"))
+    compared = []
+    for name in names:
+        values = [_number(row.metrics.get(name)) for row in ordered]
+        compared.append(
+            {
+                "metric": name,
+                "direction": metric_rules.direction(name),
+                "values": values,
+                "best": _best(metric_rules.direction(name), [row.id for row in ordered], values),
+            }
+        )
+    return {
+        "evaluations": [
+            {
+                "id": r.id,
+                "model": r.model_name,
+                "version": r.version,
+                "dataset": {"id": r.dataset_id, "name": r.dataset_name},
+                "status": r.status,
+                "task": r.task,
+            }
+            for r in ordered
+        ],
+        "metrics": compared,
+    }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _best(direction: str | None, ids: list[int], values: list[float | None]) -> int | None:
+    if direction is None:
+        return None
+    scored = [
+        (v if direction != "zero" else abs(v), i)
+        for i, v in zip(ids, values, strict=True)
+        if v is not None
+    ]
+    if len(scored) < 2:
+        return None
+    scored.sort(reverse=direction == "higher")
+    if scored[0][0] == scored[1][0]:
+        return None
+    return scored[0][1]
+
+
+def trend(session: Session, model: str, metric: str, dataset: str | None) -> dict[str, Any]:
+    registry_service.get_model(session, model)
+    query = (
+        sa.select(Evaluation, ModelVersion.version)
+        .join(ModelVersion, ModelVersion.id == Evaluation.version_id)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .where(RegisteredModel.name == model, Evaluation.status == "succeeded")
+        .order_by(
+            ModelVersion.version,
+            Evaluation.dataset_name,
+            Evaluation.finished_at.desc(),
+            Evaluation.id.desc(),
+        )
+    )
+    if dataset:
+        query = query.where(
+            Evaluation.dataset_id == datasets_service.get_by_reference(session, dataset).id
+        )
+    points: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    for row, version in session.execute(query):
+        key = (version, row.dataset_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        points.append(
+            {
+                "version": version,
+                "dataset": {"id": row.dataset_id, "name": row.dataset_name},
+                "value": _number(row.metrics.get(metric)),
+                "evaluation_id": row.id,
+                "evaluated_at": row.finished_at,
+            }
+        )
+    return {
+        "model": model,
+        "metric": metric,
+        "direction": metric_rules.direction(metric),
+        "points": points,
+    }

@@ -1,0 +1,86 @@
+"""The ``evaluation`` job: load the version's model, stream the dataset, store the metrics.
+
+Progress is reported once per chunk (the job's progress and the evaluation's row), and each
+report is a checkpoint: a cancel stops the loop there and the evaluation ends ``cancelled``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from modelyard.auth.schemas import Role
+from modelyard.datasets.store import DatasetStore
+from modelyard.evaluations import runner, service
+from modelyard.jobs import JobCancelled, JobContext, job_kind
+from modelyard.jobs.context import JobSuperseded, JobTimedOut, WorkerStopping
+from modelyard.registry.artifacts import ArtifactStore
+
+
+class EvaluationJobParams(BaseModel):
+    evaluation_id: int
+
+
+@job_kind(
+    "evaluation",
+    min_role=Role.editor,
+    retryable=False,
+    max_retries=0,
+    timeout_seconds=3600,
+    params_model=EvaluationJobParams,
+)
+def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate a model version on a dataset (submit through POST /api/evaluations)."""
+    evaluation_id = int(params["evaluation_id"])
+    settings = ctx.settings
+    with ctx.session() as session:
+        resolved, plan = service.start(
+            session, evaluation_id, ctx.job_id, datasets=DatasetStore(settings.datasets_dir)
+        )
+
+    def progress(rows_done: int, rows_total: int, chunk: int, chunks: int) -> None:
+        ctx.progress(
+            rows_done / rows_total if rows_total else 1.0,
+            phase="predict",
+            message=f"chunk {chunk}/{chunks}: {rows_done:,} of {rows_total:,} rows",
+        )
+        with ctx.session() as session:
+            service.record_progress(session, evaluation_id, rows_done, rows_total)
+
+    try:
+        ctx.progress(0.0, phase="load", message=f"loading {resolved.model}/{resolved.version}")
+        model = service.model_for(resolved, ArtifactStore(settings.artifacts_dir))
+        outcome = runner.run(model, plan, progress)
+    except JobSuperseded:
+        raise  # another worker runs it now and owns the evaluation's status
+    except WorkerStopping:
+        with ctx.session() as session:
+            service.requeue(session, evaluation_id)
+        raise
+    except JobTimedOut as exc:
+        with ctx.session() as session:
+            service.end(session, evaluation_id, "failed", f"Timed out: {exc}")
+        raise
+    except JobCancelled as exc:
+        with ctx.session() as session:
+            service.end(session, evaluation_id, "cancelled", str(exc) or "cancelled on request")
+        raise
+    except Exception as exc:
+        with ctx.session() as session:
+            service.end(
+                session,
+                evaluation_id,
+                "failed",
+                getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}",
+            )
+        raise
+    with ctx.session() as session:
+        service.complete(session, evaluation_id, outcome)
+    return {
+        "evaluation_id": evaluation_id,
+        "rows": outcome.rows,
+        "skipped_rows": outcome.skipped,
+        "rows_per_second": outcome.details.get("rows_per_second"),
+        "metrics": outcome.metrics,
+    }

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import statistics as st
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,7 +79,11 @@ def _emit(data: Any, as_json: bool, out: Path | None) -> None:
 
 
 def _require_db_bench() -> None:
+    """Exit with the install hint when db_bench is missing; make SIGTERM unwind (and so stop
+    the db_bench child this process started) instead of killing Python outright."""
     from modelyard.targets.dbbench.runner import DbBenchMissingError, find_db_bench
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     try:
         find_db_bench()
@@ -110,6 +116,14 @@ DbBenchArgs = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 OutFile = Annotated[Path | None, typer.Option("--out", help="Also write the JSON to this file.")]
+NiceOption = Annotated[
+    int,
+    typer.Option(
+        "--nice",
+        help="Scheduling priority for db_bench (e.g. -10, needs root): its own session and "
+        "autogroup nice, so a shared machine's other work takes less of its CPU.",
+    ),
+]
 ProfileOption = Annotated[
     str, typer.Option("--profile", help="Profile name in the registry, or a JSON file path.")
 ]
@@ -119,6 +133,7 @@ ProfileOption = Annotated[
 def measure(
     db_bench_args: DbBenchArgs,
     max_probes: Annotated[int, typer.Option(help="Bisection probes after the closed run.")] = 6,
+    nice: NiceOption = 0,
     as_json: JsonFlag = False,
     out: OutFile = None,
 ) -> None:
@@ -128,7 +143,10 @@ def measure(
 
     config = parse_db_bench_args(db_bench_args)
     result = measure_smax(
-        config, max_probes=max_probes, on_probe=lambda p: console.print(_probe_line(p))
+        config,
+        max_probes=max_probes,
+        nice=nice,
+        on_probe=lambda p: console.print(_probe_line(p)),
     )
     smax = result.smax_ops_per_sec
     console.print(
@@ -144,6 +162,7 @@ def measure(
 def calibrate(
     name: Annotated[str, typer.Option(help="Profile name to store.")] = "default",
     fio: Annotated[bool, typer.Option(help="Measure the device envelope with fio.")] = True,
+    nice: NiceOption = 0,
     as_json: JsonFlag = False,
     out: OutFile = None,
 ) -> None:
@@ -154,6 +173,7 @@ def calibrate(
     profile = run_calibration(
         name=name,
         with_fio=fio,
+        nice=nice,
         on_run=lambda r: console.print(
             f"{' '.join(r.config.to_args())}: {r.ops_per_sec:,.0f} ops/s, "
             f"cpu {r.cpu_sec_total:.1f} s, avail {r.cpu.available_cores:.2f}"
@@ -315,6 +335,7 @@ def validate(
     ] = Path(".modelyard/smax/measurements"),
     remeasure: Annotated[bool, typer.Option(help="Measure again even when cached.")] = False,
     max_probes: Annotated[int, typer.Option(help="Bisection probes per configuration.")] = 5,
+    nice: NiceOption = 0,
     as_json: JsonFlag = False,
     out: OutFile = None,
 ) -> None:
@@ -331,6 +352,7 @@ def validate(
         measurements,
         remeasure=remeasure,
         max_probes=max_probes,
+        nice=nice,
         on_probe=lambda n, p: console.print(f"{n}: {_probe_line(p)}"),
     )
     profile_data = _load_profile(profile)

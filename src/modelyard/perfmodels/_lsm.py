@@ -321,8 +321,8 @@ def simulate(
             ops2 += ops
         mem_entries += ops
         if mem_entries >= entries_per_mem and len(imm) < max(1, config.max_write_buffer_number - 1):
-            imm.append(mem_entries)
-            mem_entries = 0.0
+            imm.append(entries_per_mem)
+            mem_entries -= entries_per_mem
         # background progress
         for k in range(n_flush):
             if flush_left[k][0] > 0:

@@ -11,6 +11,10 @@
   * flush: the flush thread's (`rocksdb:high`) CPU per run on a*entries + b*bytes written;
   * foreground: the rest of the process CPU (exact, from rusage) per put, fitted as
     c0 + c1*(key+value bytes) over all runs.
+  * blocked time: compaction wall time (`compaction_time_micros`) minus its CPU minus the
+    compaction thread's run-queue wait (/proc/<pid>/task/<tid>/schedstat), per byte written;
+    the same for flushes (`rocksdb.db.flush.micros`, the `rocksdb:high` thread): the time a
+    background thread spends blocked on I/O (fsync, writes), which no CPU can shorten.
 - CPU availability: the mean cores available to db_bench during the runs.
 """
 
@@ -178,6 +182,31 @@ def profile_from_runs(
             "flush_runs": len(flush_samples),
             "flush_r2": flush_r2,
         }
+    # blocked (I/O) time of the background threads, per byte written
+    comp_blocked = comp_written = flush_blocked = flush_written = 0.0
+    for run in runs:
+        wall = cpu = written = 0.0
+        for event in run.events:
+            if event.get("event") == "compaction_finished":
+                wall += float(event.get("compaction_time_micros", 0)) / 1e6
+                cpu += float(event.get("compaction_time_cpu_micros", 0)) / 1e6
+                written += float(event.get("total_output_size", 0))
+        waited = run.cpu.thread_wait_sec.get("rocksdb:low", 0.0)
+        comp_blocked += max(wall - cpu - waited, 0.0)
+        comp_written += written
+        flush_hist = run.statistics.histograms.get("rocksdb.db.flush.micros")
+        if flush_hist is not None:
+            flush_wall = flush_hist.sum / 1e6
+            flush_cpu = run.cpu.thread_cpu_sec.get("rocksdb:high", 0.0)
+            flush_wait = run.cpu.thread_wait_sec.get("rocksdb:high", 0.0)
+            flush_blocked += max(flush_wall - flush_cpu - flush_wait, 0.0)
+            flush_written += float(run.statistics.tickers.get("rocksdb.flush.write.bytes", 0))
+    quality["blocked"] = {
+        "compaction_blocked_sec": comp_blocked,
+        "compaction_written_bytes": comp_written,
+        "flush_blocked_sec": flush_blocked,
+        "flush_written_bytes": flush_written,
+    }
     # foreground: process CPU minus compaction (events) and flush (thread) CPU, per put
     rows: list[tuple[float, float]] = []
     for run in runs:
@@ -201,6 +230,8 @@ def profile_from_runs(
         flush_costs=flush_costs,
         compaction_costs=compaction_costs,
         device=envelope,
+        compaction_io_sec_per_byte=comp_blocked / comp_written if comp_written else 0.0,
+        flush_io_sec_per_byte=flush_blocked / flush_written if flush_written else 0.0,
         compaction_bytes_per_cpu_sec=comp_bytes / comp_cpu if comp_cpu else None,
         calibration={
             "runs": [
@@ -209,6 +240,7 @@ def profile_from_runs(
                     "ops_per_sec": run.ops_per_sec,
                     "process_cpu_sec": run.cpu_sec_total,
                     "thread_cpu_sec": run.cpu.thread_cpu_sec,
+                    "thread_wait_sec": run.cpu.thread_wait_sec,
                     "available_cores": run.cpu.available_cores,
                     "steal_fraction": run.cpu.steal_fraction,
                     "other_cores": run.cpu.other_cores,
@@ -231,6 +263,7 @@ def calibrate(
     with_fio: bool = True,
     workdir: Path | None = None,
     on_run: Callable[[DbBenchRun], None] | None = None,
+    nice: int = 0,
 ) -> Profile:
     """Run fio and the calibration db_bench runs, then fit the profile."""
     envelope = fio_envelope(workdir) if with_fio else None
@@ -238,7 +271,7 @@ def calibrate(
     for args in run_args or CALIBRATION_RUNS:
         config: DbBenchConfig = parse_db_bench_args(args)
         wait_for_quiet(0.25, 60.0)
-        run = run_db_bench(config, workdir=workdir)
+        run = run_db_bench(config, workdir=workdir, nice=nice)
         if run.returncode != 0:
             raise RuntimeError(f"db_bench failed ({run.returncode}): {run.stderr[-2000:]}")
         runs.append(run)

@@ -327,9 +327,10 @@ def measure_smax(
     workdir: Path | None = None,
     on_probe: Callable[[ProbeResult], None] | None = None,
     quiet_other_cores: float = 0.25,
-    quiet_timeout_sec: float = 120.0,
+    quiet_timeout_sec: float = 15.0,
     disturbed_other_cores: float = 0.3,
-    attempts: int = 3,
+    attempts: int = 2,
+    nice: int = 0,
 ) -> MeasurementResult:
     """Closed run, then bisection on `--benchmark_write_rate_limit` (bytes/s = ops/s x entry)."""
     started = dt.datetime.now(dt.UTC)
@@ -340,7 +341,7 @@ def measure_smax(
         result: ProbeResult | None = None
         for attempt in range(attempts):
             wait_for_quiet(quiet_other_cores, quiet_timeout_sec)
-            result = assess_probe(run_db_bench(cfg, workdir=workdir), target)
+            result = assess_probe(run_db_bench(cfg, workdir=workdir, nice=nice), target)
             disturbed = result.cpu["other_cores"] > disturbed_other_cores
             if disturbed and not result.sustainable and attempt < attempts - 1:
                 result.reasons.append("disturbed: other processes' load; run again")
@@ -402,6 +403,7 @@ def measure_matrix(
     remeasure: bool = False,
     max_probes: int = 6,
     on_probe: Callable[[str, ProbeResult], None] | None = None,
+    nice: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """Measure every named configuration, writing `<out_dir>/<name>.json` as each finishes.
 
@@ -422,8 +424,9 @@ def measure_matrix(
             if on_probe is not None:
                 on_probe(name, probe)
 
-        result = measure_smax(config, max_probes=max_probes, on_probe=report)
+        result = measure_smax(config, max_probes=max_probes, on_probe=report, nice=nice)
         data = result.to_dict()
+        data["nice"] = nice
         data["name"] = name
         path.write_text(json.dumps(data, indent=1))
         results[name] = data

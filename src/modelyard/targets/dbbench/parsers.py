@@ -320,11 +320,15 @@ def parse_db_stats(text: str) -> DbStats:
         h, m, s, pct = stalls[-1]
         stats.cumulative_stall_sec = int(h) * 3600 + int(m) * 60 + float(s)
         stats.cumulative_stall_percent = float(pct)
+    # counters are cumulative: merging every line in order leaves the last value of each (9.x
+    # prints a per-column-family line and a DB-wide `write-buffer-manager` line)
     if nine := _STALLS_9_RE.findall(text):
-        stats.stall_counts = _stall_counts(nine[-1], "9.x")
+        for body in nine:
+            stats.stall_counts.update(_stall_counts(body, "9.x"))
         stats.stall_format = "9.x"
     elif seven := _STALLS_7_RE.findall(text):
-        stats.stall_counts = _stall_counts(seven[-1], "7.x")
+        for body in seven:
+            stats.stall_counts.update(_stall_counts(body, "7.x"))
         stats.stall_format = "7.x"
     return stats
 

@@ -1,0 +1,121 @@
+"""`modelyard smax` commands that need no db_bench: predict and validate on stored measurements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelyard.cli import smax
+from modelyard.perfmodels import CpuCost, Profile
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def profile_file(tmp_path: Path) -> Path:
+    profile = Profile(
+        name="unit",
+        cores=2,
+        cpu_available_cores=1.8,
+        foreground_cpu_sec_per_op=8e-6,
+        flush_costs={"none": CpuCost(cpu_sec_per_record=0.5e-6, cpu_sec_per_byte=1e-9)},
+        compaction_costs={"none": CpuCost(cpu_sec_per_record=1e-6, cpu_sec_per_byte=1e-9)},
+    )
+    path = tmp_path / "unit.json"
+    path.write_text(profile.model_dump_json())
+    return path
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(smax.app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("measure", "calibrate", "predict", "validate"):
+        assert command in result.output
+
+
+def test_predict_prints_json(profile_file: Path) -> None:
+    args = "--value_size=400 --num=100000 --compression_type=none"
+    result = runner.invoke(
+        smax.app, ["predict", "--db-bench-args", args, "--profile", str(profile_file)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["smax_ops_per_sec"] > 0
+    assert data["binding"] in data["bounds"]
+
+
+def test_predict_all_models(profile_file: Path) -> None:
+    result = runner.invoke(
+        smax.app,
+        [
+            "predict",
+            "--db-bench-args",
+            "--num=100000",
+            "--profile",
+            str(profile_file),
+            "--model",
+            "all",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)) == set(smax.MODEL_KINDS)
+
+
+def test_profiles_are_stored_and_loaded_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_file: Path
+) -> None:
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    smax._save_profile("mine", json.loads(profile_file.read_text()))
+    assert smax._load_profile("mine")["name"] == "unit"
+    assert (tmp_path / "home" / "smax" / "profiles" / "mine.json").exists()
+
+
+def test_validate_on_stored_measurements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_file: Path
+) -> None:
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    args = "--value_size=400 --num=100000 --compression_type=none"
+    matrix = tmp_path / "matrix.json"
+    matrix.write_text(json.dumps({"configurations": [{"name": "c1", "db_bench_args": args}]}))
+    measurements = tmp_path / "measurements"
+    measurements.mkdir()
+    probe = {
+        "target_ops_per_sec": 50_000.0,
+        "sustainable": True,
+        "cpu": {"available_cores": 1.8, "steal_fraction": 0.01, "other_cores": 0.1},
+    }
+    (measurements / "c1.json").write_text(
+        json.dumps(
+            {
+                "smax_ops_per_sec": 50_000.0,
+                "bracket": [50_000.0, 55_000.0],
+                "cpu_available_cores_at_smax": 1.8,
+                "closed": {"achieved_ops_per_sec": 90_000.0},
+                "probes": [probe],
+            }
+        )
+    )
+    result = runner.invoke(
+        smax.app,
+        [
+            "validate",
+            "--matrix",
+            str(matrix),
+            "--profile",
+            str(profile_file),
+            "--measurements",
+            str(measurements),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    row = table["rows"][0]
+    assert row["measured_ops_per_sec"] == 50_000.0
+    resource = row["predictions"]["smax_resource"]
+    assert resource["error"] == pytest.approx((resource["smax_ops_per_sec"] - 50_000) / 50_000)
+    assert table["summary"]["smax_resource"]["mape"] == pytest.approx(abs(resource["error"]))
+    assert list((tmp_path / "home" / "smax" / "validations").glob("*.json"))

@@ -1,0 +1,205 @@
+"""Formulas on hand-computed cases, the simulation's bookkeeping and the FORMULA_KINDS contract."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from modelyard.perfmodels import (
+    FORMULA_KINDS,
+    AdaptiveFactor,
+    CpuCost,
+    DbBenchConfig,
+    DeviceEnvelope,
+    Profile,
+    lsm_shape,
+    predict,
+    predict_resource,
+    predict_v1,
+    predict_v2_1,
+    predict_v4,
+    simulate,
+    textbook_write_amp,
+)
+from modelyard.perfmodels._lsm import _fair_share
+
+ENVELOPE = DeviceEnvelope(
+    seq_write_bytes_per_sec=1e9,
+    seq_read_bytes_per_sec=2e9,
+    mixed_read_bytes_per_sec=0.25e9,
+    mixed_write_bytes_per_sec=0.25e9,
+    rand_write_bytes_per_sec=0.1e9,
+)
+COST = CpuCost(cpu_sec_per_record=1e-6, cpu_sec_per_byte=1e-9)
+
+
+def _profile(**changes: object) -> Profile:
+    data: dict[str, object] = {
+        "name": "test",
+        "cores": 2,
+        "cpu_available_cores": 2.0,
+        "foreground_cpu_sec_per_op": 8e-6,
+        "flush_costs": {"default": CpuCost(cpu_sec_per_record=0.5e-6, cpu_sec_per_byte=1e-9)},
+        "compaction_costs": {"default": COST},
+        "device": ENVELOPE,
+        "compaction_bytes_per_cpu_sec": 200e6,
+    }
+    data.update(changes)
+    return Profile.model_validate(data)
+
+
+# a num-bounded run: its data volume does not depend on the rate
+SMALL = DbBenchConfig(value_size=400, compression_type="none", num=100_000)
+UNIQUE = 100_000 * (1 - math.exp(-1))
+
+
+def test_lsm_shape_levels() -> None:
+    c = DbBenchConfig()
+    assert lsm_shape(c, 100 * 2**20).levels == 1
+    assert lsm_shape(c, 300 * 2**20).levels == 2  # 256 MiB + 2.5 GiB
+    assert lsm_shape(c, 3 * 2**30).levels == 3
+    assert textbook_write_amp(c, 300 * 2**20) == pytest.approx(1 + 10 / 9 * 2)
+
+
+def test_v1_is_bandwidth_over_bytes_written() -> None:
+    # 63,212 keys x 424 B = 26.8 MB: one level, WA = 1 + 10/9 = 2.111
+    wa = 1 + 10 / 9
+    writes = 432 + wa * 424
+    assert UNIQUE * 424 < 256 * 2**20
+    assert predict_v1(SMALL, _profile()).smax_ops_per_sec == pytest.approx(1e9 / writes)
+
+
+def test_v2_1_is_the_harmonic_mean_of_read_and_write_time() -> None:
+    wa = 1 + 10 / 9
+    reads, writes = (wa - 1) * 424, 432 + wa * 424
+    expected = 1 / (reads / 2e9 + writes / 1e9)
+    assert predict_v2_1(SMALL, _profile()).smax_ops_per_sec == pytest.approx(expected)
+
+
+def test_v4_interpolates_the_envelope() -> None:
+    wa = 1 + 10 / 9
+    reads, writes = (wa - 1) * 424, 432 + wa * 424
+    share = reads / (reads + writes)
+    capacity = 1e9 + (0.5e9 - 1e9) * share / 0.5
+    assert predict_v4(SMALL, _profile()).smax_ops_per_sec == pytest.approx(
+        capacity / (reads + writes)
+    )
+
+
+def test_envelope_end_points() -> None:
+    assert ENVELOPE.write_capacity(0.0) == 1e9
+    assert ENVELOPE.write_capacity(0.5) == 0.5e9
+    assert ENVELOPE.write_capacity(1.0) == 2e9
+
+
+def test_fair_share_of_cores() -> None:
+    assert _fair_share([0.3, 1.0, 1.0], 2.0) == pytest.approx([0.3, 0.85, 0.85])
+    assert _fair_share([1.0, 1.0], 2.0) == [1.0, 1.0]
+    assert _fair_share([1.0, 1.0, 1.0, 1.0], 1.0) == [0.25] * 4
+
+
+def test_simulation_bookkeeping_without_compaction() -> None:
+    # 20,000 puts of 416 B into 8 MiB memtables: 20000 * 451 B = 9.0 MB -> one flush, no L0->L1
+    c = DbBenchConfig(
+        value_size=400, compression_type="none", num=20_000, write_buffer_size=8 << 20
+    )
+    sim = simulate(
+        c,
+        10_000.0,
+        foreground_cpu_sec_per_op=10e-6,
+        flush_cost=CpuCost(cpu_sec_per_record=0.0, cpu_sec_per_byte=0.0),
+        compaction_cost=COST,
+        available_cores=2.0,
+    )
+    assert sim.seconds == pytest.approx(2.0)
+    assert sim.ingest_bytes == pytest.approx(20_000 * 416, rel=1e-6)
+    entries = (8 << 20) / 451
+    assert sim.flush_bytes == pytest.approx(entries * 424, rel=1e-3)
+    assert sim.compaction_cpu_sec == 0
+    assert sim.foreground_cpu_sec == pytest.approx(20_000 * 10e-6)
+    assert sim.sustainable
+
+
+def test_simulation_writer_short_of_cpu() -> None:
+    # the writer needs 100 us per put: at most 10k/s on a core, so 20k/s is not sustainable
+    sim = simulate(
+        SMALL,
+        20_000.0,
+        foreground_cpu_sec_per_op=100e-6,
+        flush_cost=COST,
+        compaction_cost=COST,
+        available_cores=2.0,
+    )
+    assert not sim.sustainable
+    assert sim.achieved_ops_per_sec == pytest.approx(10_000, rel=0.01)
+
+
+def test_resource_model_writer_bound() -> None:
+    prediction = predict_resource(SMALL, _profile(foreground_cpu_sec_per_op=100e-6))
+    assert prediction.binding == "writer_threads"
+    assert prediction.smax_ops_per_sec == pytest.approx(10_000)
+    assert set(prediction.bounds) == {
+        "writer_threads",
+        "flush",
+        "compaction_threads",
+        "cpu_total",
+        "device",
+        "lsm_backlog",
+    }
+
+
+def test_resource_model_compaction_cpu_bound_falls_with_cores() -> None:
+    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=15)
+    heavy = CpuCost(cpu_sec_per_record=3e-6, cpu_sec_per_byte=3e-9)
+    profile = _profile(compaction_costs={"default": heavy})
+    two = predict_resource(c, profile, available_cores=2.0)
+    one = predict_resource(c, profile, available_cores=1.0)
+    assert one.smax_ops_per_sec < two.smax_ops_per_sec
+    assert two.binding in {"lsm_backlog", "compaction_threads", "cpu_total"}
+    # a longer run holds more data and costs more compaction per put
+    longer = predict_resource(c.with_updates(duration=60), profile, available_cores=2.0)
+    assert longer.smax_ops_per_sec < two.smax_ops_per_sec
+
+
+def test_adaptive_factor_rls_step() -> None:
+    factor = AdaptiveFactor().update(100_000.0, 50_000.0)
+    gain = 1.0 / (0.98 + 1.0)
+    assert factor.k == pytest.approx(1.0 + gain * (0.5 - 1.0))
+    for _ in range(50):
+        factor = factor.update(100_000.0, 50_000.0)
+    assert factor.k == pytest.approx(0.5, abs=0.01)
+
+
+def test_formula_kinds_contract() -> None:
+    assert set(FORMULA_KINDS) == {
+        "smax_resource",
+        "smax_v1",
+        "smax_v2_1",
+        "smax_v3",
+        "smax_v4",
+        "smax_v5",
+    }
+    parameters = {"profile": _profile().model_dump()}
+    features = {"db_bench_args": "--value_size=400 --num=100000 --compression_type=none"}
+    for kind, formula in FORMULA_KINDS.items():
+        result = formula(parameters, features)
+        assert result.smax_ops_per_sec > 0
+        assert result.binding in result.bounds
+        assert result.smax_ops_per_sec == min(result.bounds.values())
+        assert result.model_dump()["smax_ops_per_sec"] == result.smax_ops_per_sec, kind
+
+
+def test_formula_parameters_override_the_profile() -> None:
+    parameters = {"profile": _profile().model_dump(), "foreground_cpu_sec_per_op": 100e-6}
+    result = predict("smax_resource", parameters, {"config": SMALL.model_dump()})
+    assert result.smax_ops_per_sec == pytest.approx(10_000)
+    v5 = predict(
+        "smax_v5",
+        {"profile": _profile().model_dump(), "adaptive_factor": {"k": 0.5}},
+        {"config": SMALL.model_dump()},
+    )
+    v3 = predict("smax_v3", {"profile": _profile().model_dump()}, {"config": SMALL.model_dump()})
+    assert v5.smax_ops_per_sec == pytest.approx(0.5 * v3.smax_ops_per_sec)
+    with pytest.raises(KeyError):
+        predict("smax_v9", parameters, {})

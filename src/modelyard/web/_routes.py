@@ -1,6 +1,9 @@
-"""Every page router; the jobs, evaluations and deployments pages join when their domain does."""
+"""Every page router. Sections for domains still being written join once their domain imports."""
 
 from __future__ import annotations
+
+import importlib
+import logging
 
 from fastapi import APIRouter
 
@@ -10,3 +13,13 @@ router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(models.router)
 router.include_router(jobs.router)
+
+for _section in ("evaluations", "deployments"):
+    try:
+        _module = importlib.import_module(f"modelyard.web.pages.{_section}")
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while a domain is missing
+        if not (exc.name or "").startswith("modelyard."):
+            raise
+        logging.getLogger(__name__).warning("web: no %s pages (%s)", _section, exc)
+        continue
+    router.include_router(_module.router)

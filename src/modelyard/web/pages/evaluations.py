@@ -1,0 +1,133 @@
+"""Evaluation pages: the list (filter, pick several to compare), one evaluation with its
+metrics, slices and confusion matrix, and a side-by-side comparison.
+
+A running evaluation's panel re-fetches itself every two seconds through htmx until it ends
+(the rendered panel of an ended evaluation no longer asks to be refreshed).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from modelyard.auth.schemas import Principal, Role
+from modelyard.evaluations import metrics as metric_rules
+from modelyard.evaluations import service as evaluations_service
+from modelyard.kit.deps import DbSession
+from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
+from modelyard.web._session import FormEditor, PageError, PageUser
+
+router = APIRouter()
+NAV.append(("Evaluations", "/evaluations"))
+
+PAGE_SIZE = 50
+STATUSES = ("", "queued", "running", "succeeded", "failed", "cancelled")
+EvaluationId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def headline(evaluation: dict[str, Any]) -> list[str]:
+    return list(metric_rules.HEADLINE.get(evaluation["task"], ()))
+
+
+def _can_cancel(user: Principal, evaluation: dict[str, Any]) -> bool:
+    return (
+        evaluation["status"] in ("queued", "running")
+        and user.can(Role.editor)
+        and (evaluation["created_by"] == user.name or user.can(Role.admin))
+    )
+
+
+@router.get("/evaluations")
+def evaluation_list(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    model: Annotated[str, Query(max_length=300)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """List evaluations, newest first, by model and status."""
+    if status not in STATUSES:
+        status = ""
+    items, next_cursor = evaluations_service.list_evaluations(
+        session,
+        model=model.strip() or None,
+        version=None,
+        dataset=None,
+        status=status or None,
+        limit=PAGE_SIZE,
+        cursor=cursor or None,
+    )
+    filters = {k: v for k, v in {"model": model, "status": status}.items() if v}
+    columns = list(dict.fromkeys(m for e in items for m in headline(e)))
+    context = {
+        "evaluations": items,
+        "columns": columns,
+        "model": model,
+        "status": status,
+        "statuses": STATUSES,
+        "paged": cursor is not None,
+        "first_url": "/evaluations" + ("?" + urlencode(filters) if filters else ""),
+        "next_url": "/evaluations?" + urlencode({**filters, "cursor": next_cursor})
+        if next_cursor
+        else None,
+    }
+    template = "evaluations/_table.html" if is_htmx(request) else "evaluations/list.html"
+    return render(request, template, context, user=user)
+
+
+@router.get("/evaluations/compare")
+def compare(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    ids: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+) -> Response:
+    """Put evaluations side by side, best value of each metric marked."""
+    try:
+        numbers = [int(part) for value in ids for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise PageError(400, "Invalid input", "Pick evaluations by their numbers.") from exc
+    if len(numbers) < 2:
+        raise PageError(400, "Pick two or more", "Tick two or more evaluations to compare.")
+    comparison = evaluations_service.compare(session, numbers)
+    return render(request, "evaluations/compare.html", {"comparison": comparison}, user=user)
+
+
+@router.get("/evaluations/{evaluation_id}")
+def evaluation_page(
+    request: Request, evaluation_id: EvaluationId, user: PageUser, session: DbSession
+) -> Response:
+    """Show an evaluation: progress, metrics, slices, confusion matrix, run details."""
+    evaluation = evaluations_service.evaluation_out(evaluations_service.get(session, evaluation_id))
+    context = {
+        "evaluation": evaluation,
+        "headline": headline(evaluation),
+        "can_cancel": _can_cancel(user, evaluation),
+        "direction": metric_rules.direction,
+    }
+    template = "evaluations/_panel.html" if is_htmx(request) else "evaluations/detail.html"
+    return render(request, template, context, user=user)
+
+
+@router.post("/evaluations/{evaluation_id}/cancel")
+def cancel(
+    request: Request, evaluation_id: EvaluationId, user: FormEditor, session: DbSession
+) -> Response:
+    """Cancel an evaluation (a running one stops after its current chunk)."""
+    evaluation = evaluations_service.cancel(session, evaluation_id, user)
+    if not is_htmx(request):
+        return RedirectResponse(
+            f"/evaluations/{evaluation_id}", status_code=303, headers=SECURITY_HEADERS
+        )
+    context = {
+        "evaluation": evaluation,
+        "headline": headline(evaluation),
+        "can_cancel": _can_cancel(user, evaluation),
+        "direction": metric_rules.direction,
+        "message": f"Evaluation {evaluation_id} is being cancelled.",
+    }
+    return render(request, "evaluations/_panel.html", context, user=user)

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from modelyard.auth.endpoints import router as auth_router
 from modelyard.datasets.endpoints import router as datasets_router
+from modelyard.deployments.endpoints import router as deployments_router
 from modelyard.evaluations.endpoints import router as evaluations_router
 from modelyard.registry.endpoints import router as registry_router
+from modelyard.targets.endpoints import router as targets_router
 from modelyard.telemetry.endpoints import router as telemetry_router
 
 router = APIRouter(prefix="/api")
@@ -16,3 +18,5 @@ router.include_router(registry_router)
 router.include_router(datasets_router)
 router.include_router(evaluations_router)
 router.include_router(telemetry_router)
+router.include_router(targets_router)
+router.include_router(deployments_router)

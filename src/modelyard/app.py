@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from modelyard import __version__
 from modelyard.api import router as api_router
 from modelyard.config import Settings, get_settings
+from modelyard.deployments import live
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
 from modelyard.kit.openapi import document_problems
@@ -35,9 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.query_profiler.attach(db.engine)
         sampler = Sampler(settings.home)
         sampler.start()
+        app.state.live = live.start_live(settings, db)
+        app.state.metric_store = app.state.live.store
         try:
             yield
         finally:
+            live.stop_live(app.state.live)
             sampler.stop()
             db.dispose()
 

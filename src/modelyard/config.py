@@ -51,6 +51,14 @@ class StorageSettings(BaseModel):
     max_dataset_bytes: int = 20 << 30
 
 
+class LiveSettings(BaseModel):
+    enabled: bool = True
+    """Follow running targets and evaluate deployments in this process (``modelyard serve``)."""
+    raw_retention_hours: float = 24.0
+    rollup_retention_days: float = 30.0
+    lease_seconds: float = 10.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MODELYARD_", env_nested_delimiter="__", extra="ignore"
@@ -69,6 +77,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,7 +19,7 @@ class Target(Base):
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(32), index=True)
     config: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    interval_seconds: Mapped[float] = mapped_column(default=1.0)
+    interval_seconds: Mapped[float] = mapped_column(sa.Float, default=1.0)
     desired_state: Mapped[str] = mapped_column(sa.String(16), default="running")
     """``running`` (a live loop follows it) or ``stopped``."""
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")

@@ -26,7 +26,7 @@ class TuningRecord(Base):
     parameters_before: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     parameters_after: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    error_before_pct: Mapped[float | None]
+    error_before_pct: Mapped[float | None] = mapped_column(sa.Float)
     """Median absolute error on the recent saturated windows with the parameters before."""
-    error_after_pct: Mapped[float | None]
+    error_after_pct: Mapped[float | None] = mapped_column(sa.Float)
     """The same windows, predicted again with the parameters after."""

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -29,6 +29,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from modelyard.models import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
 
+_SERIES = cast(sa.Table, MetricSeries.__table__)
+_POINTS = cast(sa.Table, MetricPoint.__table__)
+_STATE = cast(sa.Table, MetricRollupState.__table__)
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 _LATE_SLACK_MS = 2 * MINUTE_MS
@@ -80,13 +83,19 @@ class MetricStore:
         self._is_sqlite = engine.dialect.name == "sqlite"
 
     # -- series ---------------------------------------------------------------------------
-    def series_ids(self, conn: Connection, owner: str, names: Iterable[str]) -> dict[str, int]:
-        """Ids of the named series of an owner, creating the missing ones."""
+    def series_ids(
+        self, conn: Connection, owner: str, names: Iterable[str], *, cache_new: bool = True
+    ) -> dict[str, int]:
+        """Ids of the named series of an owner, creating the missing ones.
+
+        Ids created inside a caller's transaction are not cached (``cache_new=False``): if
+        that transaction rolls back they do not exist, and the next write looks them up again.
+        """
         wanted = set(names)
         found = {n: self._ids[(owner, n)] for n in wanted if (owner, n) in self._ids}
         missing = wanted - found.keys()
         if missing:
-            table = MetricSeries.__table__
+            table = _SERIES
             rows = [{"owner": owner, "name": n} for n in sorted(missing)]
             if self._is_sqlite:
                 conn.execute(sqlite_dialect.insert(table).on_conflict_do_nothing(), rows)
@@ -98,9 +107,10 @@ class MetricStore:
                 )
             ):
                 found[name] = sid
-            with self._lock:
-                for name in missing:
-                    self._ids[(owner, name)] = found[name]
+            if cache_new:
+                with self._lock:
+                    for name in missing:
+                        self._ids[(owner, name)] = found[name]
         return found
 
     def existing_series(self, conn: Connection, owner: str) -> dict[str, int]:
@@ -124,36 +134,55 @@ class MetricStore:
                 del self._ids[key]
 
     # -- writes ---------------------------------------------------------------------------
-    def write(self, owner: str, samples: Iterable[tuple[int, Mapping[str, float]]]) -> int:
+    def write(
+        self,
+        owner: str,
+        samples: Iterable[tuple[int, Mapping[str, float]]],
+        *,
+        conn: Connection | None = None,
+    ) -> int:
         """Store ``(ts_ms, {name: value})`` samples; non-finite values are skipped.
 
-        Returns the number of points written.
+        With ``conn`` the points join the caller's transaction (SQLite has one writer: a second
+        connection would wait for the caller's own lock). Returns the number of points written.
         """
         materialised = [(int(ts), values) for ts, values in samples]
         if not materialised:
             return 0
+        if conn is not None:
+            return self._write(conn, owner, materialised, cache_new=False)
+        with self.engine.begin() as own:
+            return self._write(own, owner, materialised, cache_new=True)
+
+    def _write(
+        self,
+        conn: Connection,
+        owner: str,
+        materialised: list[tuple[int, Mapping[str, float]]],
+        *,
+        cache_new: bool,
+    ) -> int:
         names: set[str] = set()
         for _, values in materialised:
             names.update(values)
-        with self.engine.begin() as conn:
-            ids = self.series_ids(conn, owner, names)
-            rows: dict[tuple[int, int], float] = {}
-            for ts, values in materialised:
-                for name, value in values.items():
-                    v = float(value)
-                    if math.isfinite(v):
-                        rows[(ids[name], ts)] = v
-            if not rows:
-                return 0
-            payload = [{"series_id": s, "ts_ms": t, "value": v} for (s, t), v in rows.items()]
-            conn.execute(self._upsert(), payload)
-            oldest = min(ts for ts, _ in materialised)
-            if oldest < self._cached_rolled_until(conn):
-                self._mark_dirty(conn, oldest)
+        ids = self.series_ids(conn, owner, names, cache_new=cache_new)
+        rows: dict[tuple[int, int], float] = {}
+        for ts, values in materialised:
+            for name, value in values.items():
+                v = float(value)
+                if math.isfinite(v):
+                    rows[(ids[name], ts)] = v
+        if not rows:
+            return 0
+        payload = [{"series_id": s, "ts_ms": t, "value": v} for (s, t), v in rows.items()]
+        conn.execute(self._upsert(), payload)
+        oldest = min(ts for ts, _ in materialised)
+        if oldest < self._cached_rolled_until(conn):
+            self._mark_dirty(conn, oldest)
         return len(payload)
 
     def _upsert(self) -> Any:
-        table = MetricPoint.__table__
+        table = _POINTS
         if self._is_sqlite:
             return sa.insert(table).prefix_with("OR REPLACE")
         stmt = postgresql.insert(table)
@@ -169,9 +198,9 @@ class MetricStore:
         ).first()
         if row is None:
             if self._is_sqlite:
-                ins: Any = sqlite_dialect.insert(MetricRollupState.__table__)
+                ins: Any = sqlite_dialect.insert(_STATE)
             else:
-                ins = postgresql.insert(MetricRollupState.__table__)
+                ins = postgresql.insert(_STATE)
             conn.execute(
                 ins.on_conflict_do_nothing(), {"id": 1, "rolled_until_ms": 0, "dirty_from_ms": None}
             )

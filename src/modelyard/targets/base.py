@@ -22,6 +22,8 @@ __all__ = [
     "Target",
     "TargetDown",
     "TargetError",
+    "TargetFinished",
+    "judge_saturation",
 ]
 
 METRIC_NAMES: dict[str, str] = {
@@ -60,6 +62,41 @@ class TargetError(Exception):
 
 class TargetDown(Exception):
     """The target cannot be reached or has died; the message says why."""
+
+
+class TargetFinished(TargetDown):
+    """The target's work ended by itself (a workload with an end, a db_bench run that exited)."""
+
+
+SATURATION_REACH = 0.95
+STALL_FRACTION = 0.01
+
+
+def judge_saturation(metrics: dict[str, float]) -> tuple[bool | None, list[str]]:
+    """Saturated (capacity measured), not (a lower bound only), or None (cannot tell).
+
+    An explicit ``saturated`` metric wins; otherwise an offered rate the system did not reach,
+    a growing backlog, or write stalls over 1% of the interval mean saturated.
+    """
+    if "saturated" in metrics:
+        flag = metrics["saturated"] >= 0.5
+        return flag, ["reported saturated"] if flag else []
+    reasons: list[str] = []
+    achieved = metrics.get("ops_per_sec", 0.0)
+    offered = metrics.get("offered_ops_per_sec")
+    if offered is not None and offered > 0:
+        if achieved < SATURATION_REACH * offered:
+            reasons.append(f"achieved {achieved / offered:.0%} of the offered rate")
+        if metrics.get("backlog_ops", 0.0) > 0.1 * offered:
+            reasons.append(f"backlog of {metrics['backlog_ops']:.0f} operations")
+    stall = metrics.get("stall_micros_per_sec")
+    if stall is not None and stall / 1e6 > STALL_FRACTION:
+        reasons.append(f"writes stalled {stall / 1e6:.0%} of the interval")
+    if reasons:
+        return True, reasons
+    if offered is None and stall is None:
+        return None, []
+    return False, []
 
 
 @dataclass

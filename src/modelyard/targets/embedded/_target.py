@@ -13,17 +13,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelyard.targets._process import ProcessMeter
-from modelyard.targets.base import Interval, TargetDown
+from modelyard.targets.base import Interval, TargetDown, TargetFinished, judge_saturation
 from modelyard.targets.embedded.workload import WorkloadSpec
 
-__all__ = ["EmbeddedRocksDbTarget", "TargetFinished", "interval_from_report"]
-
-SATURATION_REACH = 0.95
-STALL_FRACTION = 0.01
-
-
-class TargetFinished(TargetDown):
-    """The workload ended by itself (``then="stop"``)."""
+__all__ = ["EmbeddedRocksDbTarget", "interval_from_report"]
 
 
 def _per_sec(value: float | int | None, seconds: float) -> float | None:
@@ -72,17 +65,9 @@ def interval_from_report(report: dict[str, Any], spec: WorkloadSpec) -> Interval
         metrics["write_amplification"] = written / user
 
     phase = report["phase"]
-    reasons: list[str] = []
+    _, reasons = judge_saturation(metrics)
     if offered is None:
-        reasons.append("open-loop maximum")
-    else:
-        achieved = total / seconds
-        if achieved < SATURATION_REACH * float(offered):
-            reasons.append(f"achieved {achieved / float(offered):.0%} of the offered rate")
-        if metrics["backlog_ops"] > 0.1 * float(offered):
-            reasons.append(f"backlog of {metrics['backlog_ops']:.0f} operations")
-    if stall_micros / 1e6 > STALL_FRACTION * seconds:
-        reasons.append(f"writes stalled {stall_micros / 1e6 / seconds:.0%} of the interval")
+        reasons.insert(0, "open-loop maximum")
     options = spec.options.model_dump()
     configuration: dict[str, Any] = {
         "engine": "rocksdb-embedded",
@@ -98,6 +83,7 @@ def interval_from_report(report: dict[str, Any], spec: WorkloadSpec) -> Interval
         "get_fraction": phase["get_fraction"],
         "scan_fraction": phase["scan_fraction"],
         "batch_size": phase["batch_size"],
+        "key_space": phase["key_space"],
         "rate": phase.get("rate"),
         "threads": 1,
         **options,

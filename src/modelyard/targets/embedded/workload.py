@@ -21,16 +21,19 @@ class Phase(BaseModel):
     name: str = Field(default="", max_length=100)
     duration_seconds: float = Field(default=0.0, ge=0, le=7 * 86400)
     rate: float | None = Field(
-        default=None, gt=0, le=10_000_000, description="ops/s; absent = open-loop maximum"
+        default=1000.0, gt=0, le=10_000_000, description="ops/s; null = open-loop maximum"
     )
-    put_fraction: float = Field(default=1.0, ge=0, le=1)
-    get_fraction: float = Field(default=0.0, ge=0, le=1)
-    scan_fraction: float = Field(default=0.0, ge=0, le=1)
+    put_fraction: float = Field(default=1.0, ge=0, le=1, description="weight of puts")
+    get_fraction: float = Field(default=0.0, ge=0, le=1, description="weight of point reads")
+    scan_fraction: float = Field(default=0.0, ge=0, le=1, description="weight of short scans")
     scan_length: int = Field(default=10, ge=1, le=10_000)
     key_size: int = Field(default=16, ge=8, le=1024)
     value_size: int = Field(default=100, ge=0, le=1 << 20)
     value_size_max: int | None = Field(
-        default=None, ge=0, le=1 << 20, description="uniform in [value_size, value_size_max]"
+        default=None,
+        ge=0,
+        le=1 << 20,
+        description="uniform in [value_size, value_size_max] (ignored when not larger)",
     )
     key_space: int = Field(default=10_000_000, ge=1, le=1 << 40)
     batch_size: int = Field(default=100, ge=1, le=10_000, description="puts per WriteBatch")

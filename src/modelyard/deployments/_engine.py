@@ -1,0 +1,576 @@
+"""One deployment, interval by interval: predict, compare what is comparable, tune, alert.
+
+For every interval of its target a deployment:
+
+1. resolves its references (``name@alias`` follows the alias, so promoting a version switches
+   the deployment at the next interval) and picks the serving version: the only one, or, with
+   candidates, the one with the lowest median recent error (a challenger must beat the serving
+   version by ``selection_margin`` with at least ``selection_min`` errors); every change is a
+   :class:`~modelyard.models.DeploymentSwitch`;
+2. predicts S_max for every candidate from the interval's configuration and measured inputs;
+3. compares: a saturated interval measured S_max (the achieved rate), so its error is
+   ``(predicted - actual) / actual``; an unsaturated one only shows S_max >= the achieved rate
+   (censored), so it counts as an error only when the prediction is below that bound;
+4. records predicted, achieved, offered and headroom (S_max / offered) as the deployment's series;
+5. when auto-tuning, feeds the tuner every interval and applies its estimates every
+   ``tune_every`` intervals, each change a :class:`~modelyard.models.TuningRecord` with the error
+   before and after on the same recent saturated windows;
+6. raises alert events (error above the threshold for N saturated intervals, headroom under the
+   minimum for N intervals) and resolves them when the condition clears.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelyard.deployments._predict import Prediction, Predictor, effective_parameters, features_for
+from modelyard.deployments.schemas import DeploymentSettings
+from modelyard.kit.errors import ProblemError
+from modelyard.kit.time import utcnow
+from modelyard.models import AlertEvent, Deployment, DeploymentSwitch, TuningRecord
+from modelyard.monitoring.store import MetricStore
+from modelyard.registry import service as registry_service
+from modelyard.registry.service import ResolvedVersion
+from modelyard.targets.base import Interval
+from modelyard.tuning import OnlineTuner, TunerSettings
+
+__all__ = ["DeploymentEngine", "Evaluation", "deployment_owner"]
+
+_RESOLVE_TTL = 1.0
+LIVE_CORRECTION = "live_correction"
+
+
+def deployment_owner(deployment_id: int) -> str:
+    return f"deployment:{deployment_id}"
+
+
+@dataclass
+class Evaluation:
+    """What one interval produced for one deployment (also the SSE event's data)."""
+
+    ts_ms: int
+    version: str | None
+    predicted: float | None
+    achieved: float
+    offered: float | None
+    headroom: float | None
+    saturated: bool | None
+    actual: float | None
+    error_pct: float | None
+    censored_violation_pct: float | None
+    binding: str
+    reasons: list[str] = field(default_factory=list)
+    tuned: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Window:
+    features: dict[str, Any]
+    actual: float
+
+
+class _Slots:
+    """The last ``size`` intervals of one configuration: the unit predictions are scored on.
+
+    One second of a stalling LSM swings between a burst and a stop; a window of several
+    intervals measures the rate the system sustains. The window restarts when the workload or
+    options change, so it never mixes two configurations.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.slots: deque[tuple[float, float, bool | None, float | None]] = deque(maxlen=size)
+        self.config_key = ""
+
+    def add(self, interval: Interval) -> None:
+        key = repr(sorted((k, v) for k, v in interval.configuration.items() if k != "phase_index"))
+        if key != self.config_key:
+            self.slots.clear()
+            self.config_key = key
+        ops = float(interval.metrics.get("ops_per_sec", 0.0)) * interval.seconds
+        self.slots.append(
+            (ops, interval.seconds, interval.saturated, interval.metrics.get("cpu_available_cores"))
+        )
+
+    @property
+    def full(self) -> bool:
+        return len(self.slots) == self.size
+
+    @property
+    def achieved(self) -> float:
+        seconds = sum(s[1] for s in self.slots)
+        return sum(s[0] for s in self.slots) / seconds if seconds > 0 else 0.0
+
+    @property
+    def saturated(self) -> bool | None:
+        flags = [s[2] for s in self.slots]
+        if any(f is None for f in flags):
+            return None
+        if all(flags):
+            return True
+        return False if not any(flags) else None
+
+    @property
+    def cores(self) -> float | None:
+        values = [s[3] for s in self.slots if s[3] is not None]
+        return sum(values) / len(values) if values else None
+
+
+class DeploymentEngine:
+    def __init__(self, row: Deployment, predictor: Predictor) -> None:
+        self.id = row.id
+        self.name = row.name
+        self.refs = [row.model_ref, *row.candidates]
+        self.auto_tune = row.auto_tune
+        self.settings = DeploymentSettings.model_validate(row.settings)
+        self.predictor = predictor
+        self.serving_version_id = row.serving_version_id
+        self.overlay: dict[str, Any] = dict(row.tuned_parameters)
+        state = dict(row.state)
+        self.errors: dict[int, deque[float]] = {
+            int(k): deque(v, maxlen=self.settings.selection_window)
+            for k, v in state.get("errors", {}).items()
+        }
+        self.error_streak = int(state.get("error_streak", 0))
+        self.headroom_streak = int(state.get("headroom_streak", 0))
+        self.intervals = int(state.get("intervals", 0))
+        self.tuner: OnlineTuner | None = None
+        if self.auto_tune and state.get("tuner"):
+            self.tuner = OnlineTuner.from_dict(state["tuner"], self._tuner_settings())
+        self.recent: deque[_Window] = deque(maxlen=max(self.settings.tune_every, 3))
+        self.window = _Slots(self.settings.window_intervals)
+        self.cores: float | None = state.get("cores")
+        self._resolved: tuple[float, dict[str, ResolvedVersion | str]] = (0.0, {})
+
+    def _tuner_settings(self) -> TunerSettings:
+        return TunerSettings(forgetting=self.settings.forgetting)
+
+    # -- versions -------------------------------------------------------------------------
+    def _resolve(self, session: Session) -> dict[str, ResolvedVersion | str]:
+        at, cached = self._resolved
+        if time.monotonic() - at < _RESOLVE_TTL and cached:
+            return cached
+        out: dict[str, ResolvedVersion | str] = {}
+        for ref in self.refs:
+            try:
+                out[ref] = registry_service.resolve(session, ref)
+            except ProblemError as exc:
+                out[ref] = exc.detail
+        self._resolved = (time.monotonic(), out)
+        return out
+
+    @staticmethod
+    def _label(version: ResolvedVersion) -> str:
+        return f"{version.model}/{version.version}"
+
+    def _median_error(self, version_id: int) -> float | None:
+        errors = self.errors.get(version_id)
+        if not errors or len(errors) < self.settings.selection_min:
+            return None
+        return statistics.median(errors)
+
+    def _choose(
+        self, versions: list[ResolvedVersion]
+    ) -> tuple[ResolvedVersion, str, dict[str, Any]]:
+        """The serving version and why; the primary reference wins until beaten."""
+        by_id = {v.version_id: v for v in versions}
+        primary = versions[0]
+        current = by_id.get(self.serving_version_id or -1)
+        if current is None:
+            if self.serving_version_id is None:
+                return primary, "start", {}
+            reason = "alias_moved" if "@" in self.refs[0] else "version_unavailable"
+            return primary, reason, {}
+        if primary.version_id != current.version_id and current.version_id not in {
+            v.version_id for v in versions[1:]
+        }:
+            return primary, "alias_moved", {}
+        if len(versions) == 1:
+            if primary.version_id != current.version_id:
+                return primary, "alias_moved", {}
+            return current, "", {}
+        serving_error = self._median_error(current.version_id)
+        best, best_error = current, serving_error
+        for version in versions:
+            error = self._median_error(version.version_id)
+            if error is None or version.version_id == current.version_id:
+                continue
+            limit = (best_error if best_error is not None else math.inf) * (
+                1 - self.settings.selection_margin
+            )
+            if error < limit:
+                best, best_error = version, error
+        if best.version_id != current.version_id:
+            return (
+                best,
+                "lower_error",
+                {
+                    "median_abs_error_pct": {
+                        self._label(current): serving_error,
+                        self._label(best): best_error,
+                    }
+                },
+            )
+        return current, "", {}
+
+    def _switch(
+        self, session: Session, to: ResolvedVersion, reason: str, detail: dict[str, Any]
+    ) -> None:
+        session.add(
+            DeploymentSwitch(
+                deployment_id=self.id,
+                from_version_id=self.serving_version_id,
+                to_version_id=to.version_id,
+                reason=reason,
+                detail={"to": self._label(to), **detail},
+            )
+        )
+        self.serving_version_id = to.version_id
+        self.overlay = {}
+        self.tuner = None
+        self.recent.clear()
+
+    # -- one interval ---------------------------------------------------------------------
+    def evaluate(self, session: Session, store: MetricStore, interval: Interval) -> Evaluation:
+        self.intervals += 1
+        metrics = interval.metrics
+        achieved = float(metrics.get("ops_per_sec", 0.0))
+        offered = metrics.get("offered_ops_per_sec")
+        window = self.window
+        window.add(interval)
+        inputs = dict(metrics)
+        cores = metrics.get("cpu_available_cores")
+        if cores is not None and math.isfinite(cores):
+            # other processes come and go by the second; capacity follows the smoothed figure
+            weight = min(1.0, interval.seconds / self.settings.cores_smoothing_seconds)
+            self.cores = cores if self.cores is None else self.cores + weight * (cores - self.cores)
+        if self.cores is not None:
+            inputs["cpu_available_cores"] = self.cores
+        features = features_for(
+            interval.configuration, inputs, horizon_seconds=self.settings.horizon_seconds
+        )
+        resolved = self._resolve(session)
+        versions = [v for v in resolved.values() if isinstance(v, ResolvedVersion)]
+        if not versions:
+            problems = "; ".join(str(v) for v in resolved.values())
+            return self._record_failure(session, store, interval, achieved, offered, problems)
+        serving, reason, detail = self._choose(versions)
+        if reason:
+            self._switch(session, serving, reason, detail)
+
+        predictions: dict[int, Prediction] = {}
+        failure: str | None = None
+        for version in {v.version_id: v for v in versions}.values():
+            overlay = self.overlay if version.version_id == serving.version_id else {}
+            try:
+                predictions[version.version_id] = self.predictor.predict(
+                    version.flavor, version.parameters, overlay, features
+                )
+            except (ProblemError, ValueError, KeyError, TypeError) as exc:
+                if version.version_id == serving.version_id:
+                    failure = f"{self._label(version)} could not predict: {exc}"
+        if failure is not None or serving.version_id not in predictions:
+            return self._record_failure(
+                session, store, interval, achieved, offered, failure or "no prediction"
+            )
+        prediction = predictions[serving.version_id]
+        predicted = prediction.smax_ops_per_sec
+
+        # Compare on the window: saturated -> measured S_max; unsaturated -> a lower bound.
+        saturated = window.saturated if window.full else None
+        window_rate = window.achieved if window.full else None
+        actual = window_rate if saturated and window_rate else None
+        if window_rate:
+            for version_id, p in predictions.items():
+                error = _abs_error(p.smax_ops_per_sec, window_rate, saturated)
+                if error is not None:
+                    self.errors.setdefault(
+                        version_id, deque(maxlen=self.settings.selection_window)
+                    ).append(error)
+        error_pct = (predicted - actual) / actual * 100.0 if actual else None
+        violation = None
+        if saturated is False and window_rate and predicted < window_rate:
+            violation = (predicted - window_rate) / window_rate * 100.0
+        demand = float(offered) if offered else achieved
+        headroom = predicted / demand if demand > 0 else None
+
+        tuned = False
+        if self.auto_tune:
+            tuned = self._tune(session, serving, features, interval, predicted, actual)
+        if actual is not None:
+            self.recent.append(_Window(features, actual))
+
+        self._alerts(session, error_pct, violation, headroom, serving)
+        evaluation = Evaluation(
+            ts_ms=interval.ts_ms,
+            version=self._label(serving),
+            predicted=predicted,
+            achieved=achieved,
+            offered=float(offered) if offered is not None else None,
+            headroom=headroom,
+            saturated=saturated,
+            actual=actual,
+            error_pct=error_pct,
+            censored_violation_pct=violation,
+            binding=prediction.binding,
+            reasons=list(interval.saturation_reasons),
+            tuned=tuned,
+        )
+        points: dict[str, float] = {
+            "predicted_smax": predicted,
+            "achieved_ops_per_sec": achieved,
+            "serving_version": float(serving.version),
+        }
+        if offered is not None:
+            points["offered_ops_per_sec"] = float(offered)
+        if headroom is not None:
+            points["headroom"] = headroom
+        if interval.saturated is not None:
+            points["saturated"] = 1.0 if interval.saturated else 0.0
+        if actual is not None:
+            points["actual_smax"] = actual
+            points["error_pct"] = error_pct or 0.0
+        elif saturated is False and window_rate:
+            points["lower_bound_smax"] = window_rate
+        if violation is not None:
+            points["censored_violation_pct"] = violation
+        for key, value in self.overlay.items():
+            if isinstance(value, int | float):
+                points[f"param.{key}"] = float(value)
+        store.write(
+            deployment_owner(self.id), [(interval.ts_ms, points)], conn=session.connection()
+        )
+        self._save_state(session, evaluation)
+        return evaluation
+
+    def _record_failure(
+        self,
+        session: Session,
+        store: MetricStore,
+        interval: Interval,
+        achieved: float,
+        offered: float | None,
+        problem: str,
+    ) -> Evaluation:
+        evaluation = Evaluation(
+            ts_ms=interval.ts_ms,
+            version=None,
+            predicted=None,
+            achieved=achieved,
+            offered=offered,
+            headroom=None,
+            saturated=interval.saturated,
+            actual=None,
+            error_pct=None,
+            censored_violation_pct=None,
+            binding="",
+            error=problem,
+        )
+        store.write(
+            deployment_owner(self.id),
+            [(interval.ts_ms, {"achieved_ops_per_sec": achieved})],
+            conn=session.connection(),
+        )
+        self._save_state(session, evaluation)
+        return evaluation
+
+    # -- tuning ---------------------------------------------------------------------------
+    def _tune(
+        self,
+        session: Session,
+        serving: ResolvedVersion,
+        features: dict[str, Any],
+        interval: Interval,
+        predicted: float,
+        actual: float | None,
+    ) -> bool:
+        """Feed the tuner; every ``tune_every`` intervals apply what moved and record it.
+
+        Cost parameters are the model's own (overrides of its profile); the correction is the
+        deployment's ``live_correction``, a multiplier on the model's S_max fitted only on
+        saturated windows: exact to invert, whatever the formula.
+        """
+        base = effective_parameters(serving.parameters, features)
+        current = {
+            k: float(self.overlay.get(k, v)) for k, v in base.items() if k != "correction_factor"
+        }
+        current[LIVE_CORRECTION] = float(
+            self.overlay.get(LIVE_CORRECTION, serving.parameters.get(LIVE_CORRECTION, 1.0))
+        )
+        if self.tuner is None:
+            initial = {k: v for k, v in current.items() if k != LIVE_CORRECTION}
+            initial["correction_factor"] = current[LIVE_CORRECTION]
+            self.tuner = OnlineTuner(initial, self._tuner_settings())
+        self.tuner.observe(interval.evidence)
+        if actual is not None:
+            self.tuner.observe_saturated(predicted, actual, current[LIVE_CORRECTION])
+        if self.intervals % self.settings.tune_every:
+            return False
+        estimates = self.tuner.estimates()
+        if "correction_factor" in estimates:
+            estimates[LIVE_CORRECTION] = estimates.pop("correction_factor")
+        changes = {
+            k: abs(v - current[k]) / abs(current[k]) * 100.0 if current.get(k) else math.inf
+            for k, v in estimates.items()
+            if k in current
+        }
+        moved = {k: estimates[k] for k, c in changes.items() if c >= self.settings.min_change_pct}
+        if not moved:
+            return False
+        before = {k: current[k] for k in moved}
+        new_overlay = {**self.overlay, **moved}
+        error_before = self._recent_error(serving, self.overlay)
+        error_after = self._recent_error(serving, new_overlay)
+        evidence = {
+            **self.tuner.summary(),
+            "saturated_windows": len(self.recent),
+            "cpu_available_cores": interval.metrics.get("cpu_available_cores"),
+            "interval_ts_ms": interval.ts_ms,
+            "changes_pct": {k: changes[k] for k in moved},
+        }
+        session.add(
+            TuningRecord(
+                deployment_id=self.id,
+                version_id=serving.version_id,
+                parameters_before=before,
+                parameters_after=moved,
+                evidence=evidence,
+                error_before_pct=error_before,
+                error_after_pct=error_after,
+            )
+        )
+        self.overlay = new_overlay
+        self.recent.clear()  # the next record is scored on windows predicted with these
+        return True
+
+    def _recent_error(self, serving: ResolvedVersion, overlay: dict[str, Any]) -> float | None:
+        if not self.recent:
+            return None
+        errors = []
+        for window in self.recent:
+            p = self.predictor.predict(serving.flavor, serving.parameters, overlay, window.features)
+            errors.append(abs(p.smax_ops_per_sec - window.actual) / window.actual * 100.0)
+        return statistics.median(errors)
+
+    # -- alerts ---------------------------------------------------------------------------
+    def _alerts(
+        self,
+        session: Session,
+        error_pct: float | None,
+        violation: float | None,
+        headroom: float | None,
+        serving: ResolvedVersion,
+    ) -> None:
+        s = self.settings
+        error = error_pct if error_pct is not None else violation
+        if error is not None:
+            self.error_streak = self.error_streak + 1 if abs(error) > s.error_threshold_pct else 0
+            if self.error_streak == s.error_intervals:
+                self._raise(
+                    session,
+                    "prediction_error",
+                    f"|prediction error| above {s.error_threshold_pct:g}% for {s.error_intervals} "
+                    f"intervals in a row (last {error:+.1f}%, version {self._label(serving)}).",
+                    {"error_pct": error, "version": self._label(serving)},
+                )
+            elif self.error_streak == 0:
+                self._resolve_alerts(session, "prediction_error")
+        if headroom is not None:
+            self.headroom_streak = self.headroom_streak + 1 if headroom < s.headroom_min else 0
+            if self.headroom_streak == s.headroom_intervals:
+                self._raise(
+                    session,
+                    "low_headroom",
+                    f"Headroom (predicted S_max / offered rate) under {s.headroom_min:g} for "
+                    f"{s.headroom_intervals} intervals (last {headroom:.2f}).",
+                    {"headroom": headroom, "version": self._label(serving)},
+                )
+            elif self.headroom_streak == 0:
+                self._resolve_alerts(session, "low_headroom")
+
+    def _raise(self, session: Session, kind: str, message: str, detail: dict[str, Any]) -> None:
+        raise_alert(session, self.id, kind, message, detail)
+
+    def _resolve_alerts(self, session: Session, kind: str) -> None:
+        resolve_alerts(session, self.id, kind)
+
+    def _save_state(self, session: Session, evaluation: Evaluation) -> None:
+        state: dict[str, Any] = {
+            "last": evaluation.to_dict(),
+            "intervals": self.intervals,
+            "error_streak": self.error_streak,
+            "headroom_streak": self.headroom_streak,
+            "cores": self.cores,
+            "errors": {str(k): list(v) for k, v in self.errors.items()},
+        }
+        if self.tuner is not None:
+            state["tuner"] = self.tuner.to_dict()
+        session.execute(
+            sa.update(Deployment)
+            .where(Deployment.id == self.id)
+            .values(
+                state=state,
+                serving_version_id=self.serving_version_id,
+                tuned_parameters=self.overlay,
+            )
+        )
+
+
+def _abs_error(predicted: float, achieved: float, saturated: bool | None) -> float | None:
+    """|error| in percent where the interval can say anything: saturated, or a violated bound."""
+    if achieved <= 0:
+        return None
+    if saturated:
+        return abs(predicted - achieved) / achieved * 100.0
+    if saturated is False and predicted < achieved:
+        return (achieved - predicted) / achieved * 100.0
+    if saturated is False:
+        return 0.0
+    return None
+
+
+def raise_alert(
+    session: Session, deployment_id: int, kind: str, message: str, detail: dict[str, Any]
+) -> None:
+    """Store an alert unless one of the same kind is still open."""
+    open_alert = session.scalar(
+        sa.select(AlertEvent.id).where(
+            AlertEvent.deployment_id == deployment_id,
+            AlertEvent.kind == kind,
+            AlertEvent.resolved_at.is_(None),
+        )
+    )
+    if open_alert is None:
+        session.add(
+            AlertEvent(
+                deployment_id=deployment_id,
+                kind=kind,
+                severity="warning",
+                message=message,
+                detail=detail,
+            )
+        )
+
+
+def resolve_alerts(session: Session, deployment_id: int, kind: str) -> None:
+    session.execute(
+        sa.update(AlertEvent)
+        .where(
+            AlertEvent.deployment_id == deployment_id,
+            AlertEvent.kind == kind,
+            AlertEvent.resolved_at.is_(None),
+        )
+        .values(resolved_at=utcnow())
+    )

@@ -1,0 +1,155 @@
+"""S_max predictions for a deployed version: features from an interval, then the formula.
+
+A ``formula`` version names its kind in ``parameters.kind``: ``linear`` (the registry's own:
+intercept + coef . features) or one of :data:`modelyard.perfmodels.FORMULA_KINDS`, called as
+``FORMULA_KINDS[kind](parameters, features)``. The tuner's overlay is merged over the
+version's parameters at the top level, which is where ``smax_resource`` reads overrides.
+
+Features come from the interval's configuration (the workload and options in force), mapped
+to db_bench's names, plus the measured CPU available. A live system has no run length, so the
+resource model's backlog simulation runs over ``horizon_seconds`` (the deployment's setting).
+Predictions are cached on the rounded features and the parameters: within a phase they
+repeat, and the resource model's simulation costs tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelyard.kit.errors import BadRequest
+
+__all__ = ["Prediction", "Predictor", "effective_parameters", "features_for"]
+
+_DBBENCH_NAMES = {
+    "key_size": "key_size",
+    "value_size": "value_size",
+    "write_buffer_size": "write_buffer_size",
+    "max_write_buffer_number": "max_write_buffer_number",
+    "max_background_jobs": "max_background_jobs",
+    "level0_file_num_compaction_trigger": "level0_file_num_compaction_trigger",
+    "level0_slowdown_writes_trigger": "level0_slowdown_writes_trigger",
+    "level0_stop_writes_trigger": "level0_stop_writes_trigger",
+    "target_file_size_base": "target_file_size_base",
+    "max_bytes_for_level_base": "max_bytes_for_level_base",
+    "threads": "threads",
+    "key_space": "num",
+    "compression": "compression_type",
+    "compression_type": "compression_type",
+    "num": "num",
+}
+CORES_STEP = 0.05
+
+
+@dataclass
+class Prediction:
+    smax_ops_per_sec: float
+    binding: str = ""
+    bounds: dict[str, float] = field(default_factory=dict)
+
+
+def features_for(
+    configuration: dict[str, Any], metrics: dict[str, float], *, horizon_seconds: float
+) -> dict[str, Any]:
+    """The feature dict a formula gets for one interval."""
+    features: dict[str, Any] = {}
+    if "db_bench_args" in configuration:
+        features["db_bench_args"] = configuration["db_bench_args"]
+    for source, name in _DBBENCH_NAMES.items():
+        value = configuration.get(source)
+        if value is not None:
+            features[name] = (
+                int(value) if isinstance(value, float) and name != "compression_type" else value
+            )
+    if "db_bench_args" not in features:
+        features["duration"] = int(horizon_seconds)
+        features["benchmarks"] = "fillrandom"
+    cores = metrics.get("cpu_available_cores")
+    if cores is not None and math.isfinite(cores):
+        features["cpu_available_cores"] = max(CORES_STEP, round(cores / CORES_STEP) * CORES_STEP)
+    # numeric metrics and configuration stay available to simple (linear) formulas
+    for key, value in {**configuration, **metrics}.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            features.setdefault(key, value)
+    return features
+
+
+def effective_parameters(parameters: dict[str, Any], features: dict[str, Any]) -> dict[str, float]:
+    """The cost parameters a ``smax_resource`` version really uses (profile + overrides)."""
+    if parameters.get("kind") != "smax_resource":
+        return {}
+    from modelyard.perfmodels import (
+        ResourceParameters,
+        config_from_features,
+        profile_from_parameters,
+    )
+
+    config = config_from_features(features)
+    profile = profile_from_parameters(parameters)
+    base = ResourceParameters.from_profile(profile, config.compression_type).model_dump()
+    base.update({k: v for k, v in parameters.items() if k in base})
+    return {k: float(v) for k, v in base.items()}
+
+
+class Predictor:
+    """Evaluates formula versions with a small cache."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._cache: OrderedDict[str, Prediction] = OrderedDict()
+
+    def predict(
+        self,
+        flavor: str,
+        parameters: dict[str, Any],
+        overlay: dict[str, Any],
+        features: dict[str, Any],
+    ) -> Prediction:
+        if flavor != "formula":
+            raise BadRequest(
+                f"A deployment predicts with `formula` versions; this version's flavor is '{flavor}'."
+            )
+        merged = {**parameters, **overlay}
+        kind = merged.get("kind")
+        live_correction = float(merged.pop("live_correction", 1.0))
+        key = json.dumps([merged, sorted(features.items())], sort_keys=True, default=str)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._compute(str(kind), merged, features)
+            self._cache[key] = cached
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        if live_correction != 1.0:
+            return Prediction(
+                cached.smax_ops_per_sec * live_correction, cached.binding, cached.bounds
+            )
+        return cached
+
+    @staticmethod
+    def _compute(kind: str, parameters: dict[str, Any], features: dict[str, Any]) -> Prediction:
+        if kind == "linear":
+            coef = parameters.get("coef", {})
+            value = float(parameters.get("intercept", 0.0))
+            for name, weight in coef.items():
+                feature = features.get(name)
+                if not isinstance(feature, int | float):
+                    raise BadRequest(
+                        f"The linear formula needs feature '{name}', which the target does not report."
+                    )
+                value += float(weight) * float(feature)
+            return Prediction(value, "linear", {})
+        from modelyard.perfmodels import FORMULA_KINDS
+
+        formula = FORMULA_KINDS.get(kind)
+        if formula is None:
+            raise BadRequest(
+                f"Unknown formula kind '{kind}'; known: linear, {', '.join(sorted(FORMULA_KINDS))}."
+            )
+        result = formula(parameters, features)
+        bounds = {k: float(v) for k, v in result.bounds.items() if math.isfinite(v)}
+        return Prediction(float(result.smax_ops_per_sec), result.binding, bounds)

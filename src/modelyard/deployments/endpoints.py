@@ -1,0 +1,273 @@
+"""Deployment endpoints: create and stop deployments; read their metrics, events, alerts,
+version switches and tuning records; save tuned parameters as a new version; reports."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from modelyard.auth.deps import Editor, Viewer
+from modelyard.deployments import service
+from modelyard.deployments._engine import deployment_owner
+from modelyard.deployments.schemas import (
+    AlertOut,
+    DeploymentCreate,
+    DeploymentOut,
+    DeploymentPage,
+    SaveTuned,
+    SwitchOut,
+    TuningRecordOut,
+)
+from modelyard.kit.deps import DbSession
+from modelyard.kit.errors import BadRequest
+from modelyard.kit.responses import json_response
+from modelyard.monitoring.store import MetricStore
+from modelyard.registry.schemas import VersionOut
+
+router = APIRouter(tags=["deployments"])
+
+DeploymentRef = Annotated[str, Path(max_length=200, description="The deployment's id or name.")]
+_RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(s|m|h|d)$")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_STEP = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+
+
+def metric_store(request: Request) -> MetricStore:
+    store: MetricStore = request.app.state.metric_store
+    return store
+
+
+def parse_time(value: str | None, default_ms: int, name: str) -> int:
+    """Unix seconds, ISO 8601, ``now`` or a relative ``-15m`` / ``-2h`` / ``-30s``."""
+    if value is None or value == "":
+        return default_ms
+    now = time.time()
+    if value == "now":
+        return int(now * 1000)
+    match = _RELATIVE.match(value)
+    if match:
+        return int((now - float(match[1]) * _UNITS[match[2]]) * 1000)
+    try:
+        return int(float(value) * 1000)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(
+            f"`{name}` must be unix seconds, an ISO 8601 time, `now` or relative like `-15m`; got {value!r}."
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def parse_step(value: str | None, span_ms: int) -> int:
+    """``raw``/``0``, a number of seconds, or ``500ms``, ``10s``, ``1m``, ``1h``, ``1d``."""
+    if value is None or value == "":
+        return 0 if span_ms <= 3_600_000 else 60_000
+    if value == "raw":
+        return 0
+    match = _STEP.match(value)
+    if match is None:
+        raise BadRequest(
+            f"`step` must be `raw`, seconds, or like `10s`, `1m`, `1h`; got {value!r}."
+        )
+    unit = match[2] or "s"
+    return int(float(match[1]) * (0.001 if unit == "ms" else _UNITS[unit]) * 1000)
+
+
+@router.get("/deployments", response_model=DeploymentPage)
+def list_deployments(
+    _: Viewer,
+    session: DbSession,
+    target: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(pattern=r"^(active|stopped)$")] = None,
+) -> Response:
+    """List deployments, their serving version and last prediction."""
+    return json_response({"items": service.list_deployments(session, target=target, status=status)})
+
+
+@router.post("/deployments", response_model=DeploymentOut, status_code=201)
+def create_deployment(data: DeploymentCreate, principal: Editor, session: DbSession) -> Response:
+    """Deploy a formula version (or follow an alias) against a target."""
+    return json_response(service.create_deployment(session, data, actor=principal.name), 201)
+
+
+@router.get("/deployments/{deployment}", response_model=DeploymentOut)
+def get_deployment(deployment: DeploymentRef, _: Viewer, session: DbSession) -> Response:
+    """Show a deployment: serving version, tuned parameters, last interval."""
+    return json_response(
+        service.deployment_out(session, service.get_deployment(session, deployment))
+    )
+
+
+@router.post("/deployments/{deployment}/stop", response_model=DeploymentOut)
+def stop_deployment(deployment: DeploymentRef, principal: Editor, session: DbSession) -> Response:
+    """Stop evaluating a deployment (its records stay)."""
+    return json_response(service.stop_deployment(session, deployment, actor=principal.name))
+
+
+@router.delete("/deployments/{deployment}", status_code=204)
+def delete_deployment(
+    deployment: DeploymentRef, principal: Editor, session: DbSession, request: Request
+) -> Response:
+    """Delete a stopped deployment and everything it recorded."""
+    service.delete_deployment(session, metric_store(request), deployment, actor=principal.name)
+    return Response(status_code=204)
+
+
+@router.get("/deployments/{deployment}/metrics")
+def deployment_metrics(
+    deployment: DeploymentRef,
+    _: Viewer,
+    session: DbSession,
+    request: Request,
+    from_: Annotated[
+        str | None, Query(alias="from", max_length=64, description="Default: 15 minutes ago.")
+    ] = None,
+    to: Annotated[str | None, Query(max_length=64, description="Default: now.")] = None,
+    step: Annotated[str | None, Query(max_length=16, description="`raw`, `10s`, `1m`...")] = None,
+    name: Annotated[list[str], Query(description="Only these series; repeat.")] = [],  # noqa: B006
+    target_metrics: Annotated[bool, Query(description="Include the target's series.")] = True,
+) -> Response:
+    """Predicted against actual, headroom and the target's metrics over a time range."""
+    now_ms = int(time.time() * 1000)
+    to_ms = parse_time(to, now_ms, "to")
+    from_ms = parse_time(from_, to_ms - 15 * 60_000, "from")
+    step_ms = parse_step(step, to_ms - from_ms)
+    result = service.query_metrics(
+        session,
+        metric_store(request),
+        deployment,
+        from_ms=from_ms,
+        to_ms=to_ms,
+        step_ms=step_ms,
+        names=name or None,
+        include_target=target_metrics,
+    )
+    return json_response(result)
+
+
+@router.get(
+    "/deployments/{deployment}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-sent events, one per interval.",
+        }
+    },
+)
+async def deployment_events(
+    deployment: DeploymentRef,
+    _: Viewer,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Stop after this many events.")
+    ] = None,
+    timeout: Annotated[
+        float | None, Query(gt=0, le=86400, description="Stop after this many seconds.")
+    ] = None,
+) -> StreamingResponse:
+    """Stream each interval's prediction, actual and headroom as server-sent events.
+
+    Reconnect with ``Last-Event-ID`` to resume after the last event seen.
+    """
+    db = request.app.state.db
+    store = metric_store(request)
+
+    def lookup() -> int:
+        with db.session() as session:
+            return service.get_deployment(session, deployment).id
+
+    deployment_id = await run_in_threadpool(lookup)
+    owner = deployment_owner(deployment_id)
+    after = (
+        int(last_event_id)
+        if last_event_id and last_event_id.isdigit()
+        else int(time.time() * 1000) - 1
+    )
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal after
+        sent = 0
+        started = time.monotonic()
+        last_beat = started
+        yield b"retry: 2000\n\n"
+        while True:
+            if await request.is_disconnected():
+                return
+            if timeout is not None and time.monotonic() - started > timeout:
+                return
+            samples = await run_in_threadpool(
+                store.samples_between, owner, after, int(time.time() * 1000) + 60_000
+            )
+            for ts, values in samples:
+                payload: dict[str, Any] = {"ts_ms": ts, **values}
+                yield (
+                    b"id: "
+                    + str(ts).encode()
+                    + b"\nevent: interval\ndata: "
+                    + orjson.dumps(payload)
+                    + b"\n\n"
+                )
+                after = ts
+                sent += 1
+                if limit is not None and sent >= limit:
+                    return
+            if time.monotonic() - last_beat > 15:
+                yield b": keep-alive\n\n"
+                last_beat = time.monotonic()
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/deployments/{deployment}/alerts", response_model=list[AlertOut])
+def deployment_alerts(
+    deployment: DeploymentRef,
+    _: Viewer,
+    session: DbSession,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+) -> Response:
+    """Alert events of a deployment (prediction error, low headroom, target down)."""
+    return json_response(service.list_alerts(session, deployment, open_only=open_only))
+
+
+@router.get("/deployments/{deployment}/switches", response_model=list[SwitchOut])
+def deployment_switches(deployment: DeploymentRef, _: Viewer, session: DbSession) -> Response:
+    """Every change of the serving version and why (start, alias moved, lower error)."""
+    return json_response(service.list_switches(session, deployment))
+
+
+@router.get("/deployments/{deployment}/tuning", response_model=list[TuningRecordOut])
+def deployment_tuning(
+    deployment: DeploymentRef,
+    _: Viewer,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    """Tuning records: parameters before and after, evidence, error before and after."""
+    return json_response(service.list_tuning(session, deployment, limit=limit))
+
+
+@router.post("/deployments/{deployment}/tuned-version", response_model=VersionOut, status_code=201)
+def save_tuned(
+    deployment: DeploymentRef, data: SaveTuned, principal: Editor, session: DbSession
+) -> Response:
+    """Save the serving version's parameters with the tuned values as a new model version."""
+    created = service.save_tuned_version(session, deployment, data, actor=principal.name)
+    return json_response({k: v for k, v in created.items() if k != "id"}, 201)

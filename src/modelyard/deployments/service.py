@@ -1,0 +1,329 @@
+"""Deployment logic: bind a model version (or alias) to a target, read what it recorded.
+
+Functions take a session and ``flush()``; the caller commits. The live loop
+(:mod:`modelyard.deployments.live`) does the interval-by-interval work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelyard.auth.service import record
+from modelyard.deployments._engine import deployment_owner
+from modelyard.deployments.schemas import DeploymentCreate, SaveTuned
+from modelyard.kit.errors import BadRequest, Conflict, NotFound
+from modelyard.kit.time import utcnow
+from modelyard.models import (
+    AlertEvent,
+    Deployment,
+    DeploymentSwitch,
+    ModelVersion,
+    RegisteredModel,
+    Target,
+    TuningRecord,
+)
+from modelyard.monitoring.store import MetricStore, QueryResult
+from modelyard.registry import service as registry_service
+from modelyard.registry.schemas import VersionCreate
+from modelyard.targets import service as target_service
+
+__all__ = [
+    "create_deployment",
+    "delete_deployment",
+    "get_deployment",
+    "list_alerts",
+    "list_deployments",
+    "list_switches",
+    "list_tuning",
+    "query_metrics",
+    "save_tuned_version",
+    "stop_deployment",
+]
+
+
+def _version_labels(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(ModelVersion.id, RegisteredModel.name, ModelVersion.version)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .where(ModelVersion.id.in_(ids))
+    )
+    return {vid: f"{name}/{number}" for vid, name, number in rows}
+
+
+def _row(deployment: Deployment, target_name: str, labels: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": deployment.id,
+        "name": deployment.name,
+        "target_id": deployment.target_id,
+        "target": target_name,
+        "model": deployment.model_ref,
+        "candidates": list(deployment.candidates),
+        "auto_tune": deployment.auto_tune,
+        "settings": deployment.settings,
+        "status": deployment.status,
+        "serving_version": labels.get(deployment.serving_version_id or -1),
+        "tuned_parameters": deployment.tuned_parameters,
+        "state": {k: v for k, v in deployment.state.items() if k != "tuner"},
+        "created_by": deployment.created_by,
+        "created_at": deployment.created_at,
+        "stopped_at": deployment.stopped_at,
+    }
+
+
+def get_deployment(session: Session, ref: str | int) -> Deployment:
+    if isinstance(ref, int) or str(ref).isdigit():
+        deployment = session.get(Deployment, int(ref))
+    else:
+        deployment = session.scalar(sa.select(Deployment).where(Deployment.name == ref))
+    if deployment is None:
+        raise NotFound(f"No deployment '{ref}'; list deployments with GET /api/deployments.")
+    return deployment
+
+
+def deployment_out(session: Session, deployment: Deployment) -> dict[str, Any]:
+    target = session.get(Target, deployment.target_id)
+    labels = _version_labels(session, {deployment.serving_version_id} - {None})  # type: ignore[arg-type]
+    return _row(deployment, target.name if target else "", labels)
+
+
+def create_deployment(session: Session, data: DeploymentCreate, *, actor: str) -> dict[str, Any]:
+    if session.scalar(sa.select(Deployment.id).where(Deployment.name == data.name)):
+        raise Conflict(f"A deployment named '{data.name}' already exists.")
+    target = target_service.get_target(session, data.target)
+    for ref in [data.model, *data.candidates]:
+        version = registry_service.resolve(session, ref)
+        if version.flavor != "formula":
+            raise BadRequest(
+                f"'{ref}' is a {version.flavor} version; a deployment predicts S_max with formula versions."
+            )
+    deployment = Deployment(
+        name=data.name,
+        target_id=target.id,
+        model_ref=data.model,
+        candidates=list(data.candidates),
+        auto_tune=data.auto_tune,
+        settings=data.settings.model_dump(),
+        status="active",
+        tuned_parameters={},
+        state={},
+        created_by=actor,
+    )
+    session.add(deployment)
+    session.flush()
+    record(
+        session,
+        actor,
+        "deployment.create",
+        "deployment",
+        data.name,
+        target=target.name,
+        model=data.model,
+    )
+    return deployment_out(session, deployment)
+
+
+def list_deployments(
+    session: Session, *, target: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    query = (
+        sa.select(Deployment, Target.name)
+        .join(Target, Target.id == Deployment.target_id)
+        .order_by(Deployment.id)
+    )
+    if target:
+        query = query.where(Target.id == target_service.get_target(session, target).id)
+    if status:
+        query = query.where(Deployment.status == status)
+    rows = list(session.execute(query))
+    labels = _version_labels(
+        session, {d.serving_version_id for d, _ in rows if d.serving_version_id}
+    )
+    return [_row(d, name, labels) for d, name in rows]
+
+
+def stop_deployment(session: Session, ref: str | int, *, actor: str) -> dict[str, Any]:
+    deployment = get_deployment(session, ref)
+    if deployment.status != "stopped":
+        deployment.status = "stopped"
+        deployment.stopped_at = utcnow()
+        session.flush()
+        record(session, actor, "deployment.stop", "deployment", deployment.name)
+    return deployment_out(session, deployment)
+
+
+def delete_deployment(session: Session, store: MetricStore, ref: str | int, *, actor: str) -> None:
+    deployment = get_deployment(session, ref)
+    if deployment.status == "active":
+        raise Conflict(f"Deployment '{deployment.name}' is active; stop it first.")
+    session.execute(sa.delete(AlertEvent).where(AlertEvent.deployment_id == deployment.id))
+    session.execute(sa.delete(TuningRecord).where(TuningRecord.deployment_id == deployment.id))
+    session.execute(
+        sa.delete(DeploymentSwitch).where(DeploymentSwitch.deployment_id == deployment.id)
+    )
+    session.delete(deployment)
+    session.flush()
+    store.forget_owner(deployment_owner(deployment.id))
+    record(session, actor, "deployment.delete", "deployment", deployment.name)
+
+
+def list_switches(session: Session, ref: str | int) -> list[dict[str, Any]]:
+    deployment = get_deployment(session, ref)
+    rows = list(
+        session.scalars(
+            sa.select(DeploymentSwitch)
+            .where(DeploymentSwitch.deployment_id == deployment.id)
+            .order_by(DeploymentSwitch.id)
+        )
+    )
+    labels = _version_labels(
+        session, {v for r in rows for v in (r.from_version_id, r.to_version_id) if v}
+    )
+    return [
+        {
+            "id": r.id,
+            "at": r.at,
+            "reason": r.reason,
+            "detail": r.detail,
+            "from_version": labels.get(r.from_version_id or -1),
+            "to_version": labels.get(r.to_version_id or -1),
+        }
+        for r in rows
+    ]
+
+
+def list_tuning(session: Session, ref: str | int, *, limit: int = 1000) -> list[dict[str, Any]]:
+    deployment = get_deployment(session, ref)
+    rows = list(
+        session.scalars(
+            sa.select(TuningRecord)
+            .where(TuningRecord.deployment_id == deployment.id)
+            .order_by(TuningRecord.id.desc())
+            .limit(limit)
+        )
+    )
+    labels = _version_labels(session, {r.version_id for r in rows if r.version_id})
+    return [
+        {
+            "id": r.id,
+            "at": r.at,
+            "version": labels.get(r.version_id or -1),
+            "parameters_before": r.parameters_before,
+            "parameters_after": r.parameters_after,
+            "evidence": r.evidence,
+            "error_before_pct": r.error_before_pct,
+            "error_after_pct": r.error_after_pct,
+        }
+        for r in reversed(rows)
+    ]
+
+
+def list_alerts(
+    session: Session, ref: str | int, *, open_only: bool = False
+) -> list[dict[str, Any]]:
+    deployment = get_deployment(session, ref)
+    query = (
+        sa.select(AlertEvent)
+        .where(AlertEvent.deployment_id == deployment.id)
+        .order_by(AlertEvent.id)
+    )
+    if open_only:
+        query = query.where(AlertEvent.resolved_at.is_(None))
+    return [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "severity": a.severity,
+            "message": a.message,
+            "detail": a.detail,
+            "raised_at": a.raised_at,
+            "resolved_at": a.resolved_at,
+        }
+        for a in session.scalars(query)
+    ]
+
+
+def save_tuned_version(
+    session: Session, ref: str | int, data: SaveTuned, *, actor: str
+) -> dict[str, Any]:
+    """Save the serving version's parameters with the tuned overlay as a new version."""
+    deployment = get_deployment(session, ref)
+    if not deployment.tuned_parameters:
+        raise Conflict(f"Deployment '{deployment.name}' has no tuned parameters yet.")
+    if deployment.serving_version_id is None:
+        raise Conflict(f"Deployment '{deployment.name}' has not served a version yet.")
+    base = session.get(ModelVersion, deployment.serving_version_id)
+    if base is None:
+        raise Conflict("The serving version no longer exists.")
+    model = session.get(RegisteredModel, base.model_id)
+    assert model is not None
+    parameters = {**base.parameters, **deployment.tuned_parameters}
+    created = registry_service.create_version(
+        session,
+        model.name,
+        VersionCreate(
+            flavor=base.flavor,
+            parameters=parameters,
+            description=data.description or f"Tuned online by deployment '{deployment.name}'.",
+            source=f"deployment:{deployment.name}",
+            parent=f"{model.name}/{base.version}",
+            tags={"tuned_by": deployment.name},
+        ),
+        None,
+        actor=actor,
+    )
+    if data.alias:
+        registry_service.set_alias(session, model.name, data.alias, created["version"], actor=actor)
+        created = registry_service.get_version(session, model.name, created["version"])
+    record(
+        session,
+        actor,
+        "deployment.save_tuned",
+        "deployment",
+        deployment.name,
+        version=created["version"],
+    )
+    return created
+
+
+def query_metrics(
+    session: Session,
+    store: MetricStore,
+    ref: str | int,
+    *,
+    from_ms: int,
+    to_ms: int,
+    step_ms: int,
+    names: list[str] | None,
+    include_target: bool = True,
+) -> dict[str, Any]:
+    """The deployment's series (predicted, actual, headroom, ...) and its target's metrics."""
+    deployment = get_deployment(session, ref)
+    if to_ms < from_ms:
+        raise BadRequest("`to` is before `from`.")
+    if step_ms and (to_ms - from_ms) / step_ms > 100_000:
+        raise BadRequest("That range and step give over 100,000 buckets; use a larger step.")
+    own: QueryResult = store.query(
+        deployment_owner(deployment.id), from_ms=from_ms, to_ms=to_ms, step_ms=step_ms, names=names
+    )
+    result = own.to_dict()
+    if include_target:
+        target = store.query(
+            target_service.target_owner(deployment.target_id),
+            from_ms=from_ms,
+            to_ms=to_ms,
+            step_ms=step_ms,
+            names=names,
+        )
+        result["target_series"] = target.series
+    result["deployment"] = deployment.name
+    return result
+
+
+def time_ms(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1000)

@@ -1,0 +1,118 @@
+"""Target endpoints: create, list, start, stop and delete live targets; push metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from modelyard.auth.deps import Editor, Viewer
+from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.errors import PayloadTooLarge, UnsupportedMediaType
+from modelyard.kit.responses import json_response
+from modelyard.monitoring.store import MetricStore
+from modelyard.targets import service
+from modelyard.targets.schemas import PushAccepted, PushBatch, TargetCreate, TargetOut, TargetPage
+
+router = APIRouter(tags=["targets"])
+
+TargetRef = Annotated[str, Path(max_length=200, description="The target's id or name.")]
+MAX_PUSH_BYTES = 32 << 20
+
+
+def metric_store(request: Request) -> MetricStore:
+    store: MetricStore = request.app.state.metric_store
+    return store
+
+
+@router.get("/targets", response_model=TargetPage)
+def list_targets(
+    _: Viewer,
+    session: DbSession,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """List live targets and their status."""
+    return json_response({"items": service.list_targets(session, kind=kind)})
+
+
+@router.post("/targets", response_model=TargetOut, status_code=201)
+def create_target(data: TargetCreate, principal: Editor, session: DbSession) -> Response:
+    """Create a target (rocksdb-embedded, db_bench, prometheus or push) and start following it."""
+    return json_response(service.create_target(session, data, actor=principal.name), 201)
+
+
+@router.get("/targets/{target}", response_model=TargetOut)
+def get_target(target: TargetRef, _: Viewer, session: DbSession) -> Response:
+    """Show one target, its status and the reason when it is down."""
+    return json_response(service.target_row(service.get_target(session, target)))
+
+
+@router.post("/targets/{target}/start", response_model=TargetOut)
+def start_target(target: TargetRef, principal: Editor, session: DbSession) -> Response:
+    """Follow a stopped target again."""
+    return json_response(
+        service.set_desired_state(session, target, "running", actor=principal.name)
+    )
+
+
+@router.post("/targets/{target}/stop", response_model=TargetOut)
+def stop_target(target: TargetRef, principal: Editor, session: DbSession) -> Response:
+    """Stop following a target (and stop what modelyard started for it)."""
+    return json_response(
+        service.set_desired_state(session, target, "stopped", actor=principal.name)
+    )
+
+
+@router.delete("/targets/{target}", status_code=204)
+def delete_target(
+    target: TargetRef,
+    principal: Editor,
+    session: DbSession,
+    settings: AppSettings,
+    request: Request,
+) -> Response:
+    """Delete a stopped target, its metrics and its stopped deployments."""
+    service.delete_target(
+        session, metric_store(request), settings.home, target, actor=principal.name
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/targets/{target}/metrics",
+    response_model=PushAccepted,
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": PushBatch.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    )
+                }
+            },
+        }
+    },
+)
+async def push_metrics(target: TargetRef, principal: Editor, request: Request) -> Response:
+    """Push a batch of samples (`{"samples": [{"t": ..., "metrics": {...}}]}`) to a push target."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/json"):
+        raise UnsupportedMediaType("Send the batch as application/json.")
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_PUSH_BYTES:
+        raise PayloadTooLarge(f"A batch may be at most {MAX_PUSH_BYTES >> 20} MiB; split it.")
+    body = await request.body()
+    if len(body) > MAX_PUSH_BYTES:
+        raise PayloadTooLarge(f"A batch may be at most {MAX_PUSH_BYTES >> 20} MiB; split it.")
+    from starlette.concurrency import run_in_threadpool
+
+    def write() -> dict[str, Any]:
+        with request.app.state.db.session() as session:
+            row = service.get_target(session, target)
+            points, samples = service.ingest_push(metric_store(request), row, body)
+            return {"accepted_points": points, "samples": samples}
+
+    return json_response(await run_in_threadpool(write), 202)

@@ -1,0 +1,160 @@
+"""Input and output shapes of the target endpoints, and each kind's configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from modelyard.targets.embedded.workload import WorkloadSpec
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"
+METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,80}(\.[a-z0-9_]{1,40})?$"
+TargetKind = Literal["rocksdb-embedded", "db_bench", "prometheus", "push"]
+MetricName = Annotated[str, StringConstraints(pattern=METRIC_PATTERN)]
+PushedName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class EmbeddedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+
+
+class DbBenchTargetConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark: Literal["fillrandom", "fillseq", "overwrite"] = "fillrandom"
+    duration_seconds: int = Field(
+        60, ge=1, le=3600, description="db_bench --duration; the run stops then"
+    )
+    args: str = Field(
+        "",
+        max_length=2000,
+        pattern=r"^[A-Za-z0-9_=.,:/+ -]*$",
+        description="Further db_bench flags (`--value_size=400 --write_buffer_size=8388608`); "
+        "--db, --benchmarks, --duration and the reporting flags are set by modelyard.",
+    )
+
+
+class PrometheusMetric(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(
+        pattern=r"^[A-Za-z_:][A-Za-z0-9_:]{0,200}$",
+        description="Exposed metric name (sample name).",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Label values a sample must have."
+    )
+    type: Literal["gauge", "rate"] = Field(
+        "gauge", description="`rate`: per-second increase of a counter."
+    )
+    scale: float = Field(1.0, description="Multiply the value (unit conversion).")
+
+
+class PrometheusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        max_length=2000,
+        pattern=r"^https?://[^\s/?#@]+(/[^\s]*)?$",
+        description="The /metrics URL to scrape (http or https); its host must be allowed by "
+        "the `live.scrape_hosts` setting (loopback only by default).",
+    )
+    metrics: dict[MetricName, PrometheusMetric] = Field(min_length=1, max_length=200)
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, description="Workload and options for the model."
+    )
+    timeout_seconds: float = Field(2.0, gt=0, le=60)
+
+
+class PushConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, description="Workload and options for the model."
+    )
+
+
+CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "rocksdb-embedded": EmbeddedConfig,
+    "db_bench": DbBenchTargetConfig,
+    "prometheus": PrometheusConfig,
+    "push": PushConfig,
+}
+
+
+class _TargetCreateBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    interval_seconds: float = Field(1.0, ge=0.2, le=3600)
+    start: bool = Field(True, description="Follow it right away.")
+
+
+class EmbeddedTargetCreate(_TargetCreateBase):
+    kind: Literal["rocksdb-embedded"]
+    config: EmbeddedConfig = Field(default_factory=EmbeddedConfig)
+
+
+class DbBenchTargetCreate(_TargetCreateBase):
+    kind: Literal["db_bench"]
+    config: DbBenchTargetConfig = Field(default_factory=DbBenchTargetConfig)
+
+
+class PrometheusTargetCreate(_TargetCreateBase):
+    kind: Literal["prometheus"]
+    config: PrometheusConfig
+
+
+class PushTargetCreate(_TargetCreateBase):
+    kind: Literal["push"]
+    config: PushConfig = Field(default_factory=PushConfig)
+
+
+TargetCreate = Annotated[
+    EmbeddedTargetCreate | DbBenchTargetCreate | PrometheusTargetCreate | PushTargetCreate,
+    Field(discriminator="kind"),
+]
+
+
+class TargetOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    interval_seconds: float
+    config: dict[str, Any]
+    desired_state: str
+    status: str
+    status_reason: str
+    status_changed_at: dt.datetime
+    last_sample_at: dt.datetime | None
+    created_by: str
+    created_at: dt.datetime
+
+
+class TargetPage(BaseModel):
+    items: list[TargetOut]
+
+
+class PushSample(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    t: float | dt.datetime = Field(description="Unix seconds or an ISO 8601 time.")
+    metrics: dict[PushedName, float] = Field(max_length=500)
+
+
+class PushBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[PushSample] = Field(min_length=1, max_length=50_000)
+
+
+class PushAccepted(BaseModel):
+    accepted_points: int
+    samples: int
+    skipped_samples: int = Field(
+        0, description="Samples outside the accepted time range (last 24 h to 5 min ahead)."
+    )

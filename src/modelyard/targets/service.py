@@ -1,0 +1,204 @@
+"""Target logic: create, list, start and stop targets, and take pushed metrics into the store.
+
+Functions take a session and ``flush()``; the caller commits. The live loops
+(:mod:`modelyard.deployments.live`) follow every target whose ``desired_state`` is ``running``
+and write its status back through :func:`set_status`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+
+from modelyard.auth.service import record
+from modelyard.kit.errors import BadRequest, Conflict, NotFound, Unprocessable
+from modelyard.kit.time import utcnow
+from modelyard.models import Deployment, Target
+from modelyard.monitoring.store import MetricStore
+from modelyard.targets._factory import target_dir
+from modelyard.targets.schemas import PushBatch, TargetCreate
+
+__all__ = [
+    "create_target",
+    "delete_target",
+    "get_target",
+    "ingest_push",
+    "list_targets",
+    "set_desired_state",
+    "set_status",
+    "target_owner",
+    "target_row",
+]
+
+_PUSH = TypeAdapter(PushBatch)
+MAX_FUTURE_MS = 5 * 60_000
+
+
+def target_owner(target_id: int) -> str:
+    return f"target:{target_id}"
+
+
+def target_row(target: Target) -> dict[str, Any]:
+    return {
+        "id": target.id,
+        "name": target.name,
+        "kind": target.kind,
+        "interval_seconds": target.interval_seconds,
+        "config": target.config,
+        "desired_state": target.desired_state,
+        "status": target.status,
+        "status_reason": target.status_reason,
+        "status_changed_at": target.status_changed_at,
+        "last_sample_at": target.last_sample_at,
+        "created_by": target.created_by,
+        "created_at": target.created_at,
+    }
+
+
+def create_target(session: Session, data: TargetCreate, *, actor: str) -> dict[str, Any]:
+    if session.scalar(sa.select(Target.id).where(Target.name == data.name)):
+        raise Conflict(f"A target named '{data.name}' already exists.")
+    # a db_bench target on a machine without db_bench is created and goes down with the
+    # install hint as its reason, like any other target that cannot start
+    config = data.config.model_dump(mode="json")
+    target = Target(
+        name=data.name,
+        kind=data.kind,
+        config=config,
+        interval_seconds=data.interval_seconds,
+        desired_state="running" if data.start else "stopped",
+        status="pending" if data.start else "stopped",
+        status_reason="" if data.start else "created stopped",
+        created_by=actor,
+    )
+    session.add(target)
+    session.flush()
+    record(session, actor, "target.create", "target", data.name, kind=data.kind)
+    return target_row(target)
+
+
+def get_target(session: Session, ref: str | int) -> Target:
+    """A target by id (digits) or name."""
+    if isinstance(ref, int) or str(ref).isdigit():
+        target = session.get(Target, int(ref))
+    else:
+        target = session.scalar(sa.select(Target).where(Target.name == ref))
+    if target is None:
+        raise NotFound(f"No target '{ref}'; list targets with GET /api/targets.")
+    return target
+
+
+def list_targets(session: Session, *, kind: str | None = None) -> list[dict[str, Any]]:
+    query = sa.select(Target).order_by(Target.id)
+    if kind:
+        query = query.where(Target.kind == kind)
+    return [target_row(t) for t in session.scalars(query)]
+
+
+def set_desired_state(
+    session: Session, ref: str | int, state: str, *, actor: str
+) -> dict[str, Any]:
+    target = get_target(session, ref)
+    if state not in ("running", "stopped"):
+        raise BadRequest("The state must be 'running' or 'stopped'.")
+    target.desired_state = state
+    if state == "running" and target.status in ("stopped", "down"):
+        target.status, target.status_reason = "pending", "starting"
+        target.status_changed_at = utcnow()
+    session.flush()
+    record(
+        session, actor, f"target.{'start' if state == 'running' else 'stop'}", "target", target.name
+    )
+    return target_row(target)
+
+
+def delete_target(
+    session: Session, store: MetricStore, home: Path, ref: str | int, *, actor: str
+) -> None:
+    target = get_target(session, ref)
+    if target.desired_state == "running" and target.status in ("up", "pending"):
+        raise Conflict(
+            f"Target '{target.name}' is running; stop it first (POST /api/targets/{target.id}/stop)."
+        )
+    if session.scalar(
+        sa.select(Deployment.id).where(
+            Deployment.target_id == target.id, Deployment.status == "active"
+        )
+    ):
+        raise Conflict(f"Target '{target.name}' has active deployments; stop them first.")
+    session.execute(sa.delete(Deployment).where(Deployment.target_id == target.id))
+    session.delete(target)
+    session.flush()
+    store.forget_owner(target_owner(target.id))
+    shutil.rmtree(target_dir(home, target.id), ignore_errors=True)
+    record(session, actor, "target.delete", "target", target.name)
+
+
+def set_status(
+    session: Session, target_id: int, status: str, reason: str = "", *, sampled: bool = False
+) -> bool:
+    """Record the live loop's view of a target; returns True when the status changed."""
+    target = session.get(Target, target_id)
+    if target is None:
+        return False
+    changed = target.status != status or (status == "down" and target.status_reason != reason)
+    if changed:
+        target.status, target.status_reason, target.status_changed_at = status, reason, utcnow()
+    if sampled:
+        target.last_sample_at = utcnow()
+    session.flush()
+    return changed
+
+
+def _ts_ms(value: float | dt.datetime) -> int:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return int(value.timestamp() * 1000)
+    return int(value * 1000)
+
+
+def ingest_push(store: MetricStore, target: Target, body: bytes) -> tuple[int, int]:
+    """Validate a pushed batch and write it; returns (points written, samples)."""
+    if target.kind != "push":
+        raise Conflict(
+            f"Target '{target.name}' is a {target.kind} target; only push targets accept metrics."
+        )
+    try:
+        batch = _PUSH.validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()[:20]
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        raise Unprocessable(
+            f"The metrics batch is not valid: {summary}.", extra={"errors": errors}
+        ) from exc
+    now = int(utcnow().timestamp() * 1000)
+    oldest = now - store.raw_retention_ms
+    samples: list[tuple[int, dict[str, float]]] = []
+    for index, sample in enumerate(batch.samples):
+        ts = _ts_ms(sample.t)
+        if ts > now + MAX_FUTURE_MS or ts < oldest:
+            raise Unprocessable(
+                f"samples[{index}].t is {'in the future' if ts > now else 'older than the raw retention'}; "
+                "send times within the last 24 h (unix seconds or ISO 8601)."
+            )
+        for name, value in sample.metrics.items():
+            if not math.isfinite(value):
+                raise Unprocessable(f"samples[{index}].metrics.{name} is not a finite number.")
+            if not name or len(name) > 200:
+                raise Unprocessable(
+                    f"samples[{index}] has a metric name longer than 200 characters."
+                )
+        samples.append((ts, sample.metrics))
+    points = store.write(target_owner(target.id), samples)
+    return points, len(samples)

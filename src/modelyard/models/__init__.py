@@ -15,6 +15,7 @@ from modelyard.models.registry import (
     RegisteredModel,
     VersionTag,
 )
+from modelyard.models.reports import Report
 from modelyard.models.targets import Target
 from modelyard.models.tuning import TuningRecord
 from modelyard.models.users import ApiToken, User
@@ -38,6 +39,7 @@ __all__ = [
     "ModelTag",
     "ModelVersion",
     "RegisteredModel",
+    "Report",
     "Target",
     "TuningRecord",
     "User",

@@ -1,0 +1,86 @@
+"""Report endpoints: generate the weekly report, list reports, download their files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse
+from starlette.responses import Response
+
+from modelyard.auth.deps import Editor, Viewer
+from modelyard.jobs import service as jobs_service
+from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.responses import json_response
+from modelyard.reports import service
+from modelyard.reports.schemas import (
+    ReportFormat,
+    ReportJob,
+    ReportOut,
+    ReportPage,
+    WeeklyReportRequest,
+)
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+ReportId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post("/weekly", response_model=ReportJob, status_code=202)
+def create_weekly_report(
+    data: WeeklyReportRequest, principal: Editor, session: DbSession
+) -> Response:
+    """Generate the performance report of a period (default: the last 7 days) as a job."""
+    params = {"days": data.days, "end": data.end.isoformat() if data.end else None}
+    job = jobs_service.submit(
+        session, kind="weekly_report", params=params, priority=data.priority, submitted_by=principal
+    )
+    return json_response(
+        {"job_id": job.id, "status": job.status}, 202, headers={"Location": f"/api/jobs/{job.id}"}
+    )
+
+
+@router.get("", response_model=ReportPage)
+def list_reports(
+    _: Viewer,
+    session: DbSession,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    subject: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """List reports, newest first."""
+    rows, next_cursor = service.list_reports(
+        session, kind=kind, subject=subject, limit=limit, cursor=cursor
+    )
+    return json_response({"items": [service.out(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/{report_id}", response_model=ReportOut)
+def get_report(report_id: ReportId, _: Viewer, session: DbSession) -> Response:
+    """Show a report's summary and files."""
+    return json_response(service.out(service.get(session, report_id)))
+
+
+@router.get(
+    "/{report_id}/{fmt}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/json": {}, "text/html": {}, "image/png": {}}}},
+)
+def get_report_file(
+    report_id: ReportId,
+    fmt: ReportFormat,
+    request: Request,
+    _: Viewer,
+    session: DbSession,
+    settings: AppSettings,
+) -> FileResponse:
+    """Download one of a report's files (json, html or png)."""
+    report = service.get(session, report_id)
+    return FileResponse(
+        service.file_path(settings.home, report, fmt),
+        media_type=service.MEDIA_TYPES[fmt],
+        headers={
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+        },
+    )

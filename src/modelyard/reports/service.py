@@ -1,0 +1,112 @@
+"""Saving and reading reports. Files live in ``<home>/reports/<id>/report.<format>`` with
+names modelyard chooses, never the caller, so no path comes from user input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelyard.kit.errors import BadRequest, NotFound
+from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.models import Report
+
+FORMATS = ("json", "html", "png")
+MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8", "png": "image/png"}
+
+
+def report_dir(home: Path, report_id: int) -> Path:
+    return home / "reports" / str(int(report_id))
+
+
+def save(
+    session: Session,
+    home: Path,
+    *,
+    kind: str,
+    title: str,
+    subject: str = "",
+    period: tuple[dt.datetime, dt.datetime] | None = None,
+    summary: dict[str, Any],
+    files: dict[str, bytes],
+    created_by: str,
+    job_id: int | None = None,
+) -> Report:
+    unknown = set(files) - set(FORMATS)
+    if unknown:
+        raise BadRequest(f"Unknown report formats: {', '.join(sorted(unknown))}.")
+    report = Report(
+        kind=kind,
+        title=title,
+        subject=subject,
+        summary=summary,
+        created_by=created_by,
+        job_id=job_id,
+        period_start=period[0] if period else None,
+        period_end=period[1] if period else None,
+        files={fmt: len(body) for fmt, body in files.items()},
+    )
+    session.add(report)
+    session.flush()
+    directory = report_dir(home, report.id)
+    directory.mkdir(parents=True, exist_ok=True)
+    for fmt, body in files.items():
+        tmp = directory / f".report.{fmt}.tmp"
+        tmp.write_bytes(body)
+        os.replace(tmp, directory / f"report.{fmt}")
+    return report
+
+
+def get(session: Session, report_id: int) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"No report with id {report_id}; list reports with GET /api/reports.")
+    return report
+
+
+def file_path(home: Path, report: Report, fmt: str) -> Path:
+    if fmt not in report.files:
+        available = ", ".join(sorted(report.files)) or "none"
+        raise NotFound(f"Report {report.id} has no {fmt} file; it has: {available}.")
+    path = report_dir(home, report.id) / f"report.{fmt}"
+    if not path.is_file():
+        raise NotFound(f"The {fmt} file of report {report.id} is missing from the data directory.")
+    return path
+
+
+def list_reports(
+    session: Session, *, kind: str | None, subject: str | None, limit: int, cursor: str | None
+) -> tuple[list[Report], str | None]:
+    query = sa.select(Report).order_by(Report.id.desc())
+    if kind:
+        query = query.where(Report.kind == kind)
+    if subject:
+        query = query.where(Report.subject == subject)
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
+        query = query.where(Report.id < values[0])
+    rows = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def out(report: Report) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "kind": report.kind,
+        "title": report.title,
+        "subject": report.subject,
+        "period_start": report.period_start,
+        "period_end": report.period_end,
+        "summary": report.summary,
+        "files": report.files,
+        "job_id": report.job_id,
+        "created_by": report.created_by,
+        "created_at": report.created_at,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import db, demo, serve, users
+from modelyard.cli import datasets, db, demo, serve, users
 
 app = typer.Typer(
     name="modelyard",
@@ -16,6 +16,7 @@ app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
+app.add_typer(datasets.app, name="datasets")
 app.command("demo")(demo.demo)
 
 try:  # the S_max tooling is optional at import time only while it is being written

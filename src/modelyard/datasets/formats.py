@@ -107,8 +107,8 @@ def merge_claims(filename: str | None, fmt: str | None, compression: str | None)
     if fmt is None and compression is None:
         return from_name
     return Claims(
-        format=fmt or from_name.format,  # type: ignore[arg-type]
-        compression=compression or from_name.compression,  # type: ignore[arg-type]
+        format=fmt or from_name.format,
+        compression=compression or from_name.compression,
         source="the `format`/`compression` fields",
     )
 

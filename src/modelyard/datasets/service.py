@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -264,6 +265,10 @@ def delete(session: Session, store: DatasetStore, dataset_id: int, *, actor: str
     sa.event.listen(session, "after_commit", lambda _session: store.delete(path), once=True)
 
 
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 # --- resumable uploads ---------------------------------------------------------------------
 
 
@@ -343,15 +348,17 @@ def check_offset(row: DatasetUpload, offset: int) -> None:
 
 def commit_chunk(session: Session, upload_id: str, offset: int, length: int) -> dict[str, Any]:
     """Count a fully received chunk; refuses if another chunk moved the offset meanwhile."""
-    updated = session.execute(
-        sa.update(DatasetUpload)
-        .where(
-            DatasetUpload.id == upload_id,
-            DatasetUpload.received == offset,
-            DatasetUpload.status == "open",
+    updated = _rowcount(
+        session.execute(
+            sa.update(DatasetUpload)
+            .where(
+                DatasetUpload.id == upload_id,
+                DatasetUpload.received == offset,
+                DatasetUpload.status == "open",
+            )
+            .values(received=offset + length, updated_at=utcnow())
         )
-        .values(received=offset + length, updated_at=utcnow())
-    ).rowcount
+    )
     if not updated:
         raise Conflict(
             f"Upload '{upload_id}' changed while this chunk arrived; ask for its offset and resume."
@@ -383,11 +390,13 @@ def complete_upload(
                 f"Upload '{upload_id}' has {row.received} of its {row.size} bytes; send the rest first.",
                 extra={"received": row.received},
             )
-        claimed = session.execute(
-            sa.update(DatasetUpload)
-            .where(DatasetUpload.id == upload_id, DatasetUpload.status == "open")
-            .values(status="completing", updated_at=utcnow())
-        ).rowcount
+        claimed = _rowcount(
+            session.execute(
+                sa.update(DatasetUpload)
+                .where(DatasetUpload.id == upload_id, DatasetUpload.status == "open")
+                .values(status="completing", updated_at=utcnow())
+            )
+        )
         if not claimed:
             raise Conflict(f"Upload '{upload_id}' is already being completed.")
         snapshot = upload_out(row) | {

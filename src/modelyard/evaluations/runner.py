@@ -68,7 +68,8 @@ def _numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
             if isinstance(column, pa.Array)
             else pc.cast(column, column.type.value_type)
         )
-    return column.to_numpy(zero_copy_only=False)
+    values: np.ndarray = column.to_numpy(zero_copy_only=False)
+    return values
 
 
 def _valid_rows(batch: pa.RecordBatch) -> pa.RecordBatch:

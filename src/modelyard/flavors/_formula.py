@@ -3,8 +3,9 @@
 ``linear`` is y = intercept + sum(coef[c] * x[c]), vectorised over whole columns. Every other
 kind is looked up in :data:`modelyard.perfmodels.FORMULA_KINDS`, whose contract is one
 prediction per call: ``FORMULA_KINDS[kind](parameters, features) -> SmaxPrediction``. Those
-are evaluated row by row with the row's known feature columns, and identical rows are
-computed once (a benchmark table repeats few configurations many times).
+are evaluated row by row with the row's known feature columns (db_bench options,
+``db_bench_args``, ``cpu_available_cores``, plus any named in ``parameters.features``), and
+identical rows are computed once (a benchmark table repeats few configurations many times).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from modelyard.flavors._base import FlavorError, LoadedModel, Prediction, as_float
+from modelyard.flavors._base import FlavorError, LoadedModel, Prediction, as_float, feature_list
 
 _PER_ROW_INPUTS = {"db_bench_args", "config", "cpu_available_cores"}
 
@@ -76,8 +77,8 @@ class PerRowFormula(LoadedModel):
         self.kind = kind
         self.parameters = dict(parameters)
         self.formula = formula
-        self.features = ()
-        self.optional_features = inputs
+        self.features = feature_list(parameters) or ()
+        self.optional_features = inputs - set(self.features)
         self._memo: dict[tuple[Any, ...], float] = {}
 
     def predict(self, columns: Mapping[str, np.ndarray]) -> Prediction:

@@ -93,7 +93,7 @@ def test_validate_on_stored_measurements(
                 "smax_ops_per_sec": 50_000.0,
                 "bracket": [50_000.0, 55_000.0],
                 "cpu_available_cores_at_smax": 1.8,
-                "closed": {"achieved_ops_per_sec": 90_000.0},
+                "closed": {"achieved_ops_per_sec": 90_000.0, "cpu": {"available_cores": 1.7}},
                 "probes": [probe],
             }
         )
@@ -115,6 +115,8 @@ def test_validate_on_stored_measurements(
     table = json.loads(result.stdout)
     row = table["rows"][0]
     assert row["measured_ops_per_sec"] == 50_000.0
+    assert row["cpu_available_cores"] == 1.8  # the S_max probe's CPU by default
+    assert "smax_resource@closed_cpu" in row["predictions"]
     resource = row["predictions"]["smax_resource"]
     assert resource["error"] == pytest.approx((resource["smax_ops_per_sec"] - 50_000) / 50_000)
     assert table["summary"]["smax_resource"]["mape"] == pytest.approx(abs(resource["error"]))

@@ -29,6 +29,7 @@ records the CPU it actually had (cores, steal, other load), which the prediction
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics as st
 import time
 from collections.abc import Callable
@@ -410,8 +411,6 @@ def measure_matrix(
     An existing file is reused unless `remeasure`: a validation can be re-predicted against the
     same ground truth without re-running db_bench.
     """
-    import json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
     for name, config in configurations:

@@ -57,6 +57,11 @@ class LiveSettings(BaseModel):
     raw_retention_hours: float = 24.0
     rollup_retention_days: float = 30.0
     lease_seconds: float = 10.0
+    scrape_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    """Hosts a prometheus target may scrape (``*`` allows any): a server that fetches URLs a
+    user typed must not become a way into the rest of the network."""
+    max_process_targets: int = 4
+    """Embedded RocksDB and db_bench targets one process runs at once (each takes CPU)."""
 
 
 class Settings(BaseSettings):

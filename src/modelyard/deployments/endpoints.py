@@ -98,9 +98,20 @@ def list_deployments(
 
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201)
-def create_deployment(data: DeploymentCreate, principal: Editor, session: DbSession) -> Response:
+def create_deployment(
+    data: DeploymentCreate, principal: Editor, session: DbSession, request: Request
+) -> Response:
     """Deploy a formula version (or follow an alias) against a target."""
-    return json_response(service.create_deployment(session, data, actor=principal.name), 201)
+    created = service.create_deployment(session, data, actor=principal.name)
+    session.commit()
+    _poke(request)
+    return json_response(created, 201)
+
+
+def _poke(request: Request) -> None:
+    live = getattr(request.app.state, "live", None)
+    if live is not None and live.supervisor is not None:
+        live.supervisor.poke()
 
 
 @router.get("/deployments/{deployment}", response_model=DeploymentOut)

@@ -55,6 +55,7 @@ __all__ = ["LiveRuntime", "LiveSupervisor", "start_live", "stop_live"]
 log = logging.getLogger("modelyard.live")
 
 MAX_BACKOFF = 30.0
+_PROCESS_KINDS = {"rocksdb-embedded", "db_bench"}
 
 
 @dataclass
@@ -70,6 +71,7 @@ class _Runner:
     backoff: float = 1.0
     engines: dict[int, DeploymentEngine] = field(default_factory=dict)
     intervals: int = 0
+    created_ms: int = 0
 
 
 class LiveSupervisor:
@@ -84,6 +86,8 @@ class LiveSupervisor:
         tick_seconds: float = 0.1,
         rollup_every: float = 15.0,
         retention_every: float = 600.0,
+        scrape_hosts: list[str] | None = None,
+        max_process_targets: int = 4,
     ) -> None:
         self.db = db
         self.store = store
@@ -94,6 +98,8 @@ class LiveSupervisor:
         self.rollup_every = rollup_every
         self.retention_every = retention_every
         self.predictor = Predictor()
+        self.scrape_hosts = scrape_hosts
+        self.max_process_targets = max_process_targets
         self.runners: dict[int, _Runner] = {}
         self.listeners: list[Any] = []
         self._stop = threading.Event()
@@ -109,6 +115,10 @@ class LiveSupervisor:
         self._thread = threading.Thread(target=self._run, name="modelyard-live", daemon=True)
         self._thread.start()
         return self
+
+    def poke(self) -> None:
+        """Look for new targets and deployments at the next tick (after a create)."""
+        self._next_reconcile = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -182,6 +192,7 @@ class LiveSupervisor:
                         target.kind,
                         dict(target.config),
                         target.interval_seconds,
+                        created_ms=int(target.created_at.timestamp() * 1000),
                     )
                     self.runners[target.id] = runner
                 self._sync_deployments(session, runner)
@@ -204,6 +215,12 @@ class LiveSupervisor:
         for row in rows:
             if row.id not in runner.engines:
                 runner.engines[row.id] = DeploymentEngine(row, self.predictor)
+                # visible to clients: from here on every interval of the target is evaluated
+                row.state = {
+                    **row.state,
+                    "following_since": utcnow().isoformat(),
+                    "owner": self.owner,
+                }
         for deployment_id in [d for d in runner.engines if d not in active]:
             del runner.engines[deployment_id]
 
@@ -240,6 +257,17 @@ class LiveSupervisor:
         try:
             adapter = runner.adapter
             if not runner.started or adapter is None:
+                if runner.kind in _PROCESS_KINDS:
+                    running = sum(
+                        1 for r in self.runners.values() if r.started and r.kind in _PROCESS_KINDS
+                    )
+                    if running >= self.max_process_targets:
+                        self._down(
+                            runner,
+                            f"{running} embedded RocksDB and db_bench targets already run in this "
+                            f"process (live.max_process_targets is {self.max_process_targets})",
+                        )
+                        return
                 if adapter is None:
                     adapter = runner.adapter = build_adapter(
                         runner.kind,
@@ -248,6 +276,10 @@ class LiveSupervisor:
                         home=self.home,
                         interval_seconds=runner.interval,
                         fetch=self._fetch_pushed(runner.target_id),
+                        scrape_hosts=self.scrape_hosts,
+                        # pushed just after creation, before this loop picked the target up;
+                        # after a restart, at most the last 10 s are read again
+                        since_ms=max(runner.created_ms, int(time.time() * 1000) - 10_000),
                     )
                 adapter.start()
                 runner.started = True
@@ -297,15 +329,20 @@ class LiveSupervisor:
                 log.exception("a live listener failed")
 
     def _down(self, runner: _Runner, reason: str, *, retry: bool = True) -> None:
-        if runner.adapter is not None:
-            try:
-                runner.adapter.stop()
-            except Exception:
-                log.exception("stopping target %s failed", runner.name)
-        runner.started = False
-        runner.adapter = None
-        runner.next_at = time.monotonic() + (runner.backoff if retry else 3600.0)
-        runner.backoff = min(MAX_BACKOFF, runner.backoff * 2)
+        if runner.kind == "push" and retry:
+            # nothing to restart: keep reading from where the adapter got to, so samples
+            # pushed while the target was silent-and-down are not skipped
+            runner.next_at = time.monotonic() + runner.interval
+        else:
+            if runner.adapter is not None:
+                try:
+                    runner.adapter.stop()
+                except Exception:
+                    log.exception("stopping target %s failed", runner.name)
+            runner.started = False
+            runner.adapter = None
+            runner.next_at = time.monotonic() + (runner.backoff if retry else 3600.0)
+            runner.backoff = min(MAX_BACKOFF, runner.backoff * 2)
         with self.db.session() as session:
             if target_service.set_status(session, runner.target_id, "down", reason):
                 log.warning("target %s is down: %s", runner.name, reason)
@@ -349,7 +386,12 @@ def start_live(settings: Any, db: Database) -> LiveRuntime:
     supervisor = None
     if live.enabled:
         supervisor = LiveSupervisor(
-            db, store, settings.home, lease_seconds=live.lease_seconds
+            db,
+            store,
+            settings.home,
+            lease_seconds=live.lease_seconds,
+            scrape_hosts=list(live.scrape_hosts),
+            max_process_targets=live.max_process_targets,
         ).start()
     return LiveRuntime(store, supervisor)
 

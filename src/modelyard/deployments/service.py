@@ -168,7 +168,7 @@ def delete_deployment(session: Session, store: MetricStore, ref: str | int, *, a
     )
     session.delete(deployment)
     session.flush()
-    store.forget_owner(deployment_owner(deployment.id))
+    store.forget_owner(deployment_owner(deployment.id), conn=session.connection())
     record(session, actor, "deployment.delete", "deployment", deployment.name)
 
 

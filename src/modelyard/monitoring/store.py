@@ -121,17 +121,26 @@ class MetricStore:
             )
         }
 
-    def forget_owner(self, owner: str) -> None:
-        """Delete an owner's series, points and rollups (a target or deployment was deleted)."""
-        with self.engine.begin() as conn:
-            ids = list(self.existing_series(conn, owner).values())
-            for chunk in _chunks(ids):
-                conn.execute(sa.delete(MetricPoint).where(MetricPoint.series_id.in_(chunk)))
-                conn.execute(sa.delete(MetricRollup).where(MetricRollup.series_id.in_(chunk)))
-                conn.execute(sa.delete(MetricSeries).where(MetricSeries.id.in_(chunk)))
+    def forget_owner(self, owner: str, *, conn: Connection | None = None) -> None:
+        """Delete an owner's series, points and rollups (a target or deployment was deleted).
+
+        With ``conn`` the deletes join the caller's transaction.
+        """
+        if conn is None:
+            with self.engine.begin() as own:
+                self._forget(own, owner)
+        else:
+            self._forget(conn, owner)
         with self._lock:
             for key in [k for k in self._ids if k[0] == owner]:
                 del self._ids[key]
+
+    def _forget(self, conn: Connection, owner: str) -> None:
+        ids = list(self.existing_series(conn, owner).values())
+        for chunk in _chunks(ids):
+            conn.execute(sa.delete(MetricPoint).where(MetricPoint.series_id.in_(chunk)))
+            conn.execute(sa.delete(MetricRollup).where(MetricRollup.series_id.in_(chunk)))
+            conn.execute(sa.delete(MetricSeries).where(MetricSeries.id.in_(chunk)))
 
     # -- writes ---------------------------------------------------------------------------
     def write(

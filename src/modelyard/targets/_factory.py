@@ -31,6 +31,8 @@ def build_adapter(
     home: Path,
     interval_seconds: float,
     fetch: Fetch,
+    scrape_hosts: list[str] | None = None,
+    since_ms: int | None = None,
 ) -> Target:
     model = CONFIG_MODELS.get(kind)
     if model is None:
@@ -49,6 +51,8 @@ def build_adapter(
     if isinstance(parsed, PrometheusConfig):
         from modelyard.targets.prometheus import PrometheusTarget
 
-        return PrometheusTarget(parsed)
+        return PrometheusTarget(parsed, allowed_hosts=scrape_hosts)
     assert isinstance(parsed, PushConfig)
-    return PushTarget(fetch, parsed.configuration, interval_seconds=interval_seconds)
+    return PushTarget(
+        fetch, parsed.configuration, interval_seconds=interval_seconds, since_ms=since_ms
+    )

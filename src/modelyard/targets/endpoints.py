@@ -37,9 +37,20 @@ def list_targets(
 
 
 @router.post("/targets", response_model=TargetOut, status_code=201)
-def create_target(data: TargetCreate, principal: Editor, session: DbSession) -> Response:
+def create_target(
+    data: TargetCreate, principal: Editor, session: DbSession, request: Request
+) -> Response:
     """Create a target (rocksdb-embedded, db_bench, prometheus or push) and start following it."""
-    return json_response(service.create_target(session, data, actor=principal.name), 201)
+    created = service.create_target(session, data, actor=principal.name)
+    session.commit()
+    _poke(request)
+    return json_response(created, 201)
+
+
+def _poke(request: Request) -> None:
+    live = getattr(request.app.state, "live", None)
+    if live is not None and live.supervisor is not None:
+        live.supervisor.poke()
 
 
 @router.get("/targets/{target}", response_model=TargetOut)
@@ -49,19 +60,25 @@ def get_target(target: TargetRef, _: Viewer, session: DbSession) -> Response:
 
 
 @router.post("/targets/{target}/start", response_model=TargetOut)
-def start_target(target: TargetRef, principal: Editor, session: DbSession) -> Response:
+def start_target(
+    target: TargetRef, principal: Editor, session: DbSession, request: Request
+) -> Response:
     """Follow a stopped target again."""
-    return json_response(
-        service.set_desired_state(session, target, "running", actor=principal.name)
-    )
+    row = service.set_desired_state(session, target, "running", actor=principal.name)
+    session.commit()
+    _poke(request)
+    return json_response(row)
 
 
 @router.post("/targets/{target}/stop", response_model=TargetOut)
-def stop_target(target: TargetRef, principal: Editor, session: DbSession) -> Response:
+def stop_target(
+    target: TargetRef, principal: Editor, session: DbSession, request: Request
+) -> Response:
     """Stop following a target (and stop what modelyard started for it)."""
-    return json_response(
-        service.set_desired_state(session, target, "stopped", actor=principal.name)
-    )
+    row = service.set_desired_state(session, target, "stopped", actor=principal.name)
+    session.commit()
+    _poke(request)
+    return json_response(row)
 
 
 @router.delete("/targets/{target}", status_code=204)
@@ -112,7 +129,6 @@ async def push_metrics(target: TargetRef, principal: Editor, request: Request) -
     def write() -> dict[str, Any]:
         with request.app.state.db.session() as session:
             row = service.get_target(session, target)
-            points, samples = service.ingest_push(metric_store(request), row, body)
-            return {"accepted_points": points, "samples": samples}
+            return service.ingest_push(metric_store(request), row, body)
 
     return json_response(await run_in_threadpool(write), 202)

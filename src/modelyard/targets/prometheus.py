@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelyard.targets.base import Interval, TargetDown, judge_saturation
+from modelyard.targets.base import Interval, TargetDown, TargetError, judge_saturation
 from modelyard.targets.schemas import PrometheusConfig
 
 __all__ = ["PrometheusTarget", "read_samples"]
@@ -34,13 +34,23 @@ def read_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
 class PrometheusTarget:
     kind = "prometheus"
 
-    def __init__(self, config: PrometheusConfig) -> None:
+    def __init__(self, config: PrometheusConfig, *, allowed_hosts: list[str] | None = None) -> None:
         self.config = config
+        self.allowed_hosts = (
+            allowed_hosts if allowed_hosts is not None else ["127.0.0.1", "localhost", "::1"]
+        )
         self.client: httpx.Client | None = None
         self._previous: tuple[float, dict[str, float]] | None = None
 
     def start(self) -> None:
         self.stop()
+        host = httpx.URL(self.config.url).host
+        if "*" not in self.allowed_hosts and host not in self.allowed_hosts:
+            raise TargetError(
+                f"host {host!r} is not in the live.scrape_hosts setting "
+                f"({', '.join(self.allowed_hosts)}); an administrator can allow it "
+                "(MODELYARD_LIVE__SCRAPE_HOSTS)"
+            )
         self.client = httpx.Client(timeout=self.config.timeout_seconds, follow_redirects=False)
         self._previous = None
         self._scrape()  # fail fast: a target that cannot be scraped is down, with the reason

@@ -47,7 +47,7 @@ class PushTarget:
         if not samples:
             silent = time.monotonic() - self.last_arrival
             if silent > self.silence_seconds:
-                raise TargetDown(f"no metrics pushed for {silent:.0f} s")
+                raise TargetDown(f"no metrics pushed for more than {self.silence_seconds:.0f} s")
             return []
         self.last_arrival = time.monotonic()
         intervals: list[Interval] = []

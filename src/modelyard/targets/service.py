@@ -8,7 +8,6 @@ and write its status back through :func:`set_status`.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -133,10 +132,16 @@ def delete_target(
         )
     ):
         raise Conflict(f"Target '{target.name}' has active deployments; stop them first.")
+    stopped = list(
+        session.scalars(sa.select(Deployment.id).where(Deployment.target_id == target.id))
+    )
+    # their alerts, switches and tuning records go by ON DELETE CASCADE; their series here
+    for deployment_id in stopped:
+        store.forget_owner(f"deployment:{deployment_id}", conn=session.connection())
     session.execute(sa.delete(Deployment).where(Deployment.target_id == target.id))
     session.delete(target)
     session.flush()
-    store.forget_owner(target_owner(target.id))
+    store.forget_owner(target_owner(target.id), conn=session.connection())
     shutil.rmtree(target_dir(home, target.id), ignore_errors=True)
     record(session, actor, "target.delete", "target", target.name)
 
@@ -165,8 +170,12 @@ def _ts_ms(value: float | dt.datetime) -> int:
     return int(value * 1000)
 
 
-def ingest_push(store: MetricStore, target: Target, body: bytes) -> tuple[int, int]:
-    """Validate a pushed batch and write it; returns (points written, samples)."""
+def ingest_push(store: MetricStore, target: Target, body: bytes) -> dict[str, int]:
+    """Validate a pushed batch and write it in one transaction.
+
+    Samples stamped outside what the store keeps (older than the raw retention, or more than
+    five minutes ahead) are skipped and counted, not stored.
+    """
     if target.kind != "push":
         raise Conflict(
             f"Target '{target.name}' is a {target.kind} target; only push targets accept metrics."
@@ -185,20 +194,12 @@ def ingest_push(store: MetricStore, target: Target, body: bytes) -> tuple[int, i
     now = int(utcnow().timestamp() * 1000)
     oldest = now - store.raw_retention_ms
     samples: list[tuple[int, dict[str, float]]] = []
-    for index, sample in enumerate(batch.samples):
+    skipped = 0
+    for sample in batch.samples:
         ts = _ts_ms(sample.t)
         if ts > now + MAX_FUTURE_MS or ts < oldest:
-            raise Unprocessable(
-                f"samples[{index}].t is {'in the future' if ts > now else 'older than the raw retention'}; "
-                "send times within the last 24 h (unix seconds or ISO 8601)."
-            )
-        for name, value in sample.metrics.items():
-            if not math.isfinite(value):
-                raise Unprocessable(f"samples[{index}].metrics.{name} is not a finite number.")
-            if not name or len(name) > 200:
-                raise Unprocessable(
-                    f"samples[{index}] has a metric name longer than 200 characters."
-                )
+            skipped += 1
+            continue
         samples.append((ts, sample.metrics))
     points = store.write(target_owner(target.id), samples)
-    return points, len(samples)
+    return {"accepted_points": points, "samples": len(samples), "skipped_samples": skipped}

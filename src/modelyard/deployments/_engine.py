@@ -153,6 +153,7 @@ class DeploymentEngine:
         self.window = _Slots(self.settings.window_intervals)
         self.cores: float | None = state.get("cores")
         self._resolved: tuple[float, dict[str, ResolvedVersion | str]] = (0.0, {})
+        self.following_since = utcnow().isoformat()
 
     def _tuner_settings(self) -> TunerSettings:
         return TunerSettings(forgetting=self.settings.forgetting)
@@ -513,6 +514,7 @@ class DeploymentEngine:
             "error_streak": self.error_streak,
             "headroom_streak": self.headroom_streak,
             "cores": self.cores,
+            "following_since": self.following_since,
             "errors": {str(k): list(v) for k, v in self.errors.items()},
         }
         if self.tuner is not None:

@@ -4,8 +4,6 @@ version switches and tuning records; save tuned parameters as a new version; rep
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -28,62 +26,19 @@ from modelyard.deployments.schemas import (
     TuningRecordOut,
 )
 from modelyard.kit.deps import DbSession
-from modelyard.kit.errors import BadRequest
 from modelyard.kit.responses import json_response
+from modelyard.monitoring.query import STEP_PATTERN, TIME_PATTERN, parse_step, parse_time
 from modelyard.monitoring.store import MetricStore
 from modelyard.registry.schemas import VersionOut
 
 router = APIRouter(tags=["deployments"])
 
 DeploymentRef = Annotated[str, Path(max_length=200, description="The deployment's id or name.")]
-_RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(s|m|h|d)$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_STEP = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 
 
 def metric_store(request: Request) -> MetricStore:
     store: MetricStore = request.app.state.metric_store
     return store
-
-
-def parse_time(value: str | None, default_ms: int, name: str) -> int:
-    """Unix seconds, ISO 8601, ``now`` or a relative ``-15m`` / ``-2h`` / ``-30s``."""
-    if value is None or value == "":
-        return default_ms
-    now = time.time()
-    if value == "now":
-        return int(now * 1000)
-    match = _RELATIVE.match(value)
-    if match:
-        return int((now - float(match[1]) * _UNITS[match[2]]) * 1000)
-    try:
-        return int(float(value) * 1000)
-    except ValueError:
-        pass
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(
-            f"`{name}` must be unix seconds, an ISO 8601 time, `now` or relative like `-15m`; got {value!r}."
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
-
-
-def parse_step(value: str | None, span_ms: int) -> int:
-    """``raw``/``0``, a number of seconds, or ``500ms``, ``10s``, ``1m``, ``1h``, ``1d``."""
-    if value is None or value == "":
-        return 0 if span_ms <= 3_600_000 else 60_000
-    if value == "raw":
-        return 0
-    match = _STEP.match(value)
-    if match is None:
-        raise BadRequest(
-            f"`step` must be `raw`, seconds, or like `10s`, `1m`, `1h`; got {value!r}."
-        )
-    unit = match[2] or "s"
-    return int(float(match[1]) * (0.001 if unit == "ms" else _UNITS[unit]) * 1000)
 
 
 @router.get("/deployments", response_model=DeploymentPage)
@@ -144,10 +99,20 @@ def deployment_metrics(
     session: DbSession,
     request: Request,
     from_: Annotated[
-        str | None, Query(alias="from", max_length=64, description="Default: 15 minutes ago.")
+        str | None,
+        Query(
+            alias="from",
+            max_length=64,
+            pattern=TIME_PATTERN,
+            description="Default: 15 minutes ago.",
+        ),
     ] = None,
-    to: Annotated[str | None, Query(max_length=64, description="Default: now.")] = None,
-    step: Annotated[str | None, Query(max_length=16, description="`raw`, `10s`, `1m`...")] = None,
+    to: Annotated[
+        str | None, Query(max_length=64, pattern=TIME_PATTERN, description="Default: now.")
+    ] = None,
+    step: Annotated[
+        str | None, Query(max_length=16, pattern=STEP_PATTERN, description="`raw`, `10s`, `1m`...")
+    ] = None,
     name: Annotated[list[str], Query(description="Only these series; repeat.")] = [],  # noqa: B006
     target_metrics: Annotated[bool, Query(description="Include the target's series.")] = True,
 ) -> Response:
@@ -155,7 +120,7 @@ def deployment_metrics(
     now_ms = int(time.time() * 1000)
     to_ms = parse_time(to, now_ms, "to")
     from_ms = parse_time(from_, to_ms - 15 * 60_000, "from")
-    step_ms = parse_step(step, to_ms - from_ms)
+    step_ms = parse_step(step, from_ms, to_ms)
     result = service.query_metrics(
         session,
         metric_store(request),

@@ -214,13 +214,10 @@ class LiveSupervisor:
         active = {row.id for row in rows}
         for row in rows:
             if row.id not in runner.engines:
-                runner.engines[row.id] = DeploymentEngine(row, self.predictor)
+                engine = DeploymentEngine(row, self.predictor)
+                runner.engines[row.id] = engine
                 # visible to clients: from here on every interval of the target is evaluated
-                row.state = {
-                    **row.state,
-                    "following_since": utcnow().isoformat(),
-                    "owner": self.owner,
-                }
+                row.state = {**row.state, "following_since": engine.following_since}
         for deployment_id in [d for d in runner.engines if d not in active]:
             del runner.engines[deployment_id]
 

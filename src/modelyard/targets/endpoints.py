@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -11,6 +12,7 @@ from modelyard.auth.deps import Editor, Viewer
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import PayloadTooLarge, UnsupportedMediaType
 from modelyard.kit.responses import json_response
+from modelyard.monitoring.query import STEP_PATTERN, TIME_PATTERN, parse_step, parse_time
 from modelyard.monitoring.store import MetricStore
 from modelyard.targets import service
 from modelyard.targets.schemas import PushAccepted, PushBatch, TargetCreate, TargetOut, TargetPage
@@ -79,6 +81,45 @@ def stop_target(
     session.commit()
     _poke(request)
     return json_response(row)
+
+
+@router.get("/targets/{target}/metrics")
+def target_metrics(
+    target: TargetRef,
+    _: Viewer,
+    session: DbSession,
+    request: Request,
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=64,
+            pattern=TIME_PATTERN,
+            description="Default: 15 minutes ago.",
+        ),
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=64, pattern=TIME_PATTERN, description="Default: now.")
+    ] = None,
+    step: Annotated[
+        str | None, Query(max_length=16, pattern=STEP_PATTERN, description="`raw`, `10s`, `1m`...")
+    ] = None,
+    name: Annotated[list[str], Query(description="Only these series; repeat.")] = [],  # noqa: B006
+) -> Response:
+    """The target's measured series (ops/s, latency, CPU, compaction...) over a time range."""
+    row = service.get_target(session, target)
+    now_ms = int(time.time() * 1000)
+    to_ms = parse_time(to, now_ms, "to")
+    from_ms = parse_time(from_, to_ms - 15 * 60_000, "from")
+    step_ms = parse_step(step, from_ms, to_ms)
+    result = metric_store(request).query(
+        service.target_owner(row.id),
+        from_ms=from_ms,
+        to_ms=to_ms,
+        step_ms=step_ms,
+        names=name or None,
+    )
+    return json_response({**result.to_dict(), "target": row.name})
 
 
 @router.delete("/targets/{target}", status_code=204)

@@ -280,3 +280,43 @@ def test_tuned_parameters_are_saved_as_a_new_version(editor: Api, unique: str) -
     stopped = editor.post(f"/deployments/d-{unique}/stop")
     assert stopped.json()["status"] == "stopped"
     assert editor.delete(f"/deployments/d-{unique}").status_code == 204
+
+
+def test_report_artifacts_of_a_run(editor: Api, viewer: Api, unique: str) -> None:
+    linear_model(editor, f"m-{unique}", [1_500.0])
+    push_target(editor, f"t-{unique}")
+    _deploy(editor, f"d-{unique}", f"t-{unique}", f"m-{unique}/1")
+    pusher = Pusher(editor, f"t-{unique}")
+    assert viewer.get(f"/deployments/d-{unique}/report/html").status_code == 404
+    for ops in (900, 1000, 1100, 1200):
+        _push_and_wait(
+            editor,
+            pusher,
+            f"d-{unique}",
+            1,
+            ops_per_sec=ops,
+            offered_ops_per_sec=2000,
+            latency_p50_us=100,
+            latency_p99_us=900,
+            cpu_process_cores=0.5,
+        )
+    assert viewer.post(f"/deployments/d-{unique}/report").status_code == 403
+    made = editor.post(f"/deployments/d-{unique}/report")
+    assert made.status_code == 201, made.text
+    performance = made.json()["performance"]
+    assert performance["qps"]["count"] == 4 and performance["qps"]["mean"] == pytest.approx(1050)
+    assert performance["qps"]["min"] == 900 and performance["qps"]["max"] == 1200
+    assert performance["qps"]["trend_per_minute"] > 0
+    assert performance["prediction"]["saturated_windows"] == 4
+    assert performance["prediction"]["median_abs_error_pct"] == pytest.approx(
+        (50 + 36.36) / 2, rel=1e-3
+    )
+    png = viewer.get(f"/deployments/d-{unique}/report/png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    html = viewer.get(f"/deployments/d-{unique}/report/html")
+    assert (
+        html.status_code == 200 and "Predicted against actual" not in html.text
+    )  # the figure is an image
+    assert f"Deployment d-{unique}" in html.text and "data:image/png;base64," in html.text
+    document = viewer.get(f"/deployments/d-{unique}/report/json").json()
+    assert document["series"]["deployment"]["predicted_smax"]["avg"] == [1500.0] * 4

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from modelyard.auth.deps import Editor, Viewer
-from modelyard.deployments import service
+from modelyard.deployments import report, service
 from modelyard.deployments._engine import deployment_owner
 from modelyard.deployments.schemas import (
     AlertOut,
@@ -25,7 +25,8 @@ from modelyard.deployments.schemas import (
     SwitchOut,
     TuningRecordOut,
 )
-from modelyard.kit.deps import DbSession
+from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.errors import NotFound
 from modelyard.kit.responses import json_response
 from modelyard.monitoring.query import STEP_PATTERN, TIME_PATTERN, parse_step, parse_time
 from modelyard.monitoring.store import MetricStore
@@ -247,3 +248,51 @@ def save_tuned(
     """Save the serving version's parameters with the tuned values as a new model version."""
     created = service.save_tuned_version(session, deployment, data, actor=principal.name)
     return json_response({k: v for k, v in created.items() if k != "id"}, 201)
+
+
+_MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8", "png": "image/png"}
+
+
+@router.post("/deployments/{deployment}/report", status_code=201)
+def make_report(
+    deployment: DeploymentRef,
+    _: Editor,
+    session: DbSession,
+    request: Request,
+    settings: AppSettings,
+) -> Response:
+    """Write the run's report artifacts (JSON, HTML, 6-panel PNG) and return the summary."""
+    built = report.build_report(session, metric_store(request), deployment)
+    deployment_id = built["deployment"]["id"]
+    report.write_report(built, report.report_dir(settings.home, deployment_id))
+    links = {kind: f"/api/deployments/{deployment_id}/report/{kind}" for kind in report.FILES}
+    return json_response(
+        {
+            "deployment": built["deployment"]["name"],
+            "performance": built["performance"],
+            "files": links,
+        },
+        201,
+    )
+
+
+@router.get(
+    "/deployments/{deployment}/report/{kind}",
+    response_class=FileResponse,
+    responses={200: {"content": {m.split(";")[0]: {} for m in _MEDIA.values()}}},
+)
+def get_report(
+    deployment: DeploymentRef,
+    kind: Annotated[str, Path(pattern=r"^(json|html|png)$")],
+    _: Viewer,
+    session: DbSession,
+    settings: AppSettings,
+) -> FileResponse:
+    """Download a report artifact written by POST .../report."""
+    deployment_id = service.get_deployment(session, deployment).id
+    path = report.report_dir(settings.home, deployment_id) / report.FILES[kind]
+    if not path.is_file():
+        raise NotFound(
+            f"No report yet; create one with POST /api/deployments/{deployment_id}/report."
+        )
+    return FileResponse(path, media_type=_MEDIA[kind])

@@ -26,6 +26,7 @@ from typing import Any
 from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import Evaluation
 from modelyard.deployments.live import LiveSupervisor
+from modelyard.deployments.report import build_report, report_dir, write_report
 from modelyard.deployments.schemas import DeploymentCreate, DeploymentSettings, SaveTuned
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
@@ -67,6 +68,7 @@ class ExperimentResult:
     measured_after_shift_ops_per_sec: float | None
     parameters: dict[str, dict[str, Any]]
     settings: dict[str, Any]
+    reports: dict[str, str] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self, with_timeline: bool = False) -> dict[str, Any]:
@@ -252,6 +254,12 @@ def run_experiment(
             "frozen": dict(frozen_row.tuned_parameters),
             "tuned": dict(tuned_row.tuned_parameters),
         }
+    reports: dict[str, str] = {}
+    for label, created in (("frozen", frozen), ("tuned", tuned)):
+        with db.session() as session:
+            built = build_report(session, store, created["id"])
+        paths = write_report(built, report_dir(home, created["id"]))
+        reports[label] = str(paths["html"])
     measured = _median([float(by["tuned"][t]["actual"]) for t in after])  # type: ignore[index]
     return ExperimentResult(
         frozen_median_abs_error_pct=frozen_after,
@@ -269,6 +277,7 @@ def run_experiment(
             "calibration": calibration["name"],
         },
         tuning_records=len(tuning),
+        reports=reports,
         measured_after_shift_ops_per_sec=measured,
         parameters=parameters,
         settings={

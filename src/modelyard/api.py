@@ -8,12 +8,14 @@ from modelyard.auth.endpoints import router as auth_router
 from modelyard.datasets.endpoints import router as datasets_router
 from modelyard.deployments.endpoints import router as deployments_router
 from modelyard.evaluations.endpoints import router as evaluations_router
+from modelyard.jobs.endpoints import router as jobs_router
 from modelyard.registry.endpoints import router as registry_router
 from modelyard.targets.endpoints import router as targets_router
 from modelyard.telemetry.endpoints import router as telemetry_router
 
 router = APIRouter(prefix="/api")
 router.include_router(auth_router)
+router.include_router(jobs_router)
 router.include_router(registry_router)
 router.include_router(datasets_router)
 router.include_router(evaluations_router)

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import modelyard.tasks  # noqa: F401  (registers every job kind)
 from modelyard import __version__
 from modelyard.api import router as api_router
 from modelyard.config import Settings, get_settings
 from modelyard.deployments import live
+from modelyard.jobs import runtime as jobs_runtime
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
 from modelyard.kit.openapi import document_problems
@@ -36,12 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.query_profiler.attach(db.engine)
         sampler = Sampler(settings.home)
         sampler.start()
+        app.state.jobs = await jobs_runtime.start_embedded(settings, db)
         app.state.live = live.start_live(settings, db)
         app.state.metric_store = app.state.live.store
         try:
             yield
         finally:
             live.stop_live(app.state.live)
+            await jobs_runtime.stop_embedded(app.state.jobs)
             sampler.stop()
             db.dispose()
 

@@ -34,7 +34,7 @@ class JobSettings(BaseModel):
     retry_backoff_seconds: float = 2.0
     """First automatic retry delay; it doubles with each attempt (at most 10 minutes)."""
     poll_seconds: float = 0.25
-    """Idle poll of the SQLite queue for jobs submitted by other processes."""
+    """Idle poll of the SQLite queue (and the longest blocking read on Redis/PostgreSQL)."""
     progress_flush_seconds: float = 0.25
     """Progress reaches SSE clients at once; it is written to the jobs row at most this often."""
     shutdown_grace_seconds: float = 10.0

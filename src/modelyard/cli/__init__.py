@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import datasets, db, demo, serve, users
+from modelyard.cli import datasets, db, demo, jobs, serve, users, worker
 from modelyard.cli import live as live_cli
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(datasets.app, name="datasets")
 app.command("demo")(demo.demo)
+app.add_typer(jobs.app, name="jobs")
+app.command("worker")(worker.worker)
 app.add_typer(live_cli.app, name="live", help="Live targets, deployments, online tuning and the tuning experiment.")
 
 try:  # the S_max tooling is optional at import time only while it is being written

@@ -20,11 +20,19 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    job_workers: Annotated[
+        int | None,
+        typer.Option(help="Job worker threads in each server process (default jobs.workers)."),
+    ] = None,
 ) -> None:
     """Serve the API (/api, /docs) and the web UI with granian."""
     from granian.constants import Interfaces
     from granian.server import Server
 
+    if job_workers is not None:
+        # Read by each server process's lifespan, which runs the embedded job workers.
+        os.environ["MODELYARD_JOBS__WORKERS"] = str(job_workers)
+        get_settings.cache_clear()
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     if migrate.pending(settings.resolved_database_url):

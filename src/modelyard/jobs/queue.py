@@ -47,7 +47,7 @@ def backend_name(settings: Settings) -> str:
     return backend
 
 
-class JsonSerializer(Serializer):
+class JsonSerializer(Serializer):  # type: ignore[misc]
     """Huey messages as JSON; datetimes tagged. Refuses anything but plain data."""
 
     def _serialize(self, data: Any) -> bytes:
@@ -95,9 +95,11 @@ def create_huey(settings: Settings) -> Huey:
     backend = backend_name(settings)
     name = settings.jobs.queue_name
     common: dict[str, Any] = {"results": False, "utc": True, "serializer": JsonSerializer()}
+    # Blocking reads wake at least this often, so a stopping worker never waits long.
+    read_timeout = max(settings.jobs.poll_seconds, 0.05)
     if backend == "redis":
         return PriorityRedisHuey(
-            name, url=settings.redis_url, blocking=True, read_timeout=1, **common
+            name, url=settings.redis_url, blocking=True, read_timeout=read_timeout, **common
         )
     if backend == "postgres":
         url = settings.resolved_database_url
@@ -105,7 +107,12 @@ def create_huey(settings: Settings) -> Huey:
             raise ValueError("jobs.backend postgres needs a PostgreSQL database_url")
         dsn = "postgresql://" + url.split("://", 1)[1]
         return PostgresHuey(
-            name, dsn=dsn, table_prefix="modelyard_queue", blocking=True, read_timeout=1, **common
+            name,
+            dsn=dsn,
+            table_prefix="modelyard_queue",
+            blocking=True,
+            read_timeout=read_timeout,
+            **common,
         )
     settings.home.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from modelyard.kit.errors import BadRequest
 from modelyard.kit.pagination import decode_cursor, encode_cursor
 from modelyard.models import Job, User
 
-T = Job.__table__
+T = cast(sa.Table, Job.__table__)
 ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
 

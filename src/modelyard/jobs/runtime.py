@@ -22,17 +22,21 @@ SIGTERM handling stays in charge, and :meth:`stop` is called from the lifespan.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
+import anyio
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -71,6 +75,7 @@ class JobRuntime:
         self._housekeeper: threading.Thread | None = None
         self._key = _url_key(db)
         self._registered = False
+        self._restore_signals: Callable[[], None] = lambda: None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -109,15 +114,23 @@ class JobRuntime:
         )
         return self
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def begin_stop(self) -> None:
+        """Stop taking jobs and ask running ones to stop at their next checkpoint."""
+        self._stop.set()
+        self.doorbell.ring()
+        for execution in list(self.running.values()):
+            execution.interrupt.set(WorkerStopping, "the worker is shutting down")
+
     def stop(self, grace_seconds: float | None = None) -> None:
         """Stop taking jobs; running ones re-queue at their next checkpoint (or after grace)."""
         grace = (
             self.settings.jobs.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         )
-        self._stop.set()
-        self.doorbell.ring()
-        for execution in list(self.running.values()):
-            execution.interrupt.set(WorkerStopping, "the worker is shutting down")
+        self.begin_stop()
         deadline = time.monotonic() + grace
         for thread in self._worker_threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
@@ -357,23 +370,57 @@ def runtime_for(session: Session) -> JobRuntime:
     )
 
 
-@asynccontextmanager
-async def running(
-    settings: Settings, db: Database, *, workers: int | None = None
-) -> AsyncIterator[JobRuntime]:
-    """The app lifespan's hook: start the runtime and its event listener, stop both at exit."""
-    import anyio
+async def start_embedded(settings: Settings, db: Database) -> JobRuntime:
+    """The app lifespan's start hook: ``jobs.workers`` worker threads in this server
+    process, the reaper and the event listener. Pair with :func:`stop_embedded`.
 
+    Servers drain open connections before they run the lifespan's shutdown, and SSE streams
+    never end by themselves; so a SIGTERM/SIGINT handler is chained in front of the
+    server's own (which still runs, unchanged): it ends the streams and starts stopping the
+    workers at once.
+    """
     runtime = JobRuntime(settings, db)
-    await anyio.to_thread.run_sync(
-        lambda: runtime.start(settings.jobs.workers if workers is None else workers)
-    )
+    await anyio.to_thread.run_sync(lambda: runtime.start(settings.jobs.workers))
     await runtime.events.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.events.stop()
-        await anyio.to_thread.run_sync(runtime.stop)
+    runtime._restore_signals = _chain_shutdown_signals(runtime, asyncio.get_running_loop())
+    return runtime
+
+
+async def stop_embedded(runtime: JobRuntime) -> None:
+    """End the SSE streams, then stop the workers (running jobs go back to the queue)."""
+    runtime._restore_signals()
+    await runtime.events.stop()
+    await anyio.to_thread.run_sync(runtime.stop)
+
+
+def _chain_shutdown_signals(
+    runtime: JobRuntime, loop: asyncio.AbstractEventLoop
+) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # e.g. a test client's lifespan thread: no signals to chain
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        runtime.begin_stop()
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(runtime.events.stop()))
+        handler = previous.get(signum)
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, on_signal)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            if signal.getsignal(signum) is on_signal and handler is not None:
+                signal.signal(signum, handler)
+
+    return restore
 
 
 @event.listens_for(Session, "after_commit")

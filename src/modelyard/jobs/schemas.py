@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,7 +84,7 @@ class JobSubmit(BaseModel):
 
     kind: str = Field(pattern=KIND_PATTERN, description="A kind listed by GET /api/jobs/kinds.")
     params: dict[str, Any] = Field(default_factory=dict)
-    priority: PriorityName | int = Field(
+    priority: PriorityName | Annotated[int, Field(strict=True, ge=0, le=100)] = Field(
         "normal", description="low, normal, high, urgent or an integer 0-100."
     )
 

@@ -113,7 +113,7 @@ class JobExecution:
             self.interrupt.event.wait(step)
 
     def _estimate_eta(self) -> float | None:
-        fraction = self.progress.get("fraction")
+        fraction: float | None = self.progress.get("fraction")
         if not fraction or fraction <= 0:
             return None
         elapsed = time.monotonic() - self.started
@@ -153,6 +153,8 @@ def run_job(runtime: JobRuntime, job_id: int) -> None:
                 )
     execution = JobExecution(runtime, row)
     runtime.running[job_id] = execution
+    if runtime.stopping:  # claimed while the worker began to stop
+        execution.interrupt.set(WorkerStopping, "the worker is shutting down")
     try:
         runtime.publish_state(execution.state)
         _execute(runtime, execution, row, principal)

@@ -1,0 +1,257 @@
+"""Jobs endpoints: submit, list, show, cancel, retry, and live progress as Server-Sent Events.
+
+SSE streams (``event: job``, ``data:`` the job as JSON, ``id:`` the job's ``updated_at`` in
+microseconds) start with the current state read from the database, then follow live events.
+``GET /api/jobs/{id}/events`` ends after the job reaches a terminal status.
+``GET /api/jobs/events`` sends every job the caller may see that is queued or running, plus,
+on a reconnect with ``Last-Event-ID``, every such job changed since that event; then it
+follows. Both re-read the database every few seconds, which covers events a server process
+cannot receive (several processes without Redis) and pub/sub messages lost on a reconnect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelyard.auth.deps import Viewer
+from modelyard.jobs import repository as repo
+from modelyard.jobs import service
+from modelyard.jobs.events import JobEvent, Subscription
+from modelyard.jobs.runtime import JobRuntime
+from modelyard.jobs.schemas import (
+    TERMINAL,
+    JobKindOut,
+    JobOut,
+    JobPage,
+    JobStatus,
+    JobSubmit,
+)
+from modelyard.kit.deps import AppDatabase, DbSession
+from modelyard.kit.responses import json_response
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+JobId = Annotated[int, Path(ge=1, le=2**62, description="The job's id.")]
+RESYNC_SECONDS = 2.0
+SNAPSHOT_LIMIT = 1000
+_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
+
+
+def _runtime(request: Request) -> JobRuntime:
+    runtime: JobRuntime = request.app.state.jobs
+    return runtime
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    principal: Viewer,
+    session: DbSession,
+    status: Annotated[list[JobStatus], Query(description="Repeat to allow several.")] = [],  # noqa: B006
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    user: Annotated[
+        str | None, Query(max_length=64, description="Submitter (admins only).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """List jobs, newest first, one page at a time."""
+    items, next_cursor = service.list_jobs(
+        session,
+        principal,
+        statuses=[s.value for s in status],
+        kind=kind,
+        user=user,
+        limit=limit,
+        cursor=cursor,
+    )
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@router.post("", response_model=JobOut, status_code=201)
+def submit_job(data: JobSubmit, principal: Viewer, session: DbSession) -> Response:
+    """Submit a job of a kind the caller may run."""
+    job = service.submit(
+        session, kind=data.kind, params=data.params, priority=data.priority, submitted_by=principal
+    )
+    return json_response(job.model_dump(), 201, {"Location": f"/api/jobs/{job.id}"})
+
+
+@router.get("/kinds", response_model=list[JobKindOut])
+def list_kinds(principal: Viewer) -> list[JobKindOut]:
+    """List the job kinds the caller may submit, with their parameter schemas."""
+    return service.kinds_for(principal)
+
+
+@router.get("/events", response_class=EventSourceResponse)
+async def all_job_events(
+    request: Request,
+    principal: Viewer,
+    database: AppDatabase,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Stream progress and state changes of every job the caller may see."""
+    runtime = _runtime(request)
+    owner = None if principal.role.value == "admin" else principal.name
+    since = _parse_event_id(last_event_id)
+
+    def visible(event: JobEvent) -> bool:
+        return owner is None or event.owner == owner
+
+    def snapshot() -> list[dict[str, Any]]:
+        with database.session() as session:
+            rows = list(repo.active(session, owner, SNAPSHOT_LIMIT))
+            if since is not None:
+                seen = {r.id for r in rows}
+                rows += [
+                    r
+                    for r in repo.changed_since(session, since, owner, SNAPSHOT_LIMIT)
+                    if r.id not in seen
+                ]
+        return [repo.to_dict(r) for r in rows]
+
+    def changed(after: dt.datetime) -> list[dict[str, Any]]:
+        with database.session() as session:
+            return [
+                repo.to_dict(r) for r in repo.changed_since(session, after, owner, SNAPSHOT_LIMIT)
+            ]
+
+    async with runtime.events.subscribe(visible) as sub:
+        sent: dict[int, int] = {}
+        yield ServerSentEvent(comment="modelyard job events", retry=2000)
+        high_water = dt.datetime.now(dt.UTC)
+        for state in await run_in_threadpool(snapshot):
+            for item in _emit(JobEvent.from_state(state), sent):
+                yield item
+        async for item in _follow(sub, sent, changed, high_water, end_on_terminal=None):
+            yield item
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: JobId, principal: Viewer, session: DbSession) -> Response:
+    """Show a job with its progress, result or error."""
+    return json_response(service.get_dict(session, job_id, principal))
+
+
+def _visible_job_id(job_id: JobId, principal: Viewer, database: AppDatabase) -> int:
+    # Runs before the stream starts, so an unknown or foreign job is a proper 404.
+    with database.session() as session:
+        service.get_dict(session, job_id, principal)
+    return job_id
+
+
+@router.get("/{job_id}/events", response_class=EventSourceResponse)
+async def job_events(
+    job_id: Annotated[int, Depends(_visible_job_id)],
+    request: Request,
+    principal: Viewer,
+    database: AppDatabase,
+) -> AsyncIterator[ServerSentEvent]:
+    """Stream one job's progress and state changes until it ends."""
+    runtime = _runtime(request)
+
+    def load() -> dict[str, Any] | None:
+        with database.session() as session:
+            row = repo.get_row(session, job_id)
+        if row is None or not service.can_see(principal, row.submitted_by_id):
+            return None
+        return repo.to_dict(row)
+
+    def changed(after: dt.datetime) -> list[dict[str, Any]]:
+        state = load()
+        return [state] if state is not None and state["updated_at"] > after else []
+
+    async with runtime.events.subscribe(lambda event: event.job_id == job_id) as sub:
+        state = await run_in_threadpool(load)
+        if state is None:  # deleted since the check
+            return
+        sent: dict[int, int] = {}
+        yield ServerSentEvent(comment=f"modelyard job {job_id}", retry=2000)
+        high_water = dt.datetime.now(dt.UTC)
+        for item in _emit(JobEvent.from_state(state), sent):
+            yield item
+        if state["status"] in _TERMINAL_VALUES:
+            return
+        async for item in _follow(sub, sent, changed, high_water, end_on_terminal=job_id):
+            yield item
+
+
+def _emit(event: JobEvent, sent: dict[int, int]) -> list[ServerSentEvent]:
+    """The event as SSE, unless this stream already sent a newer state of that job."""
+    if sent.get(event.job_id, -1) >= event.stamp:
+        return []
+    sent[event.job_id] = event.stamp
+    return [ServerSentEvent(raw_data=event.data.decode(), event="job", id=str(event.stamp))]
+
+
+async def _follow(
+    sub: Subscription,
+    sent: dict[int, int],
+    changed: Any,
+    high_water: dt.datetime,
+    *,
+    end_on_terminal: int | None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Live events, with a database re-read every few seconds (and after an overflow)."""
+    next_resync = _monotonic() + RESYNC_SECONDS
+    while True:
+        try:
+            event = await sub.get(max(next_resync - _monotonic(), 0.0))
+        except EOFError:
+            return
+        events: list[JobEvent] = []
+        if event is not None:
+            events.append(event)
+        if event is None or sub.overflowed or _monotonic() >= next_resync:
+            sub.overflowed = False
+            next_resync = _monotonic() + RESYNC_SECONDS
+            started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            events += [JobEvent.from_state(s) for s in await run_in_threadpool(changed, high_water)]
+            high_water = started
+        for item in events:
+            for out in _emit(item, sent):
+                yield out
+            if (
+                end_on_terminal is not None
+                and item.job_id == end_on_terminal
+                and item.status in _TERMINAL_VALUES
+            ):
+                return
+        if len(sent) > 10_000:
+            sent.clear()
+
+
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+def _parse_event_id(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = int(value.strip())
+    except ValueError:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(stamp / 1_000_000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: JobId, principal: Viewer, session: DbSession) -> Response:
+    """Cancel a job: a queued one never starts, a running one stops at its next checkpoint."""
+    return json_response(service.cancel(session, job_id, principal).model_dump())
+
+
+@router.post("/{job_id}/retry", response_model=JobOut)
+def retry_job(job_id: JobId, principal: Viewer, session: DbSession) -> Response:
+    """Queue a failed or cancelled job again."""
+    return json_response(service.retry(session, job_id, principal).model_dump())

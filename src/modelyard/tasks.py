@@ -4,5 +4,6 @@
 domain that defines job kinds.
 """
 
+import modelyard.deployments.tasks
 import modelyard.evaluations.tasks
 import modelyard.jobs.tasks  # noqa: F401

@@ -95,6 +95,7 @@ def run_experiment(
     window_intervals: int = 10,
     actor: str = "experiment",
     progress: Callable[[str], None] = lambda _: None,
+    wait: Callable[[float], None] = time.sleep,
 ) -> ExperimentResult:
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     model = f"live-experiment-{stamp}"
@@ -176,7 +177,7 @@ def run_experiment(
     supervisor.start()
     try:
         progress(f"calibrating on {value_before} B values for {calibrate_seconds:.0f} s")
-        time.sleep(calibrate_seconds)
+        wait(calibrate_seconds)
         with db.session() as session:
             saved = deployment_service.save_tuned_version(
                 session,
@@ -219,7 +220,7 @@ def run_experiment(
                 status = target_service.get_target(session, target["id"]).status
             if status == "stopped":
                 break
-            time.sleep(1.0)
+            wait(1.0)
         progress("workload finished; scoring")
     finally:
         supervisor.stop()

@@ -181,8 +181,11 @@ class EmbeddedRocksDbTarget:
         if any(r.get("finished") for r in reports):
             self._finished = True
         if intervals and self._meter is not None:
-            intervals[-1].metrics.update(self._meter.sample())
-            self._add_cpu_evidence(intervals[-1])
+            # one /proc reading covers every report read now: each gets the span's average
+            measured = self._meter.sample()
+            for interval in intervals:
+                interval.metrics.update(measured)
+                self._add_cpu_evidence(interval)
         if not intervals:
             code = self.process.poll()
             if code is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from modelyard.analytics.endpoints import router as analytics_router
 from modelyard.auth.endpoints import router as auth_router
 from modelyard.datasets.endpoints import router as datasets_router
 from modelyard.deployments.endpoints import router as deployments_router
 from modelyard.evaluations.endpoints import router as evaluations_router
 from modelyard.jobs.endpoints import router as jobs_router
 from modelyard.registry.endpoints import router as registry_router
+from modelyard.reports.endpoints import router as reports_router
 from modelyard.targets.endpoints import router as targets_router
 from modelyard.telemetry.endpoints import router as telemetry_router
 
@@ -22,3 +24,5 @@ router.include_router(evaluations_router)
 router.include_router(telemetry_router)
 router.include_router(targets_router)
 router.include_router(deployments_router)
+router.include_router(analytics_router)
+router.include_router(reports_router)

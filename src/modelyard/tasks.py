@@ -7,3 +7,4 @@ domain that defines job kinds.
 import modelyard.deployments.tasks
 import modelyard.evaluations.tasks
 import modelyard.jobs.tasks  # noqa: F401
+import modelyard.reports.tasks  # noqa: F401

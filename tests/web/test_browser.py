@@ -8,9 +8,11 @@ until it is cancelled from the page.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +54,7 @@ if not Path(CHROMIUM).exists():
         allow_module_level=True,
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+sync_api.expect.set_options(timeout=WAIT_MS)
 
 
 def _free_port() -> int:
@@ -99,6 +102,17 @@ def _seed(home: Path) -> str:
     return token
 
 
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL whatever is left of it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(5)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if not (VENDOR / "htmx.min.js").is_file():
@@ -124,6 +138,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=home,
+        start_new_session=True,  # its own process group: granian's workers are children
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -141,12 +156,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             time.sleep(0.2)
         yield {"base": base, "token": token, "home": home}
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        _stop_group(process)
         log.close()
 
 
@@ -268,3 +278,62 @@ def test_job_page_follows_one_job_to_its_end(page: Any, server: dict[str, Any]) 
     sync_api.expect(panel).to_contain_text('"steps": 8')  # the result, swapped in at the end
     sync_api.expect(page.locator("[data-live-indicator]")).to_have_text("finished")
     assert page.evaluate("window.__samePage") is True
+
+
+def test_deployment_charts_draw_and_follow_new_intervals(page: Any, server: dict[str, Any]) -> None:
+    pytest.importorskip("modelyard.deployments.endpoints")
+    from modelyard.deployments._engine import deployment_owner
+    from modelyard.kit.db import make_engine
+    from modelyard.monitoring.store import MetricStore
+    from modelyard.targets.service import target_owner
+
+    headers = {"Authorization": f"Bearer {server['token']}"}
+    base = server["base"]
+    r = httpx.post(
+        f"{base}/api/targets",
+        headers=headers,
+        json={"name": "pushed", "kind": "push", "config": {}, "start": False},
+    )
+    assert r.status_code == 201, r.text
+    r = httpx.post(
+        f"{base}/api/deployments",
+        headers=headers,
+        json={"name": "capacity", "target": "pushed", "model": "latency-linear@production"},
+    )
+    assert r.status_code == 201, r.text
+    deployment = r.json()
+
+    engine = make_engine(f"sqlite:///{server['home'] / 'modelyard.db'}")
+    store = MetricStore(engine)
+
+    def write(ts: int, predicted: float) -> None:
+        store.write(
+            deployment_owner(deployment["id"]),
+            [(ts, {"predicted_smax": predicted, "actual_smax": 41_000.0, "error_pct": 2.5})],
+        )
+        store.write(
+            target_owner(deployment["target_id"]),
+            [(ts, {"ops_per_sec": 39_000.0, "latency_p99_us": 850.0, "cpu_process_cores": 1.4})],
+        )
+
+    try:
+        now = int(time.time() * 1000)
+        for i in range(30, 0, -1):
+            write(now - i * 1000, 42_000.0 + 10 * i)
+        _log_in(page)
+        page.goto(f"/deployments/{deployment['id']}")
+        for chart in ("smax", "qps", "latency", "cpu", "error"):
+            sync_api.expect(page.locator(f'[data-chart="{chart}"] canvas')).to_have_count(1)
+        sync_api.expect(page.locator("[data-live-indicator]")).to_have_text("live")
+        sync_api.expect(page.locator('[data-chart="smax"] .u-legend')).to_contain_text(
+            "predicted S_max"
+        )
+        count = "() => document.querySelector('[data-deployment-charts]').modelyardData.own.get('predicted_smax').size"
+        before = page.evaluate(count)
+        assert before >= 30
+        write(int(time.time() * 1000), 45_678.0)  # a new interval arrives
+        sync_api.expect(page.locator('[data-stat="predicted"]')).to_have_text("45,680")
+        assert page.evaluate(count) == before + 1
+        page.screenshot(path=str(server["home"] / "deployment.png"), full_page=True)
+    finally:
+        engine.dispose()

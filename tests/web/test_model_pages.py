@@ -209,3 +209,61 @@ def test_static_assets_are_served(app_client: TestClient) -> None:
     r = app_client.get("/static/app.css")
     assert r.status_code == 200 and "max-age" in r.headers["cache-control"]
     assert app_client.get("/static/../../app.py").status_code == 404
+
+
+REGISTRY_TABLES = (
+    "registered_models",
+    "model_versions",
+    "model_tags",
+    "model_aliases",
+    "version_tags",
+    "api_tokens",
+    "audit_log",
+)
+
+
+def _statements(client: TestClient, url: str) -> int:
+    """SQL statements on the registry and auth tables that one page view runs.
+
+    Background loops of the shared app (jobs, live deployments) use the same engine; their
+    statements touch other tables and are not counted.
+    """
+    import sqlalchemy as sa
+
+    engine = client.app.state.db.engine  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        if any(table in str(args[2]) for table in REGISTRY_TABLES):
+            seen.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_pages_run_a_fixed_number_of_queries(
+    browser_for: Callable[..., TestClient], editor: Api, unique: str
+) -> None:
+    small, large = f"few-{unique}", f"many-{unique}"
+    for prefix, models in ((small, 2), (large, 20)):
+        for i in range(models):
+            name = f"{prefix}-{i:02d}"
+            editor.post("/models", json={"name": name, "tags": {"a": "1", "b": "2"}})
+            editor.put(f"/models/{name}/tags/c", json={"value": "3"})
+    for count in range(8):
+        editor.post(
+            f"/models/{large}-00/versions",
+            json={"flavor": "generic", "metrics": {"m": count}, "tags": {"t": "x"}},
+        )
+        if count == 0:
+            editor.post(f"/models/{small}-00/versions", json={"flavor": "generic"})
+    for number in (1, 2, 3):
+        editor.put(f"/models/{large}-00/aliases/a{number}", json={"version": number})
+    client = browser_for("viewer")
+    client.get("/models")  # warm up: the first request of a session may write last_used_at
+    assert _statements(client, f"/models?q={small}") == _statements(client, f"/models?q={large}")
+    assert _statements(client, f"/models/{small}-00") == _statements(client, f"/models/{large}-00")

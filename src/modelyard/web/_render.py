@@ -84,6 +84,10 @@ def iso(value: dt.datetime | str | None) -> str:
     return value.isoformat()
 
 
+def fromtimestamp(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
 def filesize(value: int | None) -> str:
     if value is None:
         return ""
@@ -158,6 +162,7 @@ def environment() -> Environment:
         when=when,
         iso=iso,
         filesize=filesize,
+        fromtimestamp=fromtimestamp,
         number=number,
         pretty_json=pretty_json,
         duration=duration,

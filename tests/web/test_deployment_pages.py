@@ -1,0 +1,121 @@
+"""Deployment pages: the list, a deployment with its chart hooks and last interval, stop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Api
+from tests.web.conftest import csrf_of
+
+pytest.importorskip("modelyard.deployments.endpoints")
+
+
+@pytest.fixture
+def deployment(editor: Api, model_name: str, unique: str) -> dict[str, Any]:
+    r = editor.post(
+        "/targets",
+        json={"name": f"push-{unique}", "kind": "push", "config": {}, "start": False},
+    )
+    assert r.status_code == 201, r.text
+    r = editor.post(
+        "/deployments",
+        json={"name": f"dep-{unique}", "target": f"push-{unique}", "model": f"{model_name}/1"},
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _write_intervals(app_client: TestClient, deployment: dict[str, Any], count: int) -> int:
+    from modelyard.deployments._engine import deployment_owner
+    from modelyard.targets.service import target_owner
+
+    store = app_client.app.state.metric_store  # type: ignore[attr-defined]
+    now_ms = int(time.time() * 1000) - count * 1000
+    for i in range(count):
+        ts = now_ms + i * 1000
+        store.write(
+            deployment_owner(deployment["id"]),
+            [(ts, {"predicted_smax": 50_000.0 + i, "actual_smax": 48_000.0, "error_pct": 4.2})],
+        )
+        store.write(
+            target_owner(deployment["target_id"]),
+            [
+                (
+                    ts,
+                    {
+                        "ops_per_sec": 40_000.0 + i,
+                        "latency_p99_us": 900.0,
+                        "cpu_process_cores": 1.5,
+                    },
+                )
+            ],
+        )
+    return now_ms
+
+
+def test_list_and_page(
+    browser_for: Callable[..., TestClient], app_client: TestClient, deployment: dict[str, Any]
+) -> None:
+    _write_intervals(app_client, deployment, 5)
+    client = browser_for("viewer")
+    listing = client.get("/deployments")
+    assert listing.status_code == 200
+    assert f'href="/deployments/{deployment["id"]}"' in listing.text
+
+    page = client.get(f"/deployments/{deployment['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert f'data-metrics="/api/deployments/{deployment["id"]}/metrics"' in text
+    assert f'data-stream="/api/deployments/{deployment["id"]}/events"' in text
+    for chart in ("smax", "qps", "latency", "cpu", "error"):
+        assert f'data-chart="{chart}"' in text
+    assert "uPlot.iife.min.js" in text and "charts.js" in text
+    assert "Stop this deployment" not in text  # a viewer
+    # the page by name is the same deployment
+    assert client.get(f"/deployments/{deployment['name']}").status_code == 200
+    assert client.get("/deployments/no-such-deployment").status_code == 404
+
+    # what the charts read: the deployment's and the target's series
+    metrics = client.get(f"/api/deployments/{deployment['id']}/metrics?from=-5m&step=raw").json()
+    assert len(metrics["series"]["predicted_smax"]["t"]) == 5
+    assert metrics["target_series"]["latency_p99_us"]["avg"][0] == 900.0
+
+
+def test_editor_stops_a_deployment(
+    browser_for: Callable[..., TestClient], deployment: dict[str, Any], editor: Api
+) -> None:
+    viewer = browser_for("viewer")
+    token = csrf_of(viewer.get("/deployments").text)
+    r = viewer.post(f"/deployments/{deployment['id']}/stop", data={"csrf_token": token})
+    assert r.status_code == 403
+    client = browser_for("editor")
+    page = client.get(f"/deployments/{deployment['id']}").text
+    assert "Stop this deployment" in page
+    r = client.post(
+        f"/deployments/{deployment['id']}/stop",
+        data={"csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert editor.get(f"/deployments/{deployment['id']}").json()["status"] == "stopped"
+    stopped = client.get(f"/deployments/{deployment['id']}").text
+    assert 'data-stream=""' in stopped and "Stop this deployment" not in stopped
+
+
+def test_saving_tuned_parameters_needs_some(
+    browser_for: Callable[..., TestClient], deployment: dict[str, Any]
+) -> None:
+    client = browser_for("editor")
+    token = csrf_of(client.get(f"/deployments/{deployment['id']}").text)
+    r = client.post(f"/deployments/{deployment['id']}/tuned-version", data={"csrf_token": token})
+    assert r.status_code == 409 and "no tuned parameters" in r.text
+    r = client.post(
+        f"/deployments/{deployment['id']}/tuned-version",
+        data={"csrf_token": token, "alias": "9bad"},
+    )
+    assert r.status_code == 400

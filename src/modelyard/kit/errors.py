@@ -9,6 +9,7 @@ validation, ``errors`` with the field of each.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -16,8 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_STATUSES = {status.value for status in HTTPStatus}
 
 
 class ProblemError(Exception):
@@ -109,10 +112,28 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = exc.headers
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such endpoint; see /docs for the API."
         elif exc.status_code == 405:
-            detail = "This method is not allowed on this endpoint; see /docs for the API."
-        return problem_response(exc.status_code, detail.split(";")[0], detail, exc.headers)
+            allowed = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"This endpoint accepts {', '.join(allowed)}; see /docs for the API."
+        title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
+        return problem_response(exc.status_code, title, detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method that some route serves at this path.
+
+    Starlette answers 405 from the first route whose path matches, and that route knows only
+    its own method; FastAPI makes one route per method, so its ``Allow`` header would be short.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)

@@ -108,11 +108,14 @@ def delete_model(name: ModelName, principal: Editor, session: DbSession) -> Resp
     return Response(status_code=204)
 
 
+# The body is read by hand (JSON or multipart), so FastAPI cannot document it: this does, with
+# the schema inline because no route parameter makes FastAPI register VersionCreate.
+_VERSION_SCHEMA = VersionCreate.model_json_schema(ref_template="#/components/schemas/{model}")
 _VERSION_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/VersionCreate"}},
+            "application/json": {"schema": _VERSION_SCHEMA},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -120,11 +123,12 @@ _VERSION_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "metadata": {
-                            "type": "string",
-                            "description": "A JSON object with the VersionCreate fields.",
+                            **_VERSION_SCHEMA,
+                            "description": "The version's fields, as a JSON part.",
                         },
                     },
-                }
+                },
+                "encoding": {"metadata": {"contentType": "application/json"}},
             },
         },
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -15,7 +15,11 @@ VERSION_SELECTOR_PATTERN = r"^([0-9]{1,9}|latest|@[A-Za-z][A-Za-z0-9_-]{0,63})$"
 
 SortKey = Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]
 
-Tags = dict[str, str]
+TagValue = Annotated[str, Field(max_length=500)]
+Tags = dict[str, TagValue]
+TagChanges = dict[str, TagValue | None]
+# The key rules in the OpenAPI document too, so that clients (and schemathesis) know them.
+_TAG_KEYS: dict[str, Any] = {"propertyNames": {"pattern": TAG_KEY_PATTERN}, "maxProperties": 100}
 
 
 def _check_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -38,15 +42,17 @@ class ModelCreate(BaseModel):
         pattern=MODEL_NAME_PATTERN, description="Letters, digits, _ . -; 1-200 chars."
     )
     description: str = Field(default="", max_length=10_000)
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict, json_schema_extra=_TAG_KEYS)
 
     _tags = field_validator("tags")(_check_tags)
 
 
 class ModelUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
-    tags: dict[str, str | None] | None = Field(
-        default=None, description="Tags to set; a null value removes that tag."
+    tags: TagChanges | None = Field(
+        default=None,
+        description="Tags to set; a null value removes that tag.",
+        json_schema_extra=_TAG_KEYS,
     )
 
     _tags = field_validator("tags")(_check_tags)
@@ -79,7 +85,7 @@ class VersionCreate(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     source: str = Field(default="", max_length=1000)
     description: str = Field(default="", max_length=10_000)
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict, json_schema_extra=_TAG_KEYS)
     parent: str | None = Field(
         default=None,
         max_length=300,
@@ -92,7 +98,11 @@ class VersionCreate(BaseModel):
 class VersionUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     metrics: dict[str, float] | None = None
-    tags: dict[str, str | None] | None = None
+    tags: TagChanges | None = Field(
+        default=None,
+        description="Tags to set; a null value removes that tag.",
+        json_schema_extra=_TAG_KEYS,
+    )
 
     _tags = field_validator("tags")(_check_tags)
 

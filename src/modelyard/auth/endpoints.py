@@ -20,11 +20,12 @@ from modelyard.auth.schemas import (
 )
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import Forbidden
+from modelyard.kit.openapi import problems
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/login", response_model=UserOut)
+@router.post("/auth/login", response_model=UserOut, responses=problems(401))
 def login(data: LoginIn, response: Response, session: DbSession, settings: AppSettings) -> UserOut:
     """Log in with a password and receive a session cookie."""
     user = service.authenticate(session, data.name, data.password)

@@ -184,16 +184,22 @@ def main() -> int:
                         points[0] += response.json()["accepted_points"]
 
         visible: list[float] = []
+        stopped = [0.0]
 
         def reader() -> None:
-            seen = 0
+            # ask from the oldest probe not seen yet: a later batch can commit first
             with httpx.Client(timeout=30) as client:
-                while not stop.is_set():
+                while not stop.is_set() or sent_at:
+                    with sent_lock:
+                        low = min(sent_at) if sent_at else None
+                    if low is None:
+                        time.sleep(0.05)
+                        continue
                     response = client.get(
                         f"{base}/targets/bench/metrics",
                         params={
                             "name": "probe",
-                            "from": f"{(seen + 1) / 1000:.3f}",
+                            "from": f"{low / 1000:.3f}",
                             "to": "now",
                             "step": "raw",
                         },
@@ -201,13 +207,13 @@ def main() -> int:
                     )
                     now = time.perf_counter()
                     if response.status_code == 200:
-                        stamps = response.json()["series"].get("probe", {}).get("t", [])
-                        for ts in stamps:
+                        for ts in response.json()["series"].get("probe", {}).get("t", []):
                             with sent_lock:
                                 started = sent_at.pop(int(ts), None)
                             if started is not None:
                                 visible.append(now - started)
-                            seen = max(seen, int(ts))
+                    if stop.is_set() and time.perf_counter() - stopped[0] > 30:
+                        return
                     time.sleep(0.05)
 
         threads = [threading.Thread(target=writer) for _ in range(args.writers)]
@@ -216,6 +222,7 @@ def main() -> int:
         for thread in threads:
             thread.start()
         time.sleep(args.seconds)
+        stopped[0] = time.perf_counter()
         stop.set()
         for thread in threads:
             thread.join()

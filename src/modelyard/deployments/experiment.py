@@ -16,12 +16,16 @@ from /proc; nothing is simulated or synthetic.
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import Evaluation
@@ -30,10 +34,12 @@ from modelyard.deployments.report import build_report, report_dir, write_report
 from modelyard.deployments.schemas import DeploymentCreate, DeploymentSettings, SaveTuned
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
+from modelyard.models import Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.registry import service as registry_service
 from modelyard.registry.schemas import ModelCreate, VersionCreate
 from modelyard.targets import service as target_service
+from modelyard.targets._factory import target_dir
 from modelyard.targets.base import Interval
 from modelyard.targets.schemas import EmbeddedTargetCreate
 
@@ -118,7 +124,10 @@ def run_experiment(
         "then": "stop",
         "options": {"write_buffer_size": 4 << 20, "compression": "none"},
     }
-    settings = DeploymentSettings(window_intervals=window_intervals)
+    settings = DeploymentSettings(
+        window_intervals=window_intervals, tune_every=max(1, min(5, window_intervals))
+    )
+    supervisor = LiveSupervisor(db, store, home)
     with db.session() as session:
         registry_service.create_model(
             session, ModelCreate(name=model, description="Live experiment"), actor=actor
@@ -145,6 +154,14 @@ def run_experiment(
             ),
             actor=actor,
         )
+        # this run's own loop holds the lease, so a server on the same database leaves it alone
+        session.execute(
+            sa.update(Target)
+            .where(Target.id == target["id"])
+            .values(
+                lease_owner=supervisor.owner, lease_expires_at=utcnow() + dt.timedelta(minutes=5)
+            )
+        )
         calibration = deployment_service.create_deployment(
             session,
             DeploymentCreate(
@@ -156,7 +173,6 @@ def run_experiment(
             ),
             actor=actor,
         )
-    supervisor = LiveSupervisor(db, store, home)
     supervisor.only_targets = {target["id"]}
     timeline: list[dict[str, Any]] = []
     names: dict[int, str] = {calibration["id"]: "calibration"}
@@ -178,6 +194,13 @@ def run_experiment(
     try:
         progress(f"calibrating on {value_before} B values for {calibrate_seconds:.0f} s")
         wait(calibrate_seconds)
+        # on a busy machine the first adjustment can come late: give it as long again
+        deadline = time.monotonic() + calibrate_seconds
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                if deployment_service.get_deployment(session, calibration["id"]).tuned_parameters:
+                    break
+            wait(0.5)
         with db.session() as session:
             saved = deployment_service.save_tuned_version(
                 session,
@@ -228,6 +251,8 @@ def run_experiment(
             for deployment_id in names:
                 deployment_service.stop_deployment(session, deployment_id, actor=actor)
             target_service.set_desired_state(session, target["id"], "stopped", actor=actor)
+        # the metrics, records and reports stay; the database the workload wrote does not
+        shutil.rmtree(target_dir(home, target["id"]), ignore_errors=True)
 
     shift = shift_ts[0] if shift_ts else None
     by: dict[str, dict[int, Evaluation | dict[str, Any]]] = {"frozen": {}, "tuned": {}}

@@ -35,7 +35,7 @@ class Phase(BaseModel):
         le=1 << 20,
         description="uniform in [value_size, value_size_max] (ignored when not larger)",
     )
-    key_space: int = Field(default=10_000_000, ge=1, le=1 << 40)
+    key_space: int = Field(default=1_000_000, ge=1, le=1 << 40)
     batch_size: int = Field(default=100, ge=1, le=10_000, description="puts per WriteBatch")
 
     @model_validator(mode="after")

@@ -145,6 +145,9 @@ def test_editor_moves_an_alias_and_edits_tags(
     r = client.post(f"{base}/aliases", data={"alias": "staging", "version": "1"}, headers=headers)
     assert r.status_code == 200 and 'id="model-panel"' in r.text and "<html" not in r.text
     assert "Alias staging now points at v1." in r.text and 'hx-swap-oob="true"' in r.text
+    assert '<section id="history"' in r.text and "alias.set" in r.text  # history refreshed too
+    full = client.get(base).text
+    assert full.count('<section id="history"') == 1 and "hx-swap-oob" not in full
     client.post(f"{base}/aliases", data={"alias": "staging", "version": "2"}, headers=headers)
     assert editor.get(base).json()["aliases"]["staging"] == 2
 

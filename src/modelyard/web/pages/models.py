@@ -104,6 +104,19 @@ def model_list(
     return render(request, template, context, user=user)
 
 
+def _history(session: Session, name: str) -> list[dict[str, Any]]:
+    """The model's latest audit entries (editors and admins see them, as in the API)."""
+    rows, _ = registry.list_audit(
+        session,
+        actor=None,
+        object_type="model",
+        object_key=name,
+        limit=HISTORY_ENTRIES,
+        cursor=None,
+    )
+    return rows
+
+
 def _metric_names(versions: list[dict[str, Any]]) -> list[str]:
     """The metrics worth a column in the versions table: the first few by name."""
     return sorted({k for v in versions for k in v["metrics"]})[:4]
@@ -138,16 +151,7 @@ def model_page(
     versions, next_cursor = registry.list_versions(
         session, name, limit=VERSIONS_PER_PAGE, cursor=cursor or None
     )
-    history: list[dict[str, Any]] = []
-    if user.can(Role.editor):
-        history, _ = registry.list_audit(
-            session,
-            actor=None,
-            object_type="model",
-            object_key=name,
-            limit=HISTORY_ENTRIES,
-            cursor=None,
-        )
+    history = _history(session, name) if user.can(Role.editor) else []
     return render(
         request,
         "models/detail.html",
@@ -193,6 +197,8 @@ def _after_change(
         "versions": versions,
         "metric_names": _metric_names(versions),
         "message": message,
+        "history": _history(session, name),
+        "oob_history": True,
     }
     return render(request, "models/_panel.html", context, user=user)
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -132,8 +133,9 @@ def allowed_methods(request: Request) -> list[str]:
     its own method; FastAPI makes one route per method, so its ``Allow`` header would be short.
     """
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
+    # FastAPI keeps included routers as branches; this walks them as the router does.
+    for route in iter_route_contexts(request.app.router.routes):
+        route_methods = route.methods
         if route_methods and route.matches(request.scope)[0] is not Match.NONE:
             methods |= set(route_methods)
     return sorted(methods)

@@ -211,3 +211,11 @@ def test_pickles_are_refused_as_datasets(tmp_path: Path, filename: str) -> None:
     assert "Pickle and joblib files are refused" in error.detail
     error = _rejected(tmp_path, filename + ".gz", gzip.compress(pickled))
     assert "Pickle" in error.detail
+
+
+def test_json_lines_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 1024)
+    data = b'{"a": 1, "note": "short"}\n' + b'{"a": 2, "note": "' + b"x" * 5000 + b'"}\n'
+    result, table = run(tmp_path, "long.jsonl", data)
+    assert result.row_count == 2
+    assert len(table.column("note").to_pylist()[1]) == 5000

@@ -6,6 +6,7 @@ report is a checkpoint: a cancel stops the loop there and the evaluation ends ``
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel
@@ -50,8 +51,11 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
     try:
         ctx.progress(0.0, phase="load", message=f"loading {resolved.model}/{resolved.version}")
+        loading = time.perf_counter()
         model = service.model_for(resolved, ArtifactStore(settings.artifacts_dir))
+        load_seconds = time.perf_counter() - loading
         outcome = runner.run(model, plan, progress)
+        outcome.details["load_seconds"] = round(load_seconds, 6)
     except JobSuperseded:
         raise  # another worker runs it now and owns the evaluation's status
     except WorkerStopping:

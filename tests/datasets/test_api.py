@@ -334,3 +334,21 @@ def test_stale_upload_parts_are_purged(editor: Api, database, settings: Settings
     editor.post("/datasets/uploads", json={"filename": "new.csv"})
     assert editor.get(f"/datasets/uploads/{upload_id}").status_code == 404
     assert not (Path(settings.datasets_dir) / "uploads" / f"{upload_id}.part").exists()
+
+
+def test_a_multipart_body_cut_inside_the_file_is_refused(editor: Api, settings: Settings) -> None:
+    before = stored_files(settings)
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="d.csv"\r\n\r\na,b\n1,2\n'
+    )
+    r = editor.post(
+        "/datasets", content=body, headers={"Content-Type": "multipart/form-data; boundary=XyZ"}
+    )
+    assert r.status_code == 400 and "closing boundary" in r.json()["detail"]
+    garbage = editor.post(
+        "/datasets",
+        content=b"\x00" * 100,
+        headers={"Content-Type": "multipart/form-data; boundary=XyZ"},
+    )
+    assert garbage.status_code == 400
+    assert stored_files(settings) == before

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -100,6 +100,7 @@ class _FormReceiver:
         self._is_file = False
         self._data = bytearray()
         self._field_bytes = 0
+        self.file_complete = False
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -158,7 +159,9 @@ class _FormReceiver:
         self._data.extend(data[start:end])
 
     def on_part_end(self) -> None:
-        if not self._is_file:
+        if self._is_file:
+            self.file_complete = True
+        else:
             self.fields[self._name] = self._data.decode("utf-8", "replace")
 
 
@@ -170,18 +173,25 @@ async def receive_multipart(request: Request, target: Path, *, max_bytes: int) -
     if not boundary:
         raise BadRequest("The multipart request has no boundary in its Content-Type header.")
     form = _FormReceiver(target, max_bytes)
-    parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     try:
+        parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         async for chunk in request.stream():
             try:
                 parser.write(chunk)
-            except MultipartParseError as exc:
+            except FormParserError as exc:
                 raise BadRequest(f"The multipart body is malformed: {exc}.") from exc
             if form.buffered is not None:
                 await form.buffered.flush()
-        parser.finalize()
+        try:
+            parser.finalize()
+        except FormParserError as exc:
+            raise BadRequest(f"The multipart body is malformed: {exc}.") from exc
         if form.writer is None or form.buffered is None:
             raise BadRequest("The multipart form needs the dataset file in the field `file`.")
+        if not form.file_complete:
+            raise BadRequest(
+                "The multipart body ended inside the file (no closing boundary); send it again."
+            )
         await form.buffered.flush(force=True)
         sha256 = await run_in_threadpool(form.writer.close)
     except BaseException:

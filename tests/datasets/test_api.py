@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from modelyard.config import Settings
-from modelyard.datasets import endpoints as dataset_endpoints
+from modelyard.datasets import receive as dataset_receive
 from tests.conftest import Api
 
 CSV = b"a,b,y\n1,2.5,3.0\n4,5.0,6.5\n7,8.25,9.0\n"
@@ -229,7 +229,7 @@ def _send_then_disconnect(api: Api, path_and_query: str, first: bytes, length: i
 def test_a_broken_chunk_is_resumed_from_the_last_complete_one(
     editor: Api, settings: Settings, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dataset_endpoints, "WRITE_BYTES", 1000)  # write the broken chunk's start
+    monkeypatch.setattr(dataset_receive, "WRITE_BYTES", 1000)  # write the broken chunk's start
     data = b"a,y\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(5_000))
     upload_id = editor.post(
         "/datasets/uploads", json={"filename": "r.csv", "size": len(data)}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -14,7 +12,13 @@ from starlette.responses import Response
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.datasets import service
 from modelyard.datasets.formats import merge_claims
-from modelyard.datasets.receive import Received, receive_multipart, receive_raw
+from modelyard.datasets.receive import (
+    Received,
+    locked_part,
+    receive_chunk,
+    receive_multipart,
+    receive_raw,
+)
 from modelyard.datasets.schemas import (
     DATASET_NAME_PATTERN,
     DatasetOut,
@@ -24,9 +28,9 @@ from modelyard.datasets.schemas import (
     UploadCreate,
     UploadOut,
 )
-from modelyard.datasets.store import DatasetStore, append_at
+from modelyard.datasets.store import DatasetStore
 from modelyard.kit.deps import AppSettings, DbSession
-from modelyard.kit.errors import BadRequest, Conflict
+from modelyard.kit.errors import BadRequest
 from modelyard.kit.responses import json_response
 
 router = APIRouter(tags=["datasets"])
@@ -39,7 +43,6 @@ def get_store(settings: AppSettings) -> DatasetStore:
 Store = Annotated[DatasetStore, Depends(get_store)]
 DatasetId = Annotated[int, Path(ge=1, le=2**62, description="The dataset's id.")]
 UploadId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The upload's id.")]
-WRITE_BYTES = 1 << 20
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -159,59 +162,16 @@ async def put_chunk(
             return row.size, row.received
 
     await run_in_threadpool(load)
-    fd = os.open(store.upload_path(upload_id), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise Conflict(
-                f"Another chunk of upload '{upload_id}' is arriving; wait for it, then resume."
-            ) from exc
+    async with locked_part(store.upload_path(upload_id), upload_id) as fd:
         size, _ = await run_in_threadpool(load)  # again, now that no other chunk can move it
         limit = min(settings.storage.max_dataset_bytes, size or settings.storage.max_dataset_bytes)
-        try:
-            length = await _stream_chunk(request, fd, offset, limit)
-        except ClientDisconnect as exc:
-            raise BadRequest(
-                "The connection broke during this chunk; resume from `received`."
-            ) from exc
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) != length:
-            raise BadRequest(
-                f"The chunk ended after {length} of its {declared} bytes; send it again."
-            )
-        await run_in_threadpool(os.fsync, fd)
+        length = await receive_chunk(request, fd, offset=offset, limit=limit)
 
         def commit() -> dict[str, Any]:
             with db.session() as session:
                 return service.commit_chunk(session, upload_id, offset, length)
 
         return json_response(await run_in_threadpool(commit))
-    finally:
-        os.close(fd)
-
-
-async def _stream_chunk(request: Request, fd: int, offset: int, limit: int) -> int:
-    """Write the body at ``offset``; bytes past the last committed chunk are dropped first."""
-    await run_in_threadpool(append_at, fd, offset)
-    length = 0
-    pending: list[bytes] = []
-    pending_bytes = 0
-    async for piece in request.stream():
-        length += len(piece)
-        if offset + length > limit:
-            raise BadRequest(
-                f"This chunk would take the upload past {limit} bytes (its announced size or the "
-                "configured limit MODELYARD_STORAGE__MAX_DATASET_BYTES)."
-            )
-        pending.append(piece)
-        pending_bytes += len(piece)
-        if pending_bytes >= WRITE_BYTES:
-            await run_in_threadpool(os.write, fd, b"".join(pending))
-            pending, pending_bytes = [], 0
-    if pending:
-        await run_in_threadpool(os.write, fd, b"".join(pending))
-    return length
 
 
 @router.post("/datasets/uploads/{upload_id}/complete", response_model=DatasetOut, status_code=201)

@@ -62,13 +62,18 @@ def test_kill_9_of_a_worker_process_mid_job(job_env: JobEnv, tmp_path: Path) -> 
         worker.wait(10)
     assert job.status == JobStatus.running
 
+    # The reaper that was already running notices the missing heartbeat.
+    lost = job_env.wait(fragile)
+    assert lost.status == JobStatus.failed and lost.attempts == 1
+    assert "Worker lost" in (lost.error or "") and "stopped responding" in (lost.error or "")
+    assert "not retried automatically" in (lost.error or "")
+    requeued = job_env.wait(retryable, lambda j: j.status != JobStatus.running)
+    assert requeued.status == JobStatus.queued and "re-queued" in (requeued.error or "")
+
     job_env.runtime(workers=1, stale_after_seconds=stale)  # a surviving worker
     again = job_env.wait(retryable)
     assert again.status == JobStatus.succeeded and again.attempts == 2, again
     assert again.result == {"attempt": 2}
-    lost = job_env.wait(fragile)
-    assert lost.status == JobStatus.failed and lost.attempts == 1
-    assert "Worker lost" in (lost.error or "") and "not retried automatically" in (lost.error or "")
 
 
 def _free_port() -> int:

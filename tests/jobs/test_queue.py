@@ -214,3 +214,24 @@ def test_duplicate_queue_messages_run_a_job_once(sqlite_env: JobEnv) -> None:
     runtime.stop()
     sqlite_env.runtime(workers=2)
     assert sqlite_env.wait(job.id).attempts == 1
+
+
+def test_jobs_of_a_dead_local_process_are_recovered_at_start(sqlite_env: JobEnv) -> None:
+    """After a crash and restart there is no need to wait for the heartbeat to go stale."""
+    import socket
+
+    first = sqlite_env.runtime(workers=0, stale_after_seconds=3600)
+    retryable = sqlite_env.submit("sleep", {"seconds": 0, "steps": 0}).id
+    fragile = sqlite_env.submit("test.slow_fragile", {"seconds": 0}).id
+    first.stop()
+    dead = f"{socket.gethostname()}:999999999:dead00"  # no such process
+    with sqlite_env.db.session() as session:
+        session.execute(
+            sa.update(Job)
+            .where(Job.id.in_([retryable, fragile]))
+            .values(status="running", worker=dead, attempts=1, heartbeat_at=sa.func.current_timestamp())
+        )
+    sqlite_env.runtime(workers=1, stale_after_seconds=3600)
+    assert sqlite_env.wait(retryable).status == JobStatus.succeeded
+    job = sqlite_env.wait(fragile)
+    assert job.status == JobStatus.failed and "is gone" in (job.error or "")

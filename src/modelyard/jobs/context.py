@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelyard.auth.schemas import Principal
+from modelyard.auth.schemas import Principal, Role
 from modelyard.config import Settings
+from modelyard.models import User
 
 if TYPE_CHECKING:
     from modelyard.jobs.worker import JobExecution
@@ -58,7 +60,8 @@ class JobContext:
         kind: str,
         attempt: int,
         params: dict[str, Any],
-        submitted_by: Principal | None,
+        submitted_by_id: int | None,
+        submitted_by_name: str | None,
         settings: Settings,
     ) -> None:
         self._execution = execution
@@ -66,9 +69,22 @@ class JobContext:
         self.kind = kind
         self.attempt = attempt
         self.params = params
-        self.submitted_by = submitted_by
-        self.actor = submitted_by.name if submitted_by else "system"
+        self.actor = submitted_by_name or "system"
         self.settings = settings
+        self._submitter = (submitted_by_id, submitted_by_name)
+        self._principal: Principal | None = None
+
+    @property
+    def submitted_by(self) -> Principal | None:
+        """The submitter with their current role (looked up once), ``None`` for system jobs
+        or a deleted user."""
+        user_id, name = self._submitter
+        if self._principal is None and user_id is not None and name is not None:
+            with self.session() as session:
+                role = session.scalar(sa.select(User.role).where(User.id == user_id))
+            if role is not None:
+                self._principal = Principal(id=user_id, name=name, role=Role(role))
+        return self._principal
 
     def progress(
         self,

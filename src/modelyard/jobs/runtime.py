@@ -37,6 +37,7 @@ from types import FrameType
 from typing import Any
 
 import anyio
+import psutil
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,7 @@ from modelyard.config import Settings
 from modelyard.jobs import repository as repo
 from modelyard.jobs.context import WorkerStopping
 from modelyard.jobs.events import Broadcaster, JobEvent
+from modelyard.jobs.kinds import get_kind
 from modelyard.jobs.queue import backend_name, create_huey, job_id_of, queue_priority
 from modelyard.jobs.worker import Doorbell, JobExecution, run_job, worker_loop
 from modelyard.kit.db import Database
@@ -91,6 +93,7 @@ class JobRuntime:
         if not self._registered:
             self.register()
         self.workers = workers
+        self.recover_dead_local_workers()
         self.reconcile(min_age_seconds=0)
         for index in range(workers):
             thread = threading.Thread(
@@ -254,41 +257,63 @@ class JobRuntime:
                 f"the worker {row.worker} stopped responding "
                 f"(no heartbeat for {self.stale_after:g} s) during attempt {row.attempts}"
             )
-            with self.db.session() as session:
-                if row.retries_left > 0:
-                    rank = repo.fair_rank(
-                        session, self.queue_name, row.submitted_by_id, row.priority
-                    )
-                    new = repo.requeue(
-                        session,
-                        row.id,
-                        now,
-                        condition=repo.stale_since(row.id, cutoff),
-                        run_after=None,
-                        error=f"{reason}; re-queued",
-                        spend_retry=True,
-                        fair_rank=rank,
-                    )
-                else:
-                    why = (
-                        "no automatic retries are left"
-                        if row.attempts > 1
-                        else f"job kind '{row.kind}' is not retried automatically"
-                    )
-                    new = repo.fail_if(
-                        session,
-                        repo.stale_since(row.id, cutoff),
-                        now,
-                        f"Worker lost: {reason}; {why}.",
-                    )
-            if new is None:
-                continue
-            recovered += 1
-            logger.warning("job %s: %s -> %s", row.id, reason, new.status)
-            if new.status == "queued":
-                self.enqueue(new.id, new.priority, new.fair_rank)
-            self.publish_row(new)
+            recovered += self._recover(row, repo.stale_since(row.id, cutoff), reason, now)
         return recovered
+
+    def recover_dead_local_workers(self) -> int:
+        """At start: jobs left running by a process of this host that no longer exists
+        (a crash or ``kill -9`` before a restart) are recovered at once, without waiting
+        for their heartbeat to go stale. A live or unknown process is left to the reaper."""
+        host, my_pid = socket.gethostname(), os.getpid()
+        now = utcnow()
+        with self.db.session() as session:
+            rows = repo.running(session, self.queue_name)
+        recovered = 0
+        for row in rows:
+            owner_host, _, rest = (row.worker or "").partition(":")
+            pid_text, _, _token = rest.partition(":")
+            if owner_host != host or not pid_text.isdigit() or row.worker == self.worker_id:
+                continue
+            pid = int(pid_text)
+            if pid != my_pid and psutil.pid_exists(pid):
+                continue
+            reason = (
+                f"its worker {row.worker} is gone (found at start) during attempt {row.attempts}"
+            )
+            recovered += self._recover(
+                row, repo.owned_by(row.id, row.worker, row.attempts), reason, now
+            )
+        return recovered
+
+    def _recover(self, row: Any, condition: Any, reason: str, now: dt.datetime) -> int:
+        with self.db.session() as session:
+            if row.retries_left > 0:
+                rank = repo.fair_rank(session, self.queue_name, row.submitted_by_id, row.priority)
+                new = repo.requeue(
+                    session,
+                    row.id,
+                    now,
+                    condition=condition,
+                    run_after=None,
+                    error=f"{reason}; re-queued",
+                    spend_retry=True,
+                    fair_rank=rank,
+                )
+            else:
+                kind = get_kind(row.kind)
+                why = (
+                    f"job kind '{row.kind}' is not retried automatically"
+                    if kind is None or not kind.retryable
+                    else "no automatic retries are left"
+                )
+                new = repo.fail_if(session, condition, now, f"Worker lost: {reason}; {why}.")
+        if new is None:
+            return 0
+        logger.warning("job %s: %s -> %s", row.id, reason, new.status)
+        if new.status == "queued":
+            self.enqueue(new.id, new.priority, new.fair_rank)
+        self.publish_row(new)
+        return 1
 
     def fail_overdue(self) -> int:
         """Fail running jobs past their time limit that never reached a checkpoint."""

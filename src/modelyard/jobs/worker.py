@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from modelyard.auth.schemas import Principal, Role
 from modelyard.jobs import repository as repo
 from modelyard.jobs.context import (
     Interrupt,
@@ -142,29 +141,20 @@ def run_job(runtime: JobRuntime, job_id: int) -> None:
     """The body of the one Huey task: run job ``job_id`` if it is still queued and due."""
     with runtime.db.session() as session:
         row = repo.claim(session, job_id, runtime.queue_name, runtime.worker_id, utcnow())
-        if row is None:
-            return
-        principal = None
-        if row.submitted_by_id is not None:
-            role = repo.user_role(session, row.submitted_by_id)
-            if role is not None:
-                principal = Principal(
-                    id=row.submitted_by_id, name=row.submitted_by, role=Role(role)
-                )
+    if row is None:
+        return
     execution = JobExecution(runtime, row)
     runtime.running[job_id] = execution
     if runtime.stopping:  # claimed while the worker began to stop
         execution.interrupt.set(WorkerStopping, "the worker is shutting down")
     try:
         runtime.publish_state(execution.state)
-        _execute(runtime, execution, row, principal)
+        _execute(runtime, execution, row)
     finally:
         runtime.running.pop(job_id, None)
 
 
-def _execute(
-    runtime: JobRuntime, execution: JobExecution, row: Any, principal: Principal | None
-) -> None:
+def _execute(runtime: JobRuntime, execution: JobExecution, row: Any) -> None:
     kind = get_kind(row.kind)
     if kind is None:
         _end(
@@ -183,7 +173,8 @@ def _execute(
         kind=row.kind,
         attempt=row.attempts,
         params=dict(row.params or {}),
-        submitted_by=principal,
+        submitted_by_id=row.submitted_by_id,
+        submitted_by_name=row.submitted_by,
         settings=runtime.settings,
     )
     try:

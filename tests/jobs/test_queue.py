@@ -229,7 +229,9 @@ def test_jobs_of_a_dead_local_process_are_recovered_at_start(sqlite_env: JobEnv)
         session.execute(
             sa.update(Job)
             .where(Job.id.in_([retryable, fragile]))
-            .values(status="running", worker=dead, attempts=1, heartbeat_at=sa.func.current_timestamp())
+            .values(
+                status="running", worker=dead, attempts=1, heartbeat_at=sa.func.current_timestamp()
+            )
         )
     sqlite_env.runtime(workers=1, stale_after_seconds=3600)
     assert sqlite_env.wait(retryable).status == JobStatus.succeeded

@@ -6,14 +6,15 @@ session cookie. Every endpoint declares the least role it needs through one of t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from modelyard.auth.schemas import Principal, Role
-from modelyard.auth.service import resolve_secret
+from modelyard.auth.service import cached_principal, resolve_secret
 from modelyard.kit.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `modelyard token create`.")
@@ -21,33 +22,47 @@ _cookie = APIKeyCookie(name="modelyard_session", auto_error=False, description="
 
 
 def authenticate_request(request: Request, bearer: str | None, cookie: str | None) -> Principal:
+    """The request's principal (blocking on a database lookup when it is not cached)."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    if not bearer and not cookie:
-        raise Unauthorized(
-            "No credentials; send `Authorization: Bearer <token>` or log in at /login."
-        )
-    with request.app.state.db.engine.connect() as conn:
-        principal = (
-            resolve_secret(conn, bearer, kind="api")
-            if bearer
-            else resolve_secret(conn, cookie or "", kind="session")
-        )
+    secret, kind = _credentials(bearer, cookie)
+    principal = cached_principal(secret, kind)
+    if principal is None:
+        with request.app.state.db.engine.connect() as conn:
+            principal = resolve_secret(conn, secret, kind=kind)
     request.state.principal = principal
     return principal
 
 
-def current_principal(
+def _credentials(bearer: str | None, cookie: str | None) -> tuple[str, str]:
+    if bearer:
+        return bearer, "api"
+    if cookie:
+        return cookie, "session"
+    raise Unauthorized("No credentials; send `Authorization: Bearer <token>` or log in at /login.")
+
+
+# The dependencies are coroutines: a cached credential costs no thread hop, and only a lookup
+# that misses the cache goes to the thread pool.
+async def current_principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Principal:
-    return authenticate_request(request, bearer.credentials if bearer else None, cookie)
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = bearer.credentials if bearer else None
+    principal = cached_principal(*_credentials(token, cookie))
+    if principal is None:
+        return await run_in_threadpool(authenticate_request, request, token, cookie)
+    request.state.principal = principal
+    return principal
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+def require(role: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.can(role):
             raise Forbidden(
                 f"This needs the {role.value} role; user '{principal.name}' is {principal.role.value}."

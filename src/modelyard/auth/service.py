@@ -1,7 +1,9 @@
 """Users, credentials and the lookup that every authenticated request makes.
 
 Token resolution is on the hot path of every request, so it is one Core query over an
-indexed hash; ``last_used_at`` is written at most once a minute per token.
+indexed hash, remembered for a few seconds by :mod:`modelyard.auth._cache`; ``last_used_at``
+is written at most once a minute per token. Changes that take a credential away (revoke,
+logout, disable, role change) drop the cached entries when they commit.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from modelyard.auth._cache import credentials
 from modelyard.auth.schemas import Principal, Role, TokenCreated, TokenOut, UserCreate, UserUpdate
 from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from modelyard.kit.security import hash_password, hash_secret, new_secret, verify_password
@@ -73,6 +77,8 @@ def update_user(session: Session, name: str, data: UserUpdate, *, actor: str) ->
     if data.password is not None:
         user.password_hash = hash_password(data.password)
         changes["password"] = "changed"
+    if "role" in changes or "disabled" in changes:
+        _forget_credentials(session, user.id)
     session.flush()
     record(session, actor, "user.update", "user", name, **changes)
     return user
@@ -161,17 +167,33 @@ def revoke_token(session: Session, token_id: int, principal: Principal) -> Token
         raise Forbidden("Only an admin may revoke another user's token.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        _forget_credentials(session, token.user_id)
         record(session, principal.name, "token.revoke", "user", user_name, token_id=token_id)
     session.flush()
     return _token_out(token, user_name)
 
 
 def end_session(session: Session, secret: str) -> None:
+    secret_hash = hash_secret(secret)
     session.execute(
         sa.update(ApiToken)
-        .where(ApiToken.secret_hash == hash_secret(secret), ApiToken.kind == "session")
+        .where(ApiToken.secret_hash == secret_hash, ApiToken.kind == "session")
         .values(revoked_at=utcnow())
     )
+    credentials.drop(secret_hash)
+    event.listen(session, "after_commit", lambda _: credentials.drop(secret_hash), once=True)
+
+
+def _forget_credentials(session: Session, user_id: int) -> None:
+    """Drop the user's cached credentials now and again once this change has committed (a
+    request resolving the token in between would otherwise cache the old row)."""
+    credentials.drop_user(user_id)
+    event.listen(session, "after_commit", lambda _: credentials.drop_user(user_id), once=True)
+
+
+def cached_principal(secret: str, kind: str) -> Principal | None:
+    """The principal of a secret resolved in the last few seconds, without any I/O."""
+    return credentials.get(hash_secret(secret), kind)
 
 
 _RESOLVE = (
@@ -193,7 +215,8 @@ _RESOLVE = (
 
 def resolve_secret(conn: Connection, secret: str, *, kind: str | None = None) -> Principal:
     """Map a bearer token or session secret to its user; 401 with the reason otherwise."""
-    row = conn.execute(_RESOLVE, {"secret_hash": hash_secret(secret)}).first()
+    secret_hash = hash_secret(secret)
+    row = conn.execute(_RESOLVE, {"secret_hash": secret_hash}).first()
     if row is None or (kind is not None and row.kind != kind):
         raise Unauthorized("The token is not valid; create one with `modelyard token create USER`.")
     now = utcnow()
@@ -210,7 +233,10 @@ def resolve_secret(conn: Connection, secret: str, *, kind: str | None = None) ->
             sa.update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now)
         )
         conn.commit()
-    return Principal(id=row.id, name=row.name, role=Role(row.role))
+    principal = Principal(id=row.id, name=row.name, role=Role(row.role))
+    expires_in = (expires_at - now).total_seconds() if expires_at is not None else None
+    credentials.put(secret_hash, row.kind, principal, expires_in)
+    return principal
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

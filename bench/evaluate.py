@@ -427,10 +427,33 @@ def main() -> None:
         sampler.join()
         peer_eval = peer_linear(parquet_path, args.chunk_rows)
         peer_parse = peer_csv_parse(csv_path)
+        print(
+            json.dumps(
+                {
+                    "uploads": {
+                        k: {**v, "dataset": v["dataset"]["id"]} for k, v in uploads.items()
+                    },
+                    "upload_rss": upload_rss,
+                    "big": big,
+                    "peaks": sampler.peaks,
+                    "evaluations": {
+                        k: {"details": v["details"], "wall_s": v["wall_s"]}
+                        for k, v in evaluations.items()
+                    },
+                    "eval_rss": eval_rss,
+                    "peer_eval": peer_eval,
+                    "peer_parse": peer_parse,
+                    "load_average": os.getloadavg(),
+                },
+                default=str,
+            ),
+            flush=True,
+        )
         report(
             args.rows,
             uploads,
             upload_rss,
+            big,
             evaluations,
             eval_rss,
             sampler.peaks,
@@ -459,7 +482,9 @@ def report(
 ) -> None:
     mb = 1 << 20
     print()
-    print(f"rows: {rows:,}")
+    print(
+        f"rows: {rows:,}; load average now {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores"
+    )
     print(
         "upload                 MiB   transfer MB/s   check+convert s   end-to-end MB/s   rows/s   server RSS start -> peak (growth)"
     )

@@ -174,6 +174,9 @@ def test_missing_columns_and_bad_requests_are_refused_up_front(
     r = editor.post("/evaluations", json={"model": model, "dataset": dataset_id, "target": "y"})
     assert r.status_code == 422
     assert "no column 'a'" in r.json()["detail"] and r.json()["missing_columns"] == ["a"]
+    labels = dataset(editor, f"labels-{unique}", b"a,y\n1,low\n")
+    r = editor.post("/evaluations", json={"model": model, "dataset": labels, "target": "y"})
+    assert r.status_code == 422 and "needs numbers" in r.json()["detail"]
     r = editor.post("/evaluations", json={"model": model, "dataset": dataset_id, "target": "truth"})
     assert r.status_code == 422 and "no column 'truth'" in r.json()["detail"]
     r = editor.post(

@@ -119,6 +119,13 @@ def resolve_inputs(
     return inputs
 
 
+_NUMERIC_TYPES = ("int", "uint", "float", "double", "halffloat", "decimal", "bool", "null")
+
+
+def _is_numeric(arrow_type: str) -> bool:
+    return arrow_type.startswith(_NUMERIC_TYPES)
+
+
 def submit(
     session: Session, data: EvaluationCreate, principal: Principal, *, artifacts: ArtifactStore
 ) -> dict[str, Any]:
@@ -135,6 +142,12 @@ def submit(
     model = model_for(resolved, artifacts)
     inputs = resolve_inputs(model, data.features, columns)
     task = data.task or model.task
+    target_type = next(c["type"] for c in dataset.columns if c["name"] == data.target)
+    if task == "regression" and not _is_numeric(target_type):
+        raise Unprocessable(
+            f"The target column '{data.target}' holds {target_type}, but a regression needs numbers; "
+            "pick a numeric column, or pass `task: classification` to score labels."
+        )
     row = Evaluation(
         model_name=resolved.model,
         version=resolved.version,
@@ -260,11 +273,21 @@ def complete(session: Session, evaluation_id: int, outcome: Outcome) -> None:
             registry_service.merge_version_metrics(session, row.version_id, headline)
 
 
-def end(session: Session, evaluation_id: int, status: str, error: str) -> None:
+def end(
+    session: Session, evaluation_id: int, status: str, error: str, *, rows_done: int | None = None
+) -> None:
+    """End an evaluation that is still queued or running (``rows_done``: how far it got)."""
+    values: dict[str, Any] = {"status": status, "error": error[:4000], "finished_at": utcnow()}
+    if rows_done is not None:
+        values["rows_done"] = rows_done
+        values["progress"] = sa.case(
+            (Evaluation.rows_total > 0, sa.cast(rows_done, sa.Float) / Evaluation.rows_total),
+            else_=0.0,
+        )
     session.execute(
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation_id, Evaluation.status.in_(ACTIVE))
-        .values(status=status, error=error[:4000], finished_at=utcnow())
+        .values(**values)
     )
 
 

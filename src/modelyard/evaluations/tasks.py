@@ -1,7 +1,8 @@
 """The ``evaluation`` job: load the version's model, stream the dataset, store the metrics.
 
-Progress is reported once per chunk (the job's progress and the evaluation's row), and each
-report is a checkpoint: a cancel stops the loop there and the evaluation ends ``cancelled``.
+Progress is reported once per chunk (to the job; the evaluation's row at most once a second),
+and each report is a checkpoint: a cancel stops the loop there and the evaluation ends
+``cancelled``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from modelyard.evaluations import runner, service
 from modelyard.jobs import JobCancelled, JobContext, job_kind
 from modelyard.jobs.context import JobSuperseded, JobTimedOut, WorkerStopping
 from modelyard.registry.artifacts import ArtifactStore
+
+PROGRESS_WRITE_SECONDS = 1.0
+"""The evaluation row's progress is written at most this often (the job's own progress, which
+live clients follow, is reported every chunk)."""
 
 
 class EvaluationJobParams(BaseModel):
@@ -40,14 +45,21 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             session, evaluation_id, ctx.job_id, datasets=DatasetStore(settings.datasets_dir)
         )
 
+    last_write = [time.monotonic()]
+    done = [0]
+
     def progress(rows_done: int, rows_total: int, chunk: int, chunks: int) -> None:
+        done[0] = rows_done
         ctx.progress(
             rows_done / rows_total if rows_total else 1.0,
             phase="predict",
             message=f"chunk {chunk}/{chunks}: {rows_done:,} of {rows_total:,} rows",
         )
-        with ctx.session() as session:
-            service.record_progress(session, evaluation_id, rows_done, rows_total)
+        now = time.monotonic()
+        if now - last_write[0] >= PROGRESS_WRITE_SECONDS:
+            last_write[0] = now
+            with ctx.session() as session:
+                service.record_progress(session, evaluation_id, rows_done, rows_total)
 
     try:
         ctx.progress(0.0, phase="load", message=f"loading {resolved.model}/{resolved.version}")
@@ -64,11 +76,17 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         raise
     except JobTimedOut as exc:
         with ctx.session() as session:
-            service.end(session, evaluation_id, "failed", f"Timed out: {exc}")
+            service.end(session, evaluation_id, "failed", f"Timed out: {exc}", rows_done=done[0])
         raise
     except JobCancelled as exc:
         with ctx.session() as session:
-            service.end(session, evaluation_id, "cancelled", str(exc) or "cancelled on request")
+            service.end(
+                session,
+                evaluation_id,
+                "cancelled",
+                str(exc) or "cancelled on request",
+                rows_done=done[0],
+            )
         raise
     except Exception as exc:
         with ctx.session() as session:
@@ -77,6 +95,7 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 evaluation_id,
                 "failed",
                 getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}",
+                rows_done=done[0],
             )
         raise
     with ctx.session() as session:

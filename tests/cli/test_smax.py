@@ -121,3 +121,34 @@ def test_validate_on_stored_measurements(
     assert resource["error"] == pytest.approx((resource["smax_ops_per_sec"] - 50_000) / 50_000)
     assert table["summary"]["smax_resource"]["mape"] == pytest.approx(abs(resource["error"]))
     assert list((tmp_path / "home" / "smax" / "validations").glob("*.json"))
+
+
+DATA = Path(__file__).parents[1] / "data" / "dbbench"
+
+
+@pytest.mark.slow
+def test_recorded_validation_reproduces_the_documented_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The validation in docs/smax.md, recomputed from the recorded measurements and profile."""
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    matrix = Path(__file__).parents[2] / "bench" / "smax_matrix.json"
+    result = runner.invoke(
+        smax.app,
+        [
+            "validate",
+            "--matrix",
+            str(matrix),
+            "--profile",
+            str(DATA / "profile_box.json"),
+            "--measurements",
+            str(DATA / "measurements"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert len(table["rows"]) == 10
+    resource = table["summary"]["smax_resource"]
+    assert resource["mape"] == pytest.approx(0.1146, abs=0.002)
+    assert resource["max_abs_error"] == pytest.approx(0.2227, abs=0.002)

@@ -150,7 +150,7 @@ def test_resource_model_writer_bound() -> None:
 
 
 def test_resource_model_compaction_cpu_bound_falls_with_cores() -> None:
-    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=15)
+    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=10)
     heavy = CpuCost(cpu_sec_per_record=3e-6, cpu_sec_per_byte=3e-9)
     profile = _profile(compaction_costs={"default": heavy})
     two = predict_resource(c, profile, available_cores=2.0)
@@ -158,7 +158,7 @@ def test_resource_model_compaction_cpu_bound_falls_with_cores() -> None:
     assert one.smax_ops_per_sec < two.smax_ops_per_sec
     assert two.binding in {"lsm_backlog", "compaction_threads", "cpu_total"}
     # a longer run holds more data and costs more compaction per put
-    longer = predict_resource(c.with_updates(duration=60), profile, available_cores=2.0)
+    longer = predict_resource(c.with_updates(duration=30), profile, available_cores=2.0)
     assert longer.smax_ops_per_sec < two.smax_ops_per_sec
 
 
@@ -203,3 +203,24 @@ def test_formula_parameters_override_the_profile() -> None:
     assert v5.smax_ops_per_sec == pytest.approx(0.5 * v3.smax_ops_per_sec)
     with pytest.raises(KeyError):
         predict("smax_v9", parameters, {})
+
+
+def test_concurrent_writers_cost_extra_cpu() -> None:
+    profile = _profile(foreground_cpu_sec_per_op=100e-6, foreground_cpu_sec_per_op_concurrent=25e-6)
+    one = predict_resource(SMALL, profile)
+    two = predict_resource(SMALL.with_updates(threads=2), profile)
+    assert one.bounds["writer_threads"] == pytest.approx(1 / 100e-6)
+    assert two.bounds["writer_threads"] == pytest.approx(2 / 125e-6)
+
+
+def test_burst_capacity_only_helps_the_backlog() -> None:
+    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=8)
+    heavy = _profile(
+        compaction_costs={"default": CpuCost(cpu_sec_per_record=3e-6, cpu_sec_per_byte=3e-9)}
+    )
+    steady = predict_resource(c, heavy, available_cores=1.0)
+    bursty = predict_resource(c, heavy, available_cores=1.0, burst_cores=2.0)
+    assert bursty.bounds["lsm_backlog"] >= steady.bounds["lsm_backlog"]
+    assert bursty.details["burst_cores"] == 2.0
+    # the average CPU still has to pay for every put
+    assert bursty.smax_ops_per_sec <= bursty.bounds["cpu_total"]

@@ -86,3 +86,28 @@ def test_closed_overloaded_run_is_not_sustainable() -> None:
 def test_rate_target_not_reached_is_not_sustainable() -> None:
     probe = assess_probe(_captured_run(), 200_000.0)
     assert any("of the target rate" in r for r in probe.reasons)
+
+
+MEASUREMENTS = sorted((DATA / "measurements").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", MEASUREMENTS, ids=[p.stem for p in MEASUREMENTS])
+def test_recorded_bisections_replay(path: Path) -> None:
+    """Every probe of a recorded validation measurement is the one plan_next_rate asks for."""
+    import json
+
+    measured = json.loads(path.read_text())
+    closed = measured["closed"]["achieved_ops_per_sec"]
+    config = parse_db_bench_args(measured["db_bench_args"])
+    history: list[tuple[float, bool]] = []
+    for probe in measured["probes"]:
+        planned = plan_next_rate(closed, history, max_probes=5)
+        assert planned is not None
+        # the rate limit is whole bytes per second
+        assert probe["target_ops_per_sec"] == pytest.approx(planned, abs=1.0 / config.entry_bytes)
+        history.append((probe["target_ops_per_sec"], probe["sustainable"]))
+    assert plan_next_rate(closed, history, max_probes=5) is None
+    good = [r for r, ok in history if ok]
+    assert measured["smax_ops_per_sec"] == (max(good) if good else None)
+    for probe in measured["probes"]:
+        assert probe["sustainable"] == (not probe["reasons"])

@@ -204,11 +204,17 @@ def calibrate(
 
 
 def _predict_all(
-    profile: dict[str, Any], db_bench_args: str, cores: float | None, kinds: list[str]
+    profile: dict[str, Any],
+    db_bench_args: str,
+    cores: float | None,
+    kinds: list[str],
+    burst_cores: float | None = None,
 ) -> dict[str, Any]:
     features: dict[str, Any] = {"db_bench_args": db_bench_args}
     if cores is not None:
         features["cpu_available_cores"] = cores
+    if burst_cores is not None:
+        features["cpu_burst_cores"] = burst_cores
     return {
         kind: FORMULA_KINDS[kind]({"profile": profile}, features).model_dump() for kind in kinds
     }
@@ -262,19 +268,21 @@ def validation_table(
     """Measured vs every model's prediction, errors, MAPE.
 
     By default every model is given the cores the S_max probe actually had (cores x (1 - steal)
-    minus what other processes used: near S_max db_bench saturates what it can get, so this is
-    its capacity at the time). The resource model is also shown given what the closed run had
-    (measured minutes earlier, on a CPU-saturated run), because a rate-limited probe below
-    saturation leaves CPU to others and so under-states its capacity.
+    minus what other processes used: the average CPU db_bench got while sustaining S_max), and
+    the resource model also the cores the closed run had as its burst capacity (all threads
+    wanting CPU, as when compactions and the writer run at once). The resource model given only
+    the closed run's CPU is shown beside (`smax_resource@closed_cpu`).
     """
     rows: list[dict[str, Any]] = []
     for name, args in matrix:
         measured = measurements[name]
         smax = measured.get("smax_ops_per_sec")
         cores = _cores_for(measured, cpu_from)
+        closed_cores = _cores_for(measured, "closed")
+        burst = closed_cores if cpu_from == "smax_probe" else None
         best = [p for p in measured["probes"] if p["sustainable"]]
         probe = max(best, key=lambda p: p["target_ops_per_sec"]) if best else None
-        predictions = _predict_all(profile, args, cores, kinds)
+        predictions = _predict_all(profile, args, cores, kinds, burst)
         row: dict[str, Any] = {
             "name": name,
             "db_bench_args": args,
@@ -283,12 +291,12 @@ def validation_table(
             "closed_max_ops_per_sec": measured["closed"]["achieved_ops_per_sec"],
             "cpu_available_cores": cores,
             "cpu_available_cores_at_smax": measured.get("cpu_available_cores_at_smax"),
+            "cpu_burst_cores": burst,
             "steal_fraction": probe["cpu"]["steal_fraction"] if probe else None,
             "other_cores": probe["cpu"]["other_cores"] if probe else None,
             "measured_at": measured.get("measured_at"),
             "predictions": {},
         }
-        closed_cores = _cores_for(measured, "closed")
         if cpu_from != "closed" and closed_cores is not None:
             # the same model given the CPU the closed run had, shown beside for transparency
             predictions[SIDE_KIND] = _predict_all(profile, args, closed_cores, ["smax_resource"])[

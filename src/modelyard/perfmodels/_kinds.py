@@ -52,8 +52,13 @@ def _resource(parameters: Mapping[str, Any], features: Mapping[str, Any]) -> Sma
     overrides = {k: v for k, v in parameters.items() if k in _RESOURCE_KEYS}
     if overrides:
         params = params.model_copy(update=overrides)
+    burst = features.get("cpu_burst_cores", parameters.get("cpu_burst_cores"))
     return predict_resource(
-        config, profile, available_cores=_cores(features, parameters), parameters=params
+        config,
+        profile,
+        available_cores=_cores(features, parameters),
+        burst_cores=float(burst) if burst is not None else None,
+        parameters=params,
     )
 
 

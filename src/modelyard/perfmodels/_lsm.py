@@ -157,6 +157,7 @@ def simulate(
     available_cores: float,
     compaction_io_sec_per_byte: float = 0.0,
     flush_io_sec_per_byte: float = 0.0,
+    writer_first: bool = True,
     max_steps: int = 20000,
 ) -> SimulationResult:
     """Run the configuration at `rate_ops_per_sec` from an empty database (see module doc)."""
@@ -304,7 +305,15 @@ def simulate(
             + [1.0 if on else 0.0 for on in flush_on_cpu]
             + [1.0 if j.cpu_left > 0 else 0.0 for j in jobs]
         )
-        alloc = _fair_share(demands, available_cores)
+        if writer_first:
+            # a rate-limited writer sleeps between requests; CFS runs it as soon as it wakes
+            # (wakeup preemption), so it is served first and the background threads share
+            # what is left
+            writer_alloc = _fair_share(demands[:threads], min(available_cores, float(threads)))
+            rest = _fair_share(demands[threads:], max(available_cores - sum(writer_alloc), 0.0))
+            alloc = writer_alloc + rest
+        else:
+            alloc = _fair_share(demands, available_cores)
         writer_cores = sum(alloc[:threads])
         achieved = (
             min(allowed, writer_cores / foreground_cpu_sec_per_op)

@@ -67,6 +67,9 @@ class Profile(BaseModel):
     foreground_cpu_sec_per_byte: float = Field(
         0.0, ge=0.0, description="writer-thread CPU per byte of key+value"
     )
+    foreground_cpu_sec_per_op_concurrent: float = Field(
+        0.0, ge=0.0, description="extra CPU per put when several writer threads share the DB"
+    )
     flush_costs: dict[str, CpuCost]
     compaction_costs: dict[str, CpuCost]
     compaction_io_sec_per_byte: float = Field(
@@ -90,8 +93,11 @@ class Profile(BaseModel):
     def flush_cost(self, compression: str) -> CpuCost:
         return _pick(self.flush_costs, compression)
 
-    def foreground_cpu_per_op(self, entry_bytes: float) -> float:
-        return self.foreground_cpu_sec_per_op + self.foreground_cpu_sec_per_byte * entry_bytes
+    def foreground_cpu_per_op(self, entry_bytes: float, threads: int = 1) -> float:
+        extra = self.foreground_cpu_sec_per_op_concurrent if threads > 1 else 0.0
+        return (
+            self.foreground_cpu_sec_per_op + self.foreground_cpu_sec_per_byte * entry_bytes + extra
+        )
 
     @property
     def envelope(self) -> DeviceEnvelope:

@@ -10,7 +10,8 @@
     bytes = `input_data_size` (from the matching `compaction_started`) + `total_output_size`;
   * flush: the flush thread's (`rocksdb:high`) CPU per run on a*entries + b*bytes written;
   * foreground: the rest of the process CPU (exact, from rusage) per put, fitted as
-    c0 + c1*(key+value bytes) over all runs.
+    c0 + c1*(key+value bytes) over the single-writer runs; the two-writer run gives the extra
+    CPU per put that concurrent writers cost (write-group hand-offs and spinning).
   * blocked time: compaction wall time (`compaction_time_micros`) minus its CPU minus the
     compaction thread's run-queue wait (/proc/<pid>/task/<tid>/schedstat), per byte written;
     the same for flushes (`rocksdb.db.flush.micros`, the `rocksdb:high` thread): the time a
@@ -62,6 +63,8 @@ CALIBRATION_RUNS = [
     "--write_buffer_size=6291456 --compression_type=snappy --seed=7",
     "--benchmarks=fillrandom --num=600000 --duration=12 --value_size=1500 "
     "--write_buffer_size=6291456 --compression_type=snappy --seed=7",
+    "--benchmarks=fillrandom --num=4000000 --duration=12 --value_size=128 "
+    "--write_buffer_size=6291456 --compression_type=none --threads=2 --seed=7",
 ]
 
 
@@ -208,16 +211,19 @@ def profile_from_runs(
         "flush_written_bytes": flush_written,
     }
     # foreground: process CPU minus compaction (events) and flush (thread) CPU, per put
-    rows: list[tuple[float, float]] = []
+    rows: list[tuple[float, float, int]] = []
     for run in runs:
         comp = sum(s[2] for s in compaction_samples(run.events))
         flush = run.cpu.thread_cpu_sec.get("rocksdb:high", 0.0)
         fg = max(run.cpu_sec_total - comp - flush, 0.0)
         if run.operations > 0:
-            rows.append((float(run.config.entry_bytes), fg / run.operations))
-    x = np.array([[1.0, r[0]] for r in rows])
-    y = np.array([r[1] for r in rows])
+            rows.append((float(run.config.entry_bytes), fg / run.operations, run.config.threads))
+    single = [r for r in rows if r[2] == 1]
+    x = np.array([[1.0, r[0]] for r in single])
+    y = np.array([r[1] for r in single])
     coef, _ = nnls(x, y)
+    concurrent = [r[1] - (coef[0] + coef[1] * r[0]) for r in rows if r[2] > 1]
+    concurrent_extra = max(float(np.mean(concurrent)), 0.0) if concurrent else 0.0
     available = float(np.mean([run.cpu.available_cores for run in runs]))
     cores = runs[0].cpu.cores
     return Profile(
@@ -227,6 +233,7 @@ def profile_from_runs(
         cpu_available_cores=available,
         foreground_cpu_sec_per_op=float(coef[0]),
         foreground_cpu_sec_per_byte=float(coef[1]),
+        foreground_cpu_sec_per_op_concurrent=concurrent_extra,
         flush_costs=flush_costs,
         compaction_costs=compaction_costs,
         device=envelope,

@@ -31,11 +31,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelyard.deployments._alerts import raise_alert, resolve_alerts
 from modelyard.deployments._predict import Prediction, Predictor, effective_parameters, features_for
+from modelyard.deployments._windows import IntervalWindow, ScoredWindow, abs_error
 from modelyard.deployments.schemas import DeploymentSettings
 from modelyard.kit.errors import ProblemError
 from modelyard.kit.time import utcnow
-from modelyard.models import AlertEvent, Deployment, DeploymentSwitch, TuningRecord
+from modelyard.models import Deployment, DeploymentSwitch, TuningRecord
 from modelyard.monitoring.store import MetricStore
 from modelyard.registry import service as registry_service
 from modelyard.registry.service import ResolvedVersion
@@ -75,59 +77,6 @@ class Evaluation:
         return dict(self.__dict__)
 
 
-@dataclass
-class _Window:
-    features: dict[str, Any]
-    actual: float
-
-
-class _Slots:
-    """The last ``size`` intervals of one configuration: the unit predictions are scored on.
-
-    One second of a stalling LSM swings between a burst and a stop; a window of several
-    intervals measures the rate the system sustains. The window restarts when the workload or
-    options change, so it never mixes two configurations.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.slots: deque[tuple[float, float, bool | None, float | None]] = deque(maxlen=size)
-        self.config_key = ""
-
-    def add(self, interval: Interval) -> None:
-        key = repr(sorted((k, v) for k, v in interval.configuration.items() if k != "phase_index"))
-        if key != self.config_key:
-            self.slots.clear()
-            self.config_key = key
-        ops = float(interval.metrics.get("ops_per_sec", 0.0)) * interval.seconds
-        self.slots.append(
-            (ops, interval.seconds, interval.saturated, interval.metrics.get("cpu_available_cores"))
-        )
-
-    @property
-    def full(self) -> bool:
-        return len(self.slots) == self.size
-
-    @property
-    def achieved(self) -> float:
-        seconds = sum(s[1] for s in self.slots)
-        return sum(s[0] for s in self.slots) / seconds if seconds > 0 else 0.0
-
-    @property
-    def saturated(self) -> bool | None:
-        flags = [s[2] for s in self.slots]
-        if any(f is None for f in flags):
-            return None
-        if all(flags):
-            return True
-        return False if not any(flags) else None
-
-    @property
-    def cores(self) -> float | None:
-        values = [s[3] for s in self.slots if s[3] is not None]
-        return sum(values) / len(values) if values else None
-
-
 class DeploymentEngine:
     def __init__(self, row: Deployment, predictor: Predictor) -> None:
         self.id = row.id
@@ -149,8 +98,8 @@ class DeploymentEngine:
         self.tuner: OnlineTuner | None = None
         if self.auto_tune and state.get("tuner"):
             self.tuner = OnlineTuner.from_dict(state["tuner"], self._tuner_settings())
-        self.recent: deque[_Window] = deque(maxlen=max(self.settings.tune_every, 3))
-        self.window = _Slots(self.settings.window_intervals)
+        self.recent: deque[ScoredWindow] = deque(maxlen=max(self.settings.tune_every, 3))
+        self.window = IntervalWindow(self.settings.window_intervals)
         self.cores: float | None = state.get("cores")
         self._resolved: tuple[float, dict[str, ResolvedVersion | str]] = (0.0, {})
         self.following_since = utcnow().isoformat()
@@ -295,7 +244,7 @@ class DeploymentEngine:
         actual = window_rate if saturated and window_rate else None
         if window_rate:
             for version_id, p in predictions.items():
-                error = _abs_error(p.smax_ops_per_sec, window_rate, saturated)
+                error = abs_error(p.smax_ops_per_sec, window_rate, saturated)
                 if error is not None:
                     self.errors.setdefault(
                         version_id, deque(maxlen=self.settings.selection_window)
@@ -311,7 +260,7 @@ class DeploymentEngine:
         if self.auto_tune:
             tuned = self._tune(session, serving, features, interval, predicted, actual)
         if actual is not None:
-            self.recent.append(_Window(features, actual))
+            self.recent.append(ScoredWindow(features, actual))
 
         self._alerts(session, error_pct, violation, headroom, serving)
         evaluation = Evaluation(
@@ -528,51 +477,3 @@ class DeploymentEngine:
                 tuned_parameters=self.overlay,
             )
         )
-
-
-def _abs_error(predicted: float, achieved: float, saturated: bool | None) -> float | None:
-    """|error| in percent where the interval can say anything: saturated, or a violated bound."""
-    if achieved <= 0:
-        return None
-    if saturated:
-        return abs(predicted - achieved) / achieved * 100.0
-    if saturated is False and predicted < achieved:
-        return (achieved - predicted) / achieved * 100.0
-    if saturated is False:
-        return 0.0
-    return None
-
-
-def raise_alert(
-    session: Session, deployment_id: int, kind: str, message: str, detail: dict[str, Any]
-) -> None:
-    """Store an alert unless one of the same kind is still open."""
-    open_alert = session.scalar(
-        sa.select(AlertEvent.id).where(
-            AlertEvent.deployment_id == deployment_id,
-            AlertEvent.kind == kind,
-            AlertEvent.resolved_at.is_(None),
-        )
-    )
-    if open_alert is None:
-        session.add(
-            AlertEvent(
-                deployment_id=deployment_id,
-                kind=kind,
-                severity="warning",
-                message=message,
-                detail=detail,
-            )
-        )
-
-
-def resolve_alerts(session: Session, deployment_id: int, kind: str) -> None:
-    session.execute(
-        sa.update(AlertEvent)
-        .where(
-            AlertEvent.deployment_id == deployment_id,
-            AlertEvent.kind == kind,
-            AlertEvent.resolved_at.is_(None),
-        )
-        .values(resolved_at=utcnow())
-    )

@@ -32,7 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelyard.deployments._engine import DeploymentEngine, Evaluation, raise_alert, resolve_alerts
+from modelyard.deployments._alerts import raise_alert, resolve_alerts
+from modelyard.deployments._engine import DeploymentEngine, Evaluation
 from modelyard.deployments._predict import Predictor
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
@@ -159,22 +160,26 @@ class LiveSupervisor:
     def reconcile(self) -> None:
         now = utcnow()
         expires = now + dt.timedelta(seconds=self.lease_seconds)
+        claimable = sa.and_(
+            Target.desired_state == "running",
+            sa.or_(
+                Target.lease_owner.is_(None),
+                Target.lease_owner == self.owner,
+                Target.lease_expires_at < now,
+            ),
+            Target.id.in_(self.only_targets or {-1})
+            if self.only_targets is not None
+            else sa.true(),
+        )
         with self.db.session() as session:
-            claim = (
-                sa.update(Target)
-                .where(
-                    Target.desired_state == "running",
-                    sa.or_(
-                        Target.lease_owner.is_(None),
-                        Target.lease_owner == self.owner,
-                        Target.lease_expires_at < now,
-                    ),
+            # read first: with nothing to claim or renew this loop writes nothing
+            if self.runners or session.scalar(sa.select(Target.id).where(claimable).limit(1)):
+                session.execute(
+                    sa.update(Target)
+                    .where(claimable)
+                    .values(lease_owner=self.owner, lease_expires_at=expires)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(lease_owner=self.owner, lease_expires_at=expires)
-            )
-            if self.only_targets is not None:
-                claim = claim.where(Target.id.in_(self.only_targets or {-1}))
-            session.execute(claim.execution_options(synchronize_session=False))
             owned = list(
                 session.scalars(
                     sa.select(Target).where(

@@ -246,6 +246,9 @@ class MetricStore:
         """Roll every ended minute up (and the dirty ones again); returns minutes rolled."""
         now = now_ms() if now is None else now
         end = now // MINUTE_MS * MINUTE_MS
+        with self.engine.connect() as probe:
+            if probe.scalar(sa.select(MetricPoint.series_id).limit(1)) is None:
+                return 0  # nothing stored: no write transaction at all
         with self.engine.begin() as conn:
             rolled_until, dirty_from = self._state(conn)
             start = rolled_until - _LATE_SLACK_MS if rolled_until else self._first_point(conn)

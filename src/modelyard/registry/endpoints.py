@@ -1,4 +1,9 @@
-"""Registry endpoints: models, versions, artifacts, aliases, tags and the audit log."""
+"""Registry endpoints: models, versions, artifacts, aliases, tags and the audit log.
+
+Handlers are coroutines. Reads go through :func:`modelyard.registry._reads.cached_json`, which
+answers from stored bytes while the registry is unchanged; a write hands its whole unit of work
+(service call and commit) to one thread with :func:`modelyard.kit.deps.in_session`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
-from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.deps import AppSettings, DbSession, in_session
 from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from modelyard.kit.responses import json_response
 from modelyard.registry import flavors, service
+from modelyard.registry._reads import cached_json
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
@@ -56,9 +63,9 @@ def _version_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/models", response_model=ModelPage)
-def list_models(
+async def list_models(
+    request: Request,
     _: Viewer,
-    session: DbSession,
     q: Annotated[
         str | None, Query(max_length=200, description="Name substring, case-insensitive.")
     ] = None,
@@ -73,38 +80,51 @@ def list_models(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """Search models by name, tag and flavor, one page at a time."""
-    rows, next_cursor = service.search_models(
-        session, q=q, tags=tag, flavor=flavor, sort=sort, limit=limit, cursor=cursor
-    )
-    return json_response({"items": [_model_out(r) for r in rows], "next_cursor": next_cursor})
+
+    def load(session: Session) -> dict[str, Any]:
+        rows, next_cursor = service.search_models(
+            session, q=q, tags=tag, flavor=flavor, sort=sort, limit=limit, cursor=cursor
+        )
+        return {"items": [_model_out(r) for r in rows], "next_cursor": next_cursor}
+
+    key = ("models", q, tuple(tag), flavor, sort, limit, cursor)
+    return await cached_json(request, key, load)
 
 
 @router.post("/models", response_model=ModelOut, status_code=201)
-def create_model(data: ModelCreate, principal: Editor, session: DbSession) -> Response:
+async def create_model(request: Request, data: ModelCreate, principal: Editor) -> Response:
     """Register a new model."""
-    return json_response(_model_out(service.create_model(session, data, actor=principal.name)), 201)
+    row = await in_session(
+        request, lambda session: service.create_model(session, data, actor=principal.name)
+    )
+    return json_response(_model_out(row), 201)
 
 
 @router.get("/models/{name}", response_model=ModelOut)
-def get_model(name: ModelName, _: Viewer, session: DbSession) -> Response:
+async def get_model(request: Request, name: ModelName, _: Viewer) -> Response:
     """Show a model with its tags and aliases."""
-    return json_response(_model_out(service.get_model(session, name)))
-
-
-@router.patch("/models/{name}", response_model=ModelOut)
-def update_model(
-    name: ModelName, data: ModelUpdate, principal: Editor, session: DbSession
-) -> Response:
-    """Change a model's description or tags."""
-    return json_response(
-        _model_out(service.update_model(session, name, data, actor=principal.name))
+    return await cached_json(
+        request, ("model", name), lambda session: _model_out(service.get_model(session, name))
     )
 
 
+@router.patch("/models/{name}", response_model=ModelOut)
+async def update_model(
+    request: Request, name: ModelName, data: ModelUpdate, principal: Editor
+) -> Response:
+    """Change a model's description or tags."""
+    row = await in_session(
+        request, lambda session: service.update_model(session, name, data, actor=principal.name)
+    )
+    return json_response(_model_out(row))
+
+
 @router.delete("/models/{name}", status_code=204)
-def delete_model(name: ModelName, principal: Editor, session: DbSession) -> Response:
+async def delete_model(request: Request, name: ModelName, principal: Editor) -> Response:
     """Delete a model with all its versions, tags and aliases."""
-    service.delete_model(session, name, actor=principal.name)
+    await in_session(
+        request, lambda session: service.delete_model(session, name, actor=principal.name)
+    )
     return Response(status_code=204)
 
 
@@ -194,52 +214,63 @@ async def create_version(
     """Add a version: JSON parameters, or a multipart upload of an artifact with metadata."""
     store = request.app.state.artifacts
     data, artifact = await _read_version_request(request, settings, store)
-    from starlette.concurrency import run_in_threadpool
 
-    def write() -> dict[str, Any]:
+    def write(session: Session) -> dict[str, Any]:
         if artifact is not None:
             flavors.check_artifact(data.flavor, data.parameters, store.open(artifact.sha256))
-        with request.app.state.db.session() as session:
-            return service.create_version(session, name, data, artifact, actor=principal.name)
+        return service.create_version(session, name, data, artifact, actor=principal.name)
 
-    return json_response(_version_out(await run_in_threadpool(write)), 201)
+    return json_response(_version_out(await in_session(request, write)), 201)
 
 
 @router.get("/models/{name}/versions", response_model=VersionPage)
-def list_versions(
+async def list_versions(
+    request: Request,
     name: ModelName,
     _: Viewer,
-    session: DbSession,
     limit: Limit = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """List a model's versions, newest first."""
-    rows, next_cursor = service.list_versions(session, name, limit=limit, cursor=cursor)
-    return json_response({"items": [_version_out(r) for r in rows], "next_cursor": next_cursor})
+
+    def load(session: Session) -> dict[str, Any]:
+        rows, next_cursor = service.list_versions(session, name, limit=limit, cursor=cursor)
+        return {"items": [_version_out(r) for r in rows], "next_cursor": next_cursor}
+
+    return await cached_json(request, ("versions", name, limit, cursor), load)
 
 
 @router.get("/models/{name}/versions/{version}", response_model=VersionOut)
-def get_version(name: ModelName, version: Selector, _: Viewer, session: DbSession) -> Response:
+async def get_version(request: Request, name: ModelName, version: Selector, _: Viewer) -> Response:
     """Show a version (a number, `latest` or `@alias`)."""
-    return json_response(_version_out(service.get_version(session, name, version)))
-
-
-@router.patch("/models/{name}/versions/{version}", response_model=VersionOut)
-def update_version(
-    name: ModelName, version: Selector, data: VersionUpdate, principal: Editor, session: DbSession
-) -> Response:
-    """Change a version's description, metrics or tags."""
-    return json_response(
-        _version_out(service.update_version(session, name, version, data, actor=principal.name))
+    return await cached_json(
+        request,
+        ("version", name, version),
+        lambda session: _version_out(service.get_version(session, name, version)),
     )
 
 
+@router.patch("/models/{name}/versions/{version}", response_model=VersionOut)
+async def update_version(
+    request: Request, name: ModelName, version: Selector, data: VersionUpdate, principal: Editor
+) -> Response:
+    """Change a version's description, metrics or tags."""
+    row = await in_session(
+        request,
+        lambda session: service.update_version(session, name, version, data, actor=principal.name),
+    )
+    return json_response(_version_out(row))
+
+
 @router.delete("/models/{name}/versions/{version}", status_code=204)
-def delete_version(
-    name: ModelName, version: Selector, principal: Editor, session: DbSession
+async def delete_version(
+    request: Request, name: ModelName, version: Selector, principal: Editor
 ) -> Response:
     """Delete a version and the aliases that point at it."""
-    service.delete_version(session, name, version, actor=principal.name)
+    await in_session(
+        request,
+        lambda session: service.delete_version(session, name, version, actor=principal.name),
+    )
     return Response(status_code=204)
 
 
@@ -263,81 +294,98 @@ def get_artifact(
 
 
 @router.get("/models/{name}/aliases/{alias}", response_model=VersionOut)
-def get_alias(name: ModelName, alias: AliasName, _: Viewer, session: DbSession) -> Response:
+async def get_alias(request: Request, name: ModelName, alias: AliasName, _: Viewer) -> Response:
     """Resolve an alias to its version."""
-    return json_response(_version_out(service.get_version(session, name, "@" + alias)))
-
-
-@router.put("/models/{name}/aliases/{alias}", response_model=VersionOut)
-def set_alias(
-    name: ModelName, alias: AliasName, data: AliasSet, principal: Editor, session: DbSession
-) -> Response:
-    """Point an alias at a version (creating or moving it)."""
-    return json_response(
-        _version_out(service.set_alias(session, name, alias, data.version, actor=principal.name))
+    return await cached_json(
+        request,
+        ("version", name, "@" + alias),
+        lambda session: _version_out(service.get_version(session, name, "@" + alias)),
     )
 
 
+@router.put("/models/{name}/aliases/{alias}", response_model=VersionOut)
+async def set_alias(
+    request: Request, name: ModelName, alias: AliasName, data: AliasSet, principal: Editor
+) -> Response:
+    """Point an alias at a version (creating or moving it)."""
+    row = await in_session(
+        request,
+        lambda session: service.set_alias(session, name, alias, data.version, actor=principal.name),
+    )
+    return json_response(_version_out(row))
+
+
 @router.delete("/models/{name}/aliases/{alias}", status_code=204)
-def delete_alias(
-    name: ModelName, alias: AliasName, principal: Editor, session: DbSession
+async def delete_alias(
+    request: Request, name: ModelName, alias: AliasName, principal: Editor
 ) -> Response:
     """Remove an alias."""
-    service.delete_alias(session, name, alias, actor=principal.name)
+    await in_session(
+        request, lambda session: service.delete_alias(session, name, alias, actor=principal.name)
+    )
     return Response(status_code=204)
 
 
 @router.put("/models/{name}/tags/{key}", response_model=ModelOut)
-def set_model_tag(
-    name: ModelName, key: TagKey, data: TagSet, principal: Editor, session: DbSession
+async def set_model_tag(
+    request: Request, name: ModelName, key: TagKey, data: TagSet, principal: Editor
 ) -> Response:
     """Set a tag on a model."""
-    return json_response(
-        _model_out(service.set_model_tag(session, name, key, data.value, actor=principal.name))
+    row = await in_session(
+        request,
+        lambda session: service.set_model_tag(session, name, key, data.value, actor=principal.name),
     )
+    return json_response(_model_out(row))
 
 
 @router.delete("/models/{name}/tags/{key}", response_model=ModelOut)
-def delete_model_tag(
-    name: ModelName, key: TagKey, principal: Editor, session: DbSession
+async def delete_model_tag(
+    request: Request, name: ModelName, key: TagKey, principal: Editor
 ) -> Response:
     """Remove a tag from a model."""
-    return json_response(
-        _model_out(service.delete_model_tag(session, name, key, actor=principal.name))
+    row = await in_session(
+        request, lambda session: service.delete_model_tag(session, name, key, actor=principal.name)
     )
+    return json_response(_model_out(row))
 
 
 @router.put("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
-def set_version_tag(
+async def set_version_tag(
+    request: Request,
     name: ModelName,
     version: Selector,
     key: TagKey,
     data: TagSet,
     principal: Editor,
-    session: DbSession,
 ) -> Response:
     """Set a tag on a version."""
-    return json_response(
-        _version_out(
-            service.set_version_tag(session, name, version, key, data.value, actor=principal.name)
-        )
+    row = await in_session(
+        request,
+        lambda session: service.set_version_tag(
+            session, name, version, key, data.value, actor=principal.name
+        ),
     )
+    return json_response(_version_out(row))
 
 
 @router.delete("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
-def delete_version_tag(
-    name: ModelName, version: Selector, key: TagKey, principal: Editor, session: DbSession
+async def delete_version_tag(
+    request: Request, name: ModelName, version: Selector, key: TagKey, principal: Editor
 ) -> Response:
     """Remove a tag from a version."""
-    return json_response(
-        _version_out(service.delete_version_tag(session, name, version, key, actor=principal.name))
+    row = await in_session(
+        request,
+        lambda session: service.delete_version_tag(
+            session, name, version, key, actor=principal.name
+        ),
     )
+    return json_response(_version_out(row))
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"])
-def list_audit(
+async def list_audit(
+    request: Request,
     _: Editor,
-    session: DbSession,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     object_type: Annotated[str | None, Query(max_length=32)] = None,
     object_key: Annotated[str | None, Query(max_length=300)] = None,
@@ -345,12 +393,15 @@ def list_audit(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """List audit entries, newest first: who changed what."""
-    rows, next_cursor = service.list_audit(
-        session,
-        actor=actor,
-        object_type=object_type,
-        object_key=object_key,
-        limit=limit,
-        cursor=cursor,
+    rows, next_cursor = await in_session(
+        request,
+        lambda session: service.list_audit(
+            session,
+            actor=actor,
+            object_type=object_type,
+            object_key=object_key,
+            limit=limit,
+            cursor=cursor,
+        ),
     )
     return json_response({"items": rows, "next_cursor": next_cursor})

@@ -119,6 +119,22 @@ def model_row(session: Session, name: str) -> dict[str, Any] | None:
     return result
 
 
+# Built once: aliasing entities is costly, and a fresh alias per call would also miss
+# SQLAlchemy's compiled-statement cache.
+_PARENT = sa.orm.aliased(ModelVersion, name="parent")
+_PARENT_MODEL = sa.orm.aliased(RegisteredModel, name="parent_model")
+_VERSIONS = (
+    sa.select(
+        ModelVersion,
+        _PARENT.version.label("parent_version"),
+        _PARENT_MODEL.name.label("parent_model"),
+    )
+    .outerjoin(_PARENT, _PARENT.id == ModelVersion.parent_version_id)
+    .outerjoin(_PARENT_MODEL, _PARENT_MODEL.id == _PARENT.model_id)
+    .order_by(ModelVersion.version.desc())
+)
+
+
 def version_rows(
     session: Session,
     model_id: int,
@@ -129,19 +145,7 @@ def version_rows(
     after: int | None = None,
 ) -> list[dict[str, Any]]:
     """Versions of one model (newest first) with tags, aliases and parent, batched."""
-    parent = sa.orm.aliased(ModelVersion)
-    parent_model = sa.orm.aliased(RegisteredModel)
-    query = (
-        sa.select(
-            ModelVersion,
-            parent.version.label("parent_version"),
-            parent_model.name.label("parent_model"),
-        )
-        .outerjoin(parent, parent.id == ModelVersion.parent_version_id)
-        .outerjoin(parent_model, parent_model.id == parent.model_id)
-        .where(ModelVersion.model_id == model_id)
-        .order_by(ModelVersion.version.desc())
-    )
+    query = _VERSIONS.where(ModelVersion.model_id == model_id)
     if where is not None:
         query = query.where(where)
     if after is not None:

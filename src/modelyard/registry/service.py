@@ -338,13 +338,29 @@ def update_version(
     return get_version(session, name, version.version)
 
 
-def merge_version_metrics(session: Session, version_id: int, metrics: dict[str, Any]) -> None:
-    """Merge metrics into a version (used by evaluations writing scores back)."""
+def merge_version_metrics(
+    session: Session, version_id: int, metrics: dict[str, Any], *, actor: str = "evaluation"
+) -> None:
+    """Merge metrics into a version (used by evaluations writing scores back).
+
+    Audited like every registry change: cached registry reads follow the audit log."""
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise NotFound(f"No model version with id {version_id}.")
     version.metrics = {**version.metrics, **metrics}
     session.flush()
+    model_name = session.scalar(
+        sa.select(RegisteredModel.name).where(RegisteredModel.id == version.model_id)
+    )
+    record(
+        session,
+        actor,
+        "version.metrics",
+        "model",
+        model_name or "",
+        version=version.version,
+        metrics=sorted(metrics),
+    )
 
 
 def delete_version(session: Session, name: str, selector: str, *, actor: str) -> None:

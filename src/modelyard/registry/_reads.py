@@ -1,0 +1,150 @@
+"""Serialised registry reads, reused until the registry changes.
+
+Every registry write appends to the audit log in its own transaction (and nothing deletes from
+it), so the audit log's tail is a generation number for the registry: a cached response body
+is valid exactly as long as the tail has not moved. A read asks the database for it and, on a
+hit, answers with the stored bytes: no thread hop, no ORM, no serialisation. A miss reads the
+generation first and then the data, so what is stored under a generation is never older than
+it. This holds across server processes and for writes made by other processes (job workers,
+the CLI), because the check goes to the database every time.
+
+On SQLite one writer at a time allocates ids and commits, so ids commit in order and
+``max(id)`` (read inline: an indexed lookup of microseconds) is the generation. On PostgreSQL
+two transactions can commit their ids out of order, so the generation also counts the entries
+among the last ``WINDOW`` ids, which moves when a late commit fills a gap; it is read in the
+thread pool.
+
+``MODELYARD_CACHE__ENABLED=false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelyard.kit.db import Database
+from modelyard.kit.responses import json_bytes
+from modelyard.models import AuditEntry
+
+MAX_ENTRIES = 512
+WINDOW = 1000
+Generation = tuple[int, int]
+
+_SQLITE_GENERATION = "SELECT max(id) FROM audit_log"
+_TAIL = sa.select(sa.func.max(AuditEntry.id)).scalar_subquery()
+_GENERATION = sa.select(sa.func.max(AuditEntry.id), sa.func.count()).where(
+    AuditEntry.id > _TAIL - WINDOW
+)
+
+
+class _Store:
+    """Bodies for one database at one generation; a newer generation empties it."""
+
+    def __init__(self) -> None:
+        self.generation: Generation = (-1, 0)
+        self.bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, generation: Generation, key: Hashable) -> bytes | None:
+        if generation != self.generation:
+            return None
+        body = self.bodies.get(key)
+        if body is not None:
+            self.bodies.move_to_end(key)
+        return body
+
+    def put(self, generation: Generation, key: Hashable, body: bytes) -> None:
+        with self.lock:
+            if generation < self.generation:
+                return  # loaded before a newer write was seen: do not keep it
+            if generation > self.generation:
+                self.generation = generation
+                self.bodies.clear()
+            self.bodies[key] = body
+            if len(self.bodies) > MAX_ENTRIES:
+                self.bodies.popitem(last=False)
+
+
+_stores: dict[str, _Store] = {}
+_stores_lock = threading.Lock()
+
+
+def _store(database: Database) -> _Store:
+    store = _stores.get(database.url)
+    if store is None:
+        with _stores_lock:
+            store = _stores.setdefault(database.url, _Store())
+    return store
+
+
+class _SqliteReaders(threading.local):
+    connection: sqlite3.Connection | None = None
+
+
+_readers: weakref.WeakKeyDictionary[Database, _SqliteReaders] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_generation(database: Database) -> Generation:
+    """``max(id)`` on a connection of this thread's own, outside the pool: the event loop
+    must not wait for a pooled connection that worker threads hold."""
+    path = database.engine.url.database
+    if not path or path == ":memory:":
+        with database.engine.connect() as connection:
+            return int(connection.exec_driver_sql(_SQLITE_GENERATION).scalar() or 0), 0
+    readers = _readers.get(database)
+    if readers is None:
+        readers = _readers.setdefault(database, _SqliteReaders())
+    if readers.connection is None:
+        readers.connection = sqlite3.connect(path, check_same_thread=False)
+    row = readers.connection.execute(_SQLITE_GENERATION).fetchone()
+    return (int(row[0] or 0) if row else 0), 0
+
+
+def _generation(session: Session, sqlite: bool) -> Generation:
+    if sqlite:
+        return int(session.scalar(sa.text(_SQLITE_GENERATION)) or 0), 0
+    top, count = session.execute(_GENERATION).one()
+    return int(top or 0), int(count)
+
+
+def _server_generation(database: Database) -> Generation:
+    with database.session() as session:
+        return _generation(session, sqlite=False)
+
+
+async def cached_json(
+    request: Request, key: Hashable, load: Callable[[Session], Any], status_code: int = 200
+) -> Response:
+    """The JSON response of ``load(session)``, served from the cache while the registry is
+    unchanged. ``key`` names the request (path and query); errors are raised, not cached."""
+    database: Database = request.app.state.db
+    enabled = request.app.state.settings.cache.enabled
+    store = _store(database)
+    if enabled:
+        if database.is_sqlite:
+            generation = _sqlite_generation(database)
+        else:
+            generation = await run_in_threadpool(_server_generation, database)
+        cached = store.get(generation, key)
+        if cached is not None:
+            return Response(cached, status_code, media_type="application/json")
+
+    def miss() -> tuple[Generation, bytes]:
+        with database.session() as session:
+            loaded_at = _generation(session, database.is_sqlite)
+            return loaded_at, json_bytes(load(session))
+
+    loaded_at, body = await run_in_threadpool(miss)
+    if enabled:
+        store.put(loaded_at, key, body)
+    return Response(body, status_code, media_type="application/json")

@@ -152,3 +152,73 @@ def test_recorded_validation_reproduces_the_documented_table(
     resource = table["summary"]["smax_resource"]
     assert resource["mape"] == pytest.approx(0.1146, abs=0.002)
     assert resource["max_abs_error"] == pytest.approx(0.2227, abs=0.002)
+
+
+def test_validation_is_stored_as_a_dataset_and_evaluations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_file: Path
+) -> None:
+    """The table lands in the registry: a dataset of the measurements and, per model kind, a
+    formula version and an evaluation whose MAPE matches the table's."""
+    import sqlalchemy as sa
+
+    from modelyard.config import Settings
+    from modelyard.kit.db import Database
+    from modelyard.models import Dataset, Evaluation
+
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MODELYARD_DATABASE_URL", raising=False)
+    profile = json.loads(profile_file.read_text())
+    rows = [
+        {
+            "name": f"c{i}",
+            "db_bench_args": f"--value_size={v} --num=100000",
+            "cpu_available_cores": 1.5,
+            "measured_ops_per_sec": m,
+            "predictions": {
+                "smax_resource": {"smax_ops_per_sec": p, "error": (p - m) / m},
+                "smax_v1": {"smax_ops_per_sec": 10 * m, "error": 9.0},
+            },
+        }
+        for i, (v, m, p) in enumerate([(100, 80_000.0, 84_000.0), (1000, 30_000.0, 27_000.0)])
+    ]
+    table = {
+        "created_at": "2026-11-22T01:00:00+00:00",
+        "profile": "unit",
+        "cpu_from": "smax_probe",
+        "rows": rows,
+        "summary": {"smax_resource": {}, "smax_v1": {}, "smax_resource@closed_cpu": {}},
+    }
+    stored = smax._save_validation(table, profile)
+    assert set(stored["evaluations"]) == {"smax_resource", "smax_v1"}
+
+    db = Database(Settings().resolved_database_url)
+    try:
+        with db.session() as session:
+            dataset = session.scalar(sa.select(Dataset).where(Dataset.name == stored["dataset"]))
+            assert dataset is not None and dataset.row_count == 2
+            resource = session.get(Evaluation, stored["evaluations"]["smax_resource"])
+            assert resource is not None and resource.status == "succeeded"
+            assert resource.model_name == "smax-resource"
+            assert resource.metrics["mape"] == pytest.approx(100 * (0.05 + 0.10) / 2)
+            v1 = session.get(Evaluation, stored["evaluations"]["smax_v1"])
+            assert v1 is not None and v1.metrics["mape"] == pytest.approx(900.0)
+    finally:
+        db.dispose()
+
+
+def test_profile_is_a_registry_version_with_current_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_file: Path
+) -> None:
+    from modelyard.cli import _smax_store
+
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MODELYARD_DATABASE_URL", raising=False)
+    profile = json.loads(profile_file.read_text())
+    assert smax._save_profile("box", profile) == "smax-profile.box/1 (@current)"
+    assert (
+        smax._save_profile("box", profile) == "smax-profile.box/1 (@current)"
+    )  # unchanged: no new version
+    changed = profile | {"cpu_available_cores": 1.2}
+    assert smax._save_profile("box", changed) == "smax-profile.box/2 (@current)"
+    assert _smax_store.load_profile("box") == changed
+    assert _smax_store.load_profile("other") is None

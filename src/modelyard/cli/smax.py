@@ -1,7 +1,7 @@
 """`modelyard smax`: measure, calibrate, predict and validate RocksDB S_max models.
 
-Storage goes through `_save_profile`, `_load_profile` and `_save_validation`; for now they write
-JSON under `$MODELYARD_HOME/smax/` (default `./.modelyard/smax/`); the registry will take over.
+Profiles and validation tables are stored in the registry (see `_smax_store`), with a JSON copy
+under `$MODELYARD_HOME/smax/` (default `./.modelyard/smax/`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelyard.cli import _smax_store
 from modelyard.perfmodels import FORMULA_KINDS, Profile, parse_db_bench_args
 
 app = typer.Typer(
@@ -31,41 +32,41 @@ console = Console(stderr=True)
 MODEL_KINDS = ["smax_resource", "smax_v1", "smax_v2_1", "smax_v3", "smax_v4", "smax_v5"]
 
 
-# -- storage (to be wired to the registry) ---------------------------------------------------
+# -- storage: the registry (see _smax_store), with a JSON copy under $MODELYARD_HOME/smax/ ----
 def _home() -> Path:
     return Path(os.environ.get("MODELYARD_HOME", ".modelyard")) / "smax"
 
 
-def _save_profile(name: str, profile: dict[str, Any]) -> Path:
+def _save_profile(name: str, profile: dict[str, Any]) -> str:
     path = _home() / "profiles" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(profile, indent=1))
-    return path
+    return _smax_store.save_profile(name, profile)
 
 
 def _load_profile(name_or_path: str) -> dict[str, Any]:
-    """A profile by registry name, or from a JSON file path."""
+    """A profile by registry name (``smax-profile.<name>@current``), or from a JSON file."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".json" or candidate.exists():
         if not candidate.exists():
             raise typer.BadParameter(f"no profile file {candidate}")
         data: dict[str, Any] = json.loads(candidate.read_text())
         return data
-    path = _home() / "profiles" / f"{name_or_path}.json"
-    if not path.exists():
+    stored = _smax_store.load_profile(name_or_path)
+    if stored is None:
         raise typer.BadParameter(
-            f"no profile named {name_or_path!r} (run `modelyard smax calibrate` first)"
+            f"no profile named {name_or_path!r} in the registry "
+            "(run `modelyard smax calibrate --name NAME` first, or pass a profile JSON file)"
         )
-    stored: dict[str, Any] = json.loads(path.read_text())
     return stored
 
 
-def _save_validation(table: dict[str, Any]) -> Path:
+def _save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
     stamp = table.get("created_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     path = _home() / "validations" / f"{stamp.replace(':', '')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1))
-    return path
+    return _smax_store.save_validation(table, profile) | {"file": str(path)}
 
 
 def _emit(data: Any, as_json: bool, out: Path | None) -> None:
@@ -180,8 +181,8 @@ def calibrate(
         ),
     )
     data = profile.model_dump()
-    path = _save_profile(name, data)
-    console.print(f"stored profile {name!r} at {path}")
+    where = _save_profile(name, data)
+    console.print(f"stored profile {name!r} in the registry as {where}")
     table = Table(title=f"profile {name}")
     table.add_column("parameter")
     table.add_column("value", justify="right")
@@ -416,9 +417,12 @@ def validate(
     Profile.model_validate(profile_data)
     table = validation_table(entries, measured, profile_data, MODEL_KINDS, cpu_from)
     table["matrix"] = str(matrix)
-    path = _save_validation(table)
+    stored = _save_validation(table, profile_data)
     _print_table(table, MODEL_KINDS)
-    console.print(f"stored validation at {path}")
+    console.print(
+        f"stored as dataset {stored['dataset']!r} with evaluations "
+        + ", ".join(f"{kind}: {eid}" for kind, eid in stored["evaluations"].items())
+    )
     _emit(table, as_json, out)
 
 

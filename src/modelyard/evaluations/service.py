@@ -273,6 +273,74 @@ def complete(session: Session, evaluation_id: int, outcome: Outcome) -> None:
             registry_service.merge_version_metrics(session, row.version_id, headline)
 
 
+def record_external(
+    session: Session,
+    *,
+    resolved: registry_service.ResolvedVersion,
+    dataset: Dataset,
+    target: str,
+    y_true: Any,
+    y_pred: Any,
+    details: dict[str, Any],
+    actor: str,
+) -> dict[str, Any]:
+    """Store an evaluation whose predictions were made outside a job, e.g. by
+    ``modelyard smax validate``, whose ground truth takes hours of db_bench to measure.
+
+    The metrics are computed here, by the same code as a job's, and written back onto the
+    version like any other evaluation's.
+    """
+    import numpy as np
+
+    truth = np.asarray(y_true, dtype=np.float64)
+    predicted = np.asarray(y_pred, dtype=np.float64)
+    scorer = metric_rules.RegressionMetrics()
+    scorer.update(truth, predicted)
+    now = utcnow()
+    row = Evaluation(
+        model_name=resolved.model,
+        version=resolved.version,
+        version_id=resolved.version_id,
+        dataset_id=dataset.id,
+        dataset_name=dataset.name,
+        target=target,
+        features={},
+        slice_by=None,
+        task="regression",
+        chunk_rows=len(truth),
+        priority="normal",
+        status="running",
+        rows_total=len(truth),
+        created_by=actor,
+        created_at=now,
+        started_at=now,
+    )
+    session.add(row)
+    session.flush()
+    complete(
+        session,
+        row.id,
+        Outcome(
+            rows=len(truth),
+            evaluated=len(truth),
+            skipped=0,
+            seconds=0.0,
+            metrics=scorer.result(),
+            details=scorer.details() | details,
+        ),
+    )
+    record(
+        session,
+        actor,
+        "evaluation.record",
+        "model",
+        resolved.model,
+        version=resolved.version,
+        dataset=dataset.name,
+    )
+    return evaluation_out(row)
+
+
 def end(
     session: Session, evaluation_id: int, status: str, error: str, *, rows_done: int | None = None
 ) -> None:

@@ -60,7 +60,7 @@ class LiveSettings(BaseModel):
     scrape_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     """Hosts a prometheus target may scrape (``*`` allows any): a server that fetches URLs a
     user typed must not become a way into the rest of the network."""
-    max_process_targets: int = 4
+    max_process_targets: int = 2
     """Embedded RocksDB and db_bench targets one process runs at once (each takes CPU)."""
 
 

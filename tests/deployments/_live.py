@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 60.0  # generous: the machine running the suite may be shared and busy
 
 
 def wait_for(

@@ -68,7 +68,8 @@ def test_embedded_rocksdb_target_dies_is_marked_down_and_resumes(
 ) -> None:
     _sqlite_only(backend)
     workload = {
-        "phases": [{"rate": 3000, "value_size": 200, "batch_size": 50}],
+        "phases": [{"rate": 3000, "value_size": 200, "batch_size": 50, "duration_seconds": 0}],
+        "then": "hold",
         "options": {"write_buffer_size": 1 << 20},
     }
     created = editor.post(

@@ -88,7 +88,7 @@ class LiveSupervisor:
         rollup_every: float = 15.0,
         retention_every: float = 600.0,
         scrape_hosts: list[str] | None = None,
-        max_process_targets: int = 4,
+        max_process_targets: int = 2,
     ) -> None:
         self.db = db
         self.store = store

@@ -27,7 +27,7 @@ class DbBenchTargetConfig(BaseModel):
 
     benchmark: Literal["fillrandom", "fillseq", "overwrite"] = "fillrandom"
     duration_seconds: int = Field(
-        60, ge=1, le=3600, description="db_bench --duration; the run stops then"
+        30, ge=1, le=3600, description="db_bench --duration; the run stops then"
     )
     args: str = Field(
         "",

@@ -1,8 +1,9 @@
 """The embedded target's workload: phases of a put/get/scan mix, key and value sizes, a rate.
 
-A phase runs for ``duration_seconds`` (0: until the next change) at ``rate`` operations per
-second, or open-loop at the maximum when ``rate`` is absent. After the last phase the workload
-holds it (``then="hold"``) or stops (``then="stop"``). ``options`` are the RocksDB options the
+A phase runs for ``duration_seconds`` (60 by default; 0: for ever) at ``rate`` operations per
+second (1,000 by default), or open-loop at the maximum when ``rate`` is null. After the last
+phase the workload stops (``then="stop"``, the default) or holds it (``then="hold"``): a target
+that should run until someone stops it says so. ``options`` are the RocksDB options the
 database is opened with; they are part of the configuration a deployment's model reads.
 """
 
@@ -19,7 +20,9 @@ class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="", max_length=100)
-    duration_seconds: float = Field(default=0.0, ge=0, le=7 * 86400)
+    duration_seconds: float = Field(
+        default=60.0, ge=0, le=7 * 86400, description="0: until the workload changes (forever)"
+    )
     rate: float | None = Field(
         default=1000.0, gt=0, le=10_000_000, description="ops/s; null = open-loop maximum"
     )
@@ -74,7 +77,9 @@ class WorkloadSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phases: list[Phase] = Field(default_factory=lambda: [Phase()], min_length=1, max_length=100)
-    then: Literal["hold", "stop"] = "hold"
+    then: Literal["hold", "stop"] = Field(
+        "stop", description="after the last phase: stop, or hold it (run on until stopped)"
+    )
     options: RocksDbOptions = Field(default_factory=RocksDbOptions)
     seed: int = 0
 

@@ -55,15 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Model registry, evaluation jobs, live deployments and RocksDB capacity models.",
         lifespan=lifespan,
     )
+
+    # First among the routes: probes are matched before the API's many routes.
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, str]:
+        """Report that the server is up."""
+        return {"status": "ok", "version": __version__}
+
     install_handlers(app)
     document_problems(app)
     install_telemetry(app)
     app.include_router(api_router)
     mount_web(app)
-
-    @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
-        """Report that the server is up."""
-        return {"status": "ok", "version": __version__}
 
     return app

@@ -16,9 +16,9 @@ from modelyard.targets.endpoints import router as targets_router
 from modelyard.telemetry.endpoints import router as telemetry_router
 
 router = APIRouter(prefix="/api")
+router.include_router(registry_router)
 router.include_router(auth_router)
 router.include_router(jobs_router)
-router.include_router(registry_router)
 router.include_router(datasets_router)
 router.include_router(evaluations_router)
 router.include_router(telemetry_router)

@@ -89,3 +89,29 @@ def test_expired_token_is_401(app_client, database) -> None:  # type: ignore[no-
         token = service.create_token(s, user, lifetime=dt.timedelta(seconds=-1), actor="t")
     r = Api(app_client, token.token).get("/users/me")
     assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_cookie_writes_need_same_origin(app_client, admin: Api, unique: str) -> None:  # type: ignore[no-untyped-def]
+    name = f"csrf-{unique}"
+    admin.post("/users", json={"name": name, "password": "correct-horse", "role": "editor"})
+    assert (
+        app_client.post(
+            "/api/auth/login", json={"name": name, "password": "correct-horse"}
+        ).status_code
+        == 200
+    )
+    try:
+        host = "testserver"
+        r = app_client.post(
+            "/api/models", json={"name": f"x-{unique}"}, headers={"Origin": "https://evil.example"}
+        )
+        assert r.status_code == 403 and "Cross-site" in r.json()["detail"]
+        assert app_client.post("/api/models", json={"name": f"x-{unique}"}).status_code == 403
+        assert app_client.get("/api/models").status_code == 200
+        r = app_client.post(
+            "/api/models", json={"name": f"x-{unique}"}, headers={"Origin": f"http://{host}"}
+        )
+        assert r.status_code == 201
+    finally:
+        app_client.post("/api/auth/logout")
+        app_client.cookies.clear()

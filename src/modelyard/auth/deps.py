@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -35,6 +36,33 @@ def authenticate_request(request: Request, bearer: str | None, cookie: str | Non
     return principal
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a state-changing request authenticated only by the session cookie unless the
+    browser says it comes from this site (``Origin``, else ``Referer``, else htmx's
+    ``HX-Request``). SameSite=Lax alone still lets a top-level cross-site form POST through
+    in some browsers; bearer tokens are never sent by a browser on its own, so they need no check.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    host = request.headers.get("host", "")
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin:
+        if urlsplit(origin).netloc == host:
+            return
+        raise Forbidden(
+            "Cross-site request refused: the Origin of this request is not this server."
+        )
+    if request.headers.get("hx-request") == "true" or request.headers.get("x-requested-with"):
+        return
+    raise Forbidden(
+        "A request authenticated by the session cookie must come from this site's pages "
+        "(send Origin, or use a Bearer token for scripts)."
+    )
+
+
 def _credentials(bearer: str | None, cookie: str | None) -> tuple[str, str]:
     if bearer:
         return bearer, "api"
@@ -54,6 +82,8 @@ async def current_principal(
     if cached is not None:
         return cached
     token = bearer.credentials if bearer else None
+    if not token and cookie:
+        check_same_origin(request)
     principal = cached_principal(*_credentials(token, cookie))
     if principal is None:
         return await run_in_threadpool(authenticate_request, request, token, cookie)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
-from typing import Annotated
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,9 +26,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the API (/api, /docs) and the web UI with granian."""
-    from granian.constants import Interfaces
-    from granian.server import Server
-
     if job_workers is not None:
         # Read by each server process's lifespan, which runs the embedded job workers.
         os.environ["MODELYARD_JOBS__WORKERS"] = str(job_workers)
@@ -43,12 +40,22 @@ def serve(
     console.print(
         f"modelyard serving on http://{host}:{port} (database {settings.resolved_database_url})"
     )
-    Server(
+    _exec_granian(host=host, port=port, workers=workers, access_log=access_log)
+
+
+def _exec_granian(*, host: str, port: int, workers: int, access_log: bool) -> NoReturn:
+    """Become granian's own launcher (same PID, same environment).
+
+    The supervisor process then holds granian alone rather than every module this CLI
+    imported (about 80 MB), and each worker it forks imports the app for itself.
+    """
+    argv = [
+        sys.executable, "-m", "granian",
+        "--interface", "asgi", "--factory",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--access-log" if access_log else "--no-access-log",
         "modelyard.app:create_app",
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        factory=True,
-        log_access=access_log,
-    ).serve()
+    ]  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)

@@ -28,10 +28,18 @@ LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 def record(
     session: Session, actor: str, action: str, object_type: str, key: str, **detail: object
 ) -> None:
-    """Append to the audit log within the caller's transaction."""
-    session.add(
-        AuditEntry(
-            actor=actor, action=action, object_type=object_type, object_key=key, detail=detail
+    """Append to the audit log within the caller's transaction.
+
+    A Core insert, not an ORM object: every write makes one, and the unit of work would cost
+    several times the statement."""
+    session.execute(
+        sa.insert(AuditEntry).values(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_key=key,
+            detail=detail,
         )
     )
 

@@ -105,12 +105,7 @@ def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str
             sa.insert(ModelTag),
             [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()],
         )
-    session.add(
-        AuditEntry(
-            actor=actor, action="model.create", object_type="model", object_key=data.name, detail={}
-        )
-    )
-    session.flush()
+    record(session, actor, "model.create", "model", data.name)
     return {
         "id": model_id,
         "name": data.name,

@@ -237,7 +237,9 @@ def run_experiment(
         progress(
             f"frozen and tuned deployments of {version_ref} follow; shift to {value_after} B in {before_seconds:.0f} s"
         )
-        deadline = time.monotonic() + before_seconds + after_seconds + 30
+        # the workload ends by itself; on a busy machine the loop may still be evaluating the
+        # last intervals then, and every one of them is scored, so wait for the loop too
+        deadline = time.monotonic() + before_seconds + after_seconds + 300
         while time.monotonic() < deadline:
             with db.session() as session:
                 status = target_service.get_target(session, target["id"]).status

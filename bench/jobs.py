@@ -4,10 +4,11 @@ For each backend, a real ``modelyard serve`` (and, on Redis, a separate ``modely
 process: the scaled-out shape) on a fresh home, then:
 
 1. enqueue: 2,000 no-op jobs (``sleep`` with no sleep and no progress) submitted by this
-   process through ``jobs.service.submit``, one transaction each, while the workers drain the
-   queue. Printed: the enqueue rate, the drain rate, and queue-to-start latency
-   (``started_at - created_at``) p50/p99, which under a burst is mostly waiting in line. The
-   peer is bare Huey: the same number of messages enqueued on the same storage, no database.
+   process through ``jobs.service.submit``, one transaction each, before any worker runs;
+   the peer is bare Huey: as many messages on the same storage, no database, no job row.
+   Then the server starts and drains them (the drain rate), and 2,000 more are submitted
+   while it runs: enqueue rate under load, and queue-to-start latency
+   (``started_at - created_at``) p50/p99, which under a burst is mostly waiting in line.
 2. pickup: 200 no-op jobs posted to ``POST /api/jobs`` at a steady 40/s (the queue never
    backs up): queue-to-start p50/p99 is the pickup latency.
 3. progress: an SSE client on ``GET /api/jobs/events``; 200 jobs that report progress 50
@@ -98,20 +99,32 @@ def _start_latencies(db: Database, ids: list[int]) -> list[float]:
     return [(r.started_at - r.created_at).total_seconds() for r in rows]
 
 
-def submit_noops(settings: Settings, db: Database, count: int) -> tuple[list[int], float]:
-    """``count`` no-op jobs, one transaction each, from this process; (ids, jobs/s)."""
+WINDOW = 250
+
+
+def submit_noops(
+    settings: Settings, db: Database, count: int
+) -> tuple[list[int], dict[str, float]]:
+    """``count`` no-op jobs, one transaction each, from this process: the ids, and the rate
+    overall and in the fastest window of ``WINDOW`` jobs (the one least disturbed by other
+    work on a shared machine)."""
     runtime = JobRuntime(settings, db).register()  # submits only: no workers, no reaper
     try:
         ids: list[int] = []
-        start = time.perf_counter()
+        stamps = [time.perf_counter()]
         for _ in range(count):
             with db.session() as session:
-                ids.append(
-                    service.submit(session, kind="sleep", params={"seconds": 0, "steps": 0}).id
-                )
-        return ids, count / (time.perf_counter() - start)
+                job = service.submit(session, kind="sleep", params={"seconds": 0, "steps": 0})
+            ids.append(job.id)
+            stamps.append(time.perf_counter())
     finally:
         runtime.stop(grace_seconds=0)
+    step = max(WINDOW // 5, 1)
+    windows = [
+        WINDOW / (stamps[i + WINDOW] - stamps[i]) for i in range(0, len(stamps) - WINDOW, step)
+    ]
+    overall = count / (stamps[-1] - stamps[0])
+    return ids, {"overall": overall, "best": max(windows, default=overall)}
 
 
 def _run_span(db: Database, ids: list[int]) -> float:
@@ -140,7 +153,7 @@ def bench_concurrent(
     """Submit while the workers drain: enqueue rate under load, queue-to-start of a burst."""
     ids, rate = submit_noops(settings, db, count)
     _wait_all_done(db, settings.jobs.queue_name, done_before + count, timeout=600)
-    return {"enqueue_per_s": rate, "start": summarise(_start_latencies(db, ids))}
+    return {"enqueue": rate, "start": summarise(_start_latencies(db, ids))}
 
 
 def bench_bare_huey(settings: Settings, count: int) -> float:
@@ -276,7 +289,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         result: dict[str, Any] = {"backend": backend}
         result["bare_huey_per_s"] = bench_bare_huey(settings, args.noop)
         # 1. the queue alone: no worker running yet
-        queued_ids, result["enqueue_per_s"] = submit_noops(settings, db, args.noop)
+        queued_ids, result["enqueue"] = submit_noops(settings, db, args.noop)
         # 2. start the server (and worker): it drains what is queued
         server = start_modelyard(home, env=env)
         if backend == "redis":
@@ -352,11 +365,15 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         )
         c, p, g = r["concurrent"], r["pickup"], r["progress"]
         print(f"\n[{r['backend']}] {shape}")
+        e, ce, huey = r["enqueue"], c["enqueue"], r["bare_huey_per_s"]
         print(
-            f"  enqueue        {r['enqueue_per_s']:8.0f} jobs/s   (no worker running; bare Huey "
-            f"{r['bare_huey_per_s']:.0f}/s: x{r['enqueue_per_s'] / r['bare_huey_per_s']:.2f})"
+            f"  enqueue        {e['overall']:8.0f} jobs/s   (no worker running; best {WINDOW}: "
+            f"{e['best']:.0f}/s; bare Huey {huey:.0f}/s: x{e['overall'] / huey:.2f})"
         )
-        print(f"  enqueue        {c['enqueue_per_s']:8.0f} jobs/s   (while the workers drain)")
+        print(
+            f"  enqueue        {ce['overall']:8.0f} jobs/s   (while the workers drain; "
+            f"best {WINDOW}: {ce['best']:.0f}/s)"
+        )
         print(
             f"  drain          {r['drain']['drain_per_s']:8.0f} jobs/s   ({args.workers} workers, no-op jobs)"
         )
@@ -372,10 +389,9 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     embedded = next((r for r in results if r["backend"] == "sqlite"), None)
     print()
     if embedded:
-        rate = embedded["enqueue_per_s"]
-        print(
-            f"target enqueue >= 500 jobs/s (embedded): {rate:.0f} -> {'met' if rate >= 500 else 'NOT met'}"
-        )
+        rate = embedded["enqueue"]["overall"]
+        verdict = "met" if rate >= 500 else "NOT met"
+        print(f"target enqueue >= 500 jobs/s (embedded, overall): {rate:.0f} -> {verdict}")
     for r in results:
         p99 = r["progress"]["latency"]["p99_ms"]
         print(

@@ -12,19 +12,17 @@ cannot receive (several processes without Redis) and pub/sub messages lost on a 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from modelyard.auth.deps import Viewer
 from modelyard.jobs import repository as repo
 from modelyard.jobs import service
-from modelyard.jobs.events import JobEvent, Subscription
+from modelyard.jobs._stream import job_stream
+from modelyard.jobs.events import JobEvent
 from modelyard.jobs.runtime import JobRuntime
 from modelyard.jobs.schemas import (
     TERMINAL,
@@ -40,7 +38,6 @@ from modelyard.kit.responses import json_response
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 JobId = Annotated[int, Path(ge=1, le=2**62, description="The job's id.")]
-RESYNC_SECONDS = 2.0
 SNAPSHOT_LIMIT = 1000
 _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 
@@ -90,13 +87,23 @@ def list_kinds(principal: Viewer) -> list[JobKindOut]:
     return service.kinds_for(principal)
 
 
-@router.get("/events", response_class=EventSourceResponse)
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class EventStream(StreamingResponse):
+    """``text/event-stream`` written by :func:`job_stream` (batched and coalesced), which
+    FastAPI's per-event ``EventSourceResponse`` pipeline cannot do."""
+
+    media_type = "text/event-stream"
+
+
+@router.get("/events", response_class=EventStream)
 async def all_job_events(
     request: Request,
     principal: Viewer,
     database: AppDatabase,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """Stream progress and state changes of every job the caller may see."""
     runtime = _runtime(request)
     owner = None if principal.role.value == "admin" else principal.name
@@ -109,29 +116,20 @@ async def all_job_events(
         with database.session() as session:
             rows = list(repo.active(session, owner, SNAPSHOT_LIMIT))
             if since is not None:
-                seen = {r.id for r in rows}
-                rows += [
-                    r
-                    for r in repo.changed_since(session, since, owner, SNAPSHOT_LIMIT)
-                    if r.id not in seen
-                ]
+                rows += repo.changed_since(session, since, owner, SNAPSHOT_LIMIT)
         return [repo.to_dict(r) for r in rows]
 
     def changed(after: dt.datetime) -> list[dict[str, Any]]:
         with database.session() as session:
-            return [
-                repo.to_dict(r) for r in repo.changed_since(session, after, owner, SNAPSHOT_LIMIT)
-            ]
+            rows = repo.changed_since(session, after, owner, SNAPSHOT_LIMIT)
+        return [repo.to_dict(r) for r in rows]
 
-    async with runtime.events.subscribe(visible) as sub:
-        sent: dict[int, int] = {}
-        yield ServerSentEvent(comment="modelyard job events", retry=2000)
-        high_water = dt.datetime.now(dt.UTC)
-        for state in await run_in_threadpool(snapshot):
-            for item in _emit(JobEvent.from_state(state), sent):
-                yield item
-        async for item in _follow(sub, sent, changed, high_water, end_on_terminal=None):
-            yield item
+    async def body() -> AsyncIterator[bytes]:
+        async with runtime.events.subscribe(visible) as sub:
+            async for chunk in job_stream(sub, snapshot, changed, end_on=None, hello="job events"):
+                yield chunk
+
+    return EventStream(body(), headers=_SSE_HEADERS)
 
 
 @router.get("/{job_id}", response_model=JobOut)
@@ -147,89 +145,29 @@ def _visible_job_id(job_id: JobId, principal: Viewer, database: AppDatabase) -> 
     return job_id
 
 
-@router.get("/{job_id}/events", response_class=EventSourceResponse)
+@router.get("/{job_id}/events", response_class=EventStream)
 async def job_events(
     job_id: Annotated[int, Depends(_visible_job_id)],
     request: Request,
-    principal: Viewer,
     database: AppDatabase,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """Stream one job's progress and state changes until it ends."""
     runtime = _runtime(request)
 
-    def load() -> dict[str, Any] | None:
+    def load() -> list[dict[str, Any]]:
         with database.session() as session:
             row = repo.get_row(session, job_id)
-        if row is None or not service.can_see(principal, row.submitted_by_id):
-            return None
-        return repo.to_dict(row)
+        return [repo.to_dict(row)] if row is not None else []
 
     def changed(after: dt.datetime) -> list[dict[str, Any]]:
-        state = load()
-        return [state] if state is not None and state["updated_at"] > after else []
+        return [s for s in load() if s["updated_at"] > after]
 
-    async with runtime.events.subscribe(lambda event: event.job_id == job_id) as sub:
-        state = await run_in_threadpool(load)
-        if state is None:  # deleted since the check
-            return
-        sent: dict[int, int] = {}
-        yield ServerSentEvent(comment=f"modelyard job {job_id}", retry=2000)
-        high_water = dt.datetime.now(dt.UTC)
-        for item in _emit(JobEvent.from_state(state), sent):
-            yield item
-        if state["status"] in _TERMINAL_VALUES:
-            return
-        async for item in _follow(sub, sent, changed, high_water, end_on_terminal=job_id):
-            yield item
+    async def body() -> AsyncIterator[bytes]:
+        async with runtime.events.subscribe(lambda event: event.job_id == job_id) as sub:
+            async for chunk in job_stream(sub, load, changed, end_on=job_id, hello=f"job {job_id}"):
+                yield chunk
 
-
-def _emit(event: JobEvent, sent: dict[int, int]) -> list[ServerSentEvent]:
-    """The event as SSE, unless this stream already sent a newer state of that job."""
-    if sent.get(event.job_id, -1) >= event.stamp:
-        return []
-    sent[event.job_id] = event.stamp
-    return [ServerSentEvent(raw_data=event.data.decode(), event="job", id=str(event.stamp))]
-
-
-async def _follow(
-    sub: Subscription,
-    sent: dict[int, int],
-    changed: Any,
-    high_water: dt.datetime,
-    *,
-    end_on_terminal: int | None,
-) -> AsyncIterator[ServerSentEvent]:
-    """Live events, with a database re-read every few seconds (and after an overflow)."""
-    next_resync = _monotonic() + RESYNC_SECONDS
-    while True:
-        try:
-            event = await sub.get(max(next_resync - _monotonic(), 0.0))
-        except EOFError:
-            return
-        events: list[JobEvent] = []
-        if event is not None:
-            events.append(event)
-        if event is None or sub.overflowed or _monotonic() >= next_resync:
-            sub.overflowed = False
-            next_resync = _monotonic() + RESYNC_SECONDS
-            started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-            events += [JobEvent.from_state(s) for s in await run_in_threadpool(changed, high_water)]
-            high_water = started
-        for item in events:
-            for out in _emit(item, sent):
-                yield out
-            if (
-                end_on_terminal is not None
-                and item.job_id == end_on_terminal
-                and item.status in _TERMINAL_VALUES
-            ):
-                return
-        if len(sent) > 10_000:
-            sent.clear()
-
-
-def _monotonic() -> float:
-    return time.monotonic()
+    return EventStream(body(), headers=_SSE_HEADERS)
 
 
 def _parse_event_id(value: str | None) -> dt.datetime | None:

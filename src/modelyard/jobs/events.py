@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,42 +66,69 @@ def to_stamp(value: dt.datetime) -> int:
 
 
 Predicate = Callable[[JobEvent], bool]
-_CLOSED = JobEvent(0, None, "", False, 0, b"")
 
 
 class Subscription:
-    """One SSE stream's inbox: bounded; on overflow it asks the stream to resync."""
+    """One SSE stream's inbox, fed from any thread, read in the stream's event loop.
+
+    A burst of events costs one wake-up of the loop, not one per event; the inbox is bounded
+    and, when full, drops events and flags ``overflowed`` so the stream re-reads the table.
+    """
 
     def __init__(self, predicate: Predicate, loop: asyncio.AbstractEventLoop, size: int) -> None:
         self.predicate = predicate
         self.loop = loop
-        self.queue: asyncio.Queue[JobEvent] = asyncio.Queue(size)
+        self.size = size
         self.overflowed = False
         self.closed = False
+        self._items: deque[JobEvent] = deque()
+        self._lock = threading.Lock()
+        self._wake_pending = False
+        self._ready = asyncio.Event()
 
-    def push(self, event: JobEvent) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
+    def offer(self, event: JobEvent) -> None:
+        """Thread-safe; never blocks."""
+        with self._lock:
+            if len(self._items) >= self.size:
+                self.overflowed = True
+                return
+            self._items.append(event)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self.loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+        self._ready.set()
 
     def close(self) -> None:
+        """In the loop's thread: the stream ends at its next read."""
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(_CLOSED)
+        self._ready.set()
+
+    def drain(self) -> list[JobEvent]:
+        """Every event already waiting (without blocking)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        return items
 
     async def get(self, timeout: float) -> JobEvent | None:
         """The next event, ``None`` on timeout; raises ``EOFError`` once closed."""
         if self.closed:
             raise EOFError
-        try:
-            event = await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
-        if event is _CLOSED or self.closed:
-            self.closed = True
+        with self._lock:
+            if self._items:
+                return self._items.popleft()
+        self._ready.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        if self.closed:
             raise EOFError
-        return event
+        with self._lock:
+            return self._items.popleft() if self._items else None
 
 
 class Broadcaster:
@@ -163,7 +191,7 @@ class Broadcaster:
         for sub in subscriptions:
             try:
                 if sub.predicate(event):
-                    sub.loop.call_soon_threadsafe(sub.push, event)
+                    sub.offer(event)
             except RuntimeError:  # that loop is closed: its stream is gone
                 continue
 

@@ -6,5 +6,5 @@ domain that defines job kinds.
 
 import modelyard.deployments.tasks
 import modelyard.evaluations.tasks
-import modelyard.jobs.tasks  # noqa: F401
+import modelyard.jobs.tasks
 import modelyard.reports.tasks  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import datasets, db, demo, jobs, serve, users, worker
+from modelyard.cli import datasets, db, demo, jobs, serve, smax, users, worker
 from modelyard.cli import live as live_cli
 
 app = typer.Typer(
@@ -14,23 +14,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
+app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
-app.add_typer(datasets.app, name="datasets")
-app.command("demo")(demo.demo)
 app.add_typer(jobs.app, name="jobs")
-app.command("worker")(worker.worker)
-app.add_typer(live_cli.app, name="live", help="Live targets, deployments, online tuning and the tuning experiment.")
-
-try:  # the S_max tooling is optional at import time only while it is being written
-    from modelyard.cli import smax
-
-    app.add_typer(
-        smax.app, name="smax", help="Measure, calibrate, predict and validate RocksDB S_max."
-    )
-except ImportError:  # pragma: no cover
-    pass
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(
+    live_cli.app,
+    name="live",
+    help="Live targets, deployments, online tuning and the tuning experiment.",
+)
+app.add_typer(smax.app, name="smax", help="Measure, calibrate, predict and validate RocksDB S_max.")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ import signal
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 import anyio
 import psutil
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from modelyard.config import Settings
@@ -378,13 +380,22 @@ class JobRuntime:
 
 
 def _url_key(db: Database) -> str:
-    return db.engine.url.render_as_string(hide_password=False)
+    return _engine_key(db.engine)
+
+
+_engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _engine_key(engine: Engine) -> str:
+    key = _engine_keys.get(engine)
+    if key is None:
+        key = _engine_keys[engine] = engine.url.render_as_string(hide_password=False)
+    return key
 
 
 def runtime_for(session: Session) -> JobRuntime:
     """The runtime registered for the database ``session`` is bound to."""
-    bind = session.get_bind()
-    key = bind.engine.url.render_as_string(hide_password=False)
+    key = _engine_key(session.get_bind().engine)
     with _registry_lock:
         stack = _runtimes.get(key)
         if stack:

@@ -47,3 +47,10 @@ def test_version_body_schema_resolves(app_client: TestClient) -> None:
     assert multipart["encoding"] == {"metadata": {"contentType": "application/json"}}
     tags = multipart["schema"]["properties"]["metadata"]["properties"]["tags"]
     assert tags["propertyNames"]["pattern"] and tags["maxProperties"] == 100
+
+
+def test_405_allow_names_the_matched_path_only(viewer: Api) -> None:
+    # /users/me also matches /users/{name} (PATCH); Allow describes /users/me alone.
+    r = viewer.request("PUT", "/users/me")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET"

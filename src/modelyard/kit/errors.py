@@ -127,15 +127,22 @@ def install_handlers(app: FastAPI) -> None:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method that some route serves at this path.
+    """Every method served at the path template that this URL matched first.
 
     Starlette answers 405 from the first route whose path matches, and that route knows only
     its own method; FastAPI makes one route per method, so its ``Allow`` header would be short.
+    Routes of other templates that also match the URL (``/users/{name}`` for ``/users/me``)
+    are left out: ``Allow`` describes the resource the path names, as the OpenAPI document does.
     """
+    template: str | None = None
     methods: set[str] = set()
     # FastAPI keeps included routers as branches; this walks them as the router does.
     for route in iter_route_contexts(request.app.router.routes):
         route_methods = route.methods
-        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+        if not route_methods or route.matches(request.scope)[0] is Match.NONE:
+            continue
+        if template is None:
+            template = route.path_format
+        if route.path_format == template:
             methods |= set(route_methods)
     return sorted(methods)

@@ -73,10 +73,8 @@ def _credentials(bearer: str | None, cookie: str | None) -> tuple[str, str]:
 
 # The dependencies are coroutines: a cached credential costs no thread hop, and only a lookup
 # that misses the cache goes to the thread pool.
-async def current_principal(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
+async def _principal(
+    request: Request, bearer: HTTPAuthorizationCredentials | None, cookie: str | None
 ) -> Principal:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -91,8 +89,22 @@ async def current_principal(
     return principal
 
 
-def require(role: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
+    return await _principal(request, bearer, cookie)
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    # One level of dependencies, not two: FastAPI resolves each level on every request.
+    async def check(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        cookie: Annotated[str | None, Depends(_cookie)],
+    ) -> Principal:
+        principal = await _principal(request, bearer, cookie)
         if not principal.can(role):
             raise Forbidden(
                 f"This needs the {role.value} role; user '{principal.name}' is {principal.role.value}."

@@ -216,13 +216,13 @@ def list_datasets(
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/datasets/{dataset_id}", response_model=DatasetOut)
+@router.get("/datasets/{dataset_id:int}", response_model=DatasetOut)
 def get_dataset(dataset_id: DatasetId, _: Viewer, session: DbSession) -> Response:
     """Show a dataset: its hash, row count and columns."""
     return json_response(service.dataset_out(service.get(session, dataset_id)))
 
 
-@router.get("/datasets/{dataset_id}/preview", response_model=PreviewOut)
+@router.get("/datasets/{dataset_id:int}/preview", response_model=PreviewOut)
 def preview_dataset(
     dataset_id: DatasetId,
     _: Viewer,
@@ -234,7 +234,7 @@ def preview_dataset(
     return json_response(service.preview(store, service.get(session, dataset_id), limit))
 
 
-@router.delete("/datasets/{dataset_id}", status_code=204)
+@router.delete("/datasets/{dataset_id:int}", status_code=204)
 def delete_dataset(
     dataset_id: DatasetId, principal: Editor, session: DbSession, store: Store
 ) -> Response:

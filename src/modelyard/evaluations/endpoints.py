@@ -81,13 +81,13 @@ def compare_evaluations(
     return json_response(service.compare(session, numbers))
 
 
-@router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
+@router.get("/evaluations/{evaluation_id:int}", response_model=EvaluationOut)
 def get_evaluation(evaluation_id: EvaluationId, _: Viewer, session: DbSession) -> Response:
     """Show an evaluation: its status, progress and, once done, its metrics."""
     return json_response(service.evaluation_out(service.get(session, evaluation_id)))
 
 
-@router.post("/evaluations/{evaluation_id}/cancel", response_model=EvaluationOut)
+@router.post("/evaluations/{evaluation_id:int}/cancel", response_model=EvaluationOut)
 def cancel_evaluation(
     evaluation_id: EvaluationId, principal: Editor, session: DbSession
 ) -> Response:

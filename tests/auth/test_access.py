@@ -115,3 +115,35 @@ def test_cookie_writes_need_same_origin(app_client, admin: Api, unique: str) -> 
     finally:
         app_client.post("/api/auth/logout")
         app_client.cookies.clear()
+
+
+def test_users_change_their_own_password(app_client, admin: Api, unique: str) -> None:  # type: ignore[no-untyped-def]
+    name = f"pw-{unique}"
+    admin.post("/users", json={"name": name, "password": "first-password", "role": "viewer"})
+    token = admin.post("/tokens", json={"user": name}).json()["token"]
+    me = Api(app_client, token)
+    r = me.patch(
+        "/users/me", json={"current_password": "wrong-password", "new_password": "second-password"}
+    )
+    assert r.status_code == 403
+    assert (
+        me.patch(
+            "/users/me",
+            json={"current_password": "first-password", "new_password": "second-password"},
+        ).status_code
+        == 200
+    )
+    assert (
+        app_client.post(
+            "/api/auth/login", json={"name": name, "password": "first-password"}
+        ).status_code
+        == 401
+    )
+    assert (
+        app_client.post(
+            "/api/auth/login", json={"name": name, "password": "second-password"}
+        ).status_code
+        == 200
+    )
+    app_client.post("/api/auth/logout")
+    app_client.cookies.clear()

@@ -10,6 +10,7 @@ from modelyard.auth import service
 from modelyard.auth.deps import Admin, Viewer
 from modelyard.auth.schemas import (
     LoginIn,
+    PasswordChange,
     Role,
     TokenCreate,
     TokenCreated,
@@ -59,6 +60,16 @@ def logout(request: Request, session: DbSession, settings: AppSettings) -> Respo
 def me(principal: Viewer, session: DbSession) -> UserOut:
     """Show the calling user."""
     return UserOut.model_validate(service.get_user(session, principal.name))
+
+
+@router.patch("/users/me", response_model=UserOut)
+def change_my_password(data: PasswordChange, principal: Viewer, session: DbSession) -> UserOut:
+    """Change your own password (the current one is required)."""
+    return UserOut.model_validate(
+        service.change_own_password(
+            session, principal.name, data.current_password, data.new_password
+        )
+    )
 
 
 @router.get("/users", response_model=list[UserOut])

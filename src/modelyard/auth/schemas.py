@@ -58,6 +58,11 @@ class UserUpdate(BaseModel):
     disabled: StrictBool | None = None
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
 class LoginIn(BaseModel):
     name: str = Field(max_length=64)
     password: str = Field(max_length=256)

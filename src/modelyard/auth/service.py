@@ -92,6 +92,17 @@ def update_user(session: Session, name: str, data: UserUpdate, *, actor: str) ->
     return user
 
 
+def change_own_password(session: Session, name: str, current: str, new: str) -> User:
+    """A user changing their own password must know the current one."""
+    user = get_user(session, name)
+    if not verify_password(user.password_hash, current):
+        raise Forbidden("The current password is wrong; nothing was changed.")
+    user.password_hash = hash_password(new)
+    session.flush()
+    record(session, name, "user.password", "user", name)
+    return user
+
+
 def _admin_count(session: Session) -> int:
     return (
         session.scalar(

@@ -56,14 +56,14 @@ def list_reports(
     return json_response({"items": [service.out(r) for r in rows], "next_cursor": next_cursor})
 
 
-@router.get("/{report_id}", response_model=ReportOut)
+@router.get("/{report_id:int}", response_model=ReportOut)
 def get_report(report_id: ReportId, _: Viewer, session: DbSession) -> Response:
     """Show a report's summary and files."""
     return json_response(service.out(service.get(session, report_id)))
 
 
 @router.get(
-    "/{report_id}/{fmt}",
+    "/{report_id:int}/{fmt}",
     response_class=FileResponse,
     responses={200: {"content": {"application/json": {}, "text/html": {}, "image/png": {}}}},
 )

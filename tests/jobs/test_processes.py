@@ -98,7 +98,8 @@ def serving(env: JobEnv, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], s
     environ = env.process_env(workers=1)
     with process(["serve", "--port", str(port)], environ, log) as proc:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        # generous: on a loaded 2-core machine importing the app in granian's worker took > 60 s
+        deadline = time.monotonic() + 180
         while True:
             try:
                 if httpx.get(base + "/healthz", timeout=2).status_code == 200:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from modelyard.kit.errors import PROBLEM_MEDIA_TYPE
+from modelyard.kit.errors import PROBLEM_MEDIA_TYPE, install_handlers
 from tests.conftest import Api
 
 
@@ -49,8 +50,22 @@ def test_version_body_schema_resolves(app_client: TestClient) -> None:
     assert tags["propertyNames"]["pattern"] and tags["maxProperties"] == 100
 
 
-def test_405_allow_names_the_matched_path_only(viewer: Api) -> None:
-    # /users/me also matches /users/{name} (PATCH); Allow describes /users/me alone.
-    r = viewer.request("PUT", "/users/me")
+def test_405_allow_names_the_matched_path_only() -> None:
+    """``/things/me`` also matches ``/things/{name}``; Allow describes ``/things/me`` alone."""
+    app = FastAPI()
+    install_handlers(app)
+    router = APIRouter(prefix="/things")
+
+    @router.get("/me")
+    async def me() -> dict[str, str]:
+        return {}
+
+    @router.patch("/{name}")
+    async def rename(name: str) -> dict[str, str]:
+        return {}
+
+    app.include_router(router, prefix="/api")
+    with TestClient(app) as client:
+        r = client.put("/api/things/me")
     assert r.status_code == 405
     assert r.headers["allow"] == "GET"

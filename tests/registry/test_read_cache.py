@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
+
 from modelyard.config import Settings
 from modelyard.kit.db import Database
 from modelyard.registry import service
@@ -84,3 +86,28 @@ def test_metric_write_back_is_audited(settings: Settings, editor: Api, unique: s
         e["action"] for e in editor.get("/audit", params={"object_key": name}).json()["items"]
     ]
     assert actions[0] == "version.metrics"
+
+
+def test_a_cached_url_still_needs_a_valid_token(
+    app_client: TestClient, editor: Api, viewer: Api, unique: str
+) -> None:
+    name = f"cache-auth-{unique}"
+    _model_with_two_versions(editor, name)
+    for _ in range(2):  # the second answer comes from the cache, before routing
+        assert viewer.get(f"/models/{name}/aliases/prod").status_code == 200
+    assert Api(app_client, "my_not-a-token").get(f"/models/{name}/aliases/prod").status_code == 401
+    assert Api(app_client, None).get(f"/models/{name}/aliases/prod").status_code == 401
+
+
+def test_a_revoked_token_is_refused_a_cached_url_at_once(
+    app_client: TestClient, editor: Api, unique: str
+) -> None:
+    name = f"cache-revoked-{unique}"
+    _model_with_two_versions(editor, name)
+    created = editor.post("/tokens", json={"name": "short", "expires_in_days": 1}).json()
+    holder = Api(app_client, created["token"])
+    for _ in range(2):
+        assert holder.get(f"/models/{name}").status_code == 200
+    assert editor.delete(f"/tokens/{created['id']}").status_code == 200
+    r = holder.get(f"/models/{name}")
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]

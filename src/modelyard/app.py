@@ -17,6 +17,7 @@ from modelyard.jobs import runtime as jobs_runtime
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
 from modelyard.kit.openapi import document_problems
+from modelyard.registry import CachedReads
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.telemetry import QueryProfiler, Sampler
 from modelyard.telemetry import install as install_telemetry
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_handlers(app)
     document_problems(app)
+    # Inside the request metrics (added after it, so it wraps this): cached reads are counted.
+    app.add_middleware(CachedReads)
     install_telemetry(app)
     app.include_router(api_router)
     mount_web(app)

@@ -6,6 +6,7 @@ session cookie. Every endpoint declares the least role it needs through one of t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -84,9 +85,35 @@ async def _principal(
         check_same_origin(request)
     principal = cached_principal(*_credentials(token, cookie))
     if principal is None:
-        return await run_in_threadpool(authenticate_request, request, token, cookie)
+        principal = await _look_up(request, token, cookie)
     request.state.principal = principal
     return principal
+
+
+_lookups: dict[tuple[asyncio.AbstractEventLoop, str, str], asyncio.Future[Principal | None]] = {}
+
+
+async def _look_up(request: Request, token: str | None, cookie: str | None) -> Principal:
+    """The database lookup of a credential, shared by concurrent requests that carry it: when
+    a busy client's cached entry expires, one query refreshes it instead of one per request."""
+    loop = asyncio.get_running_loop()
+    key = (loop, *_credentials(token, cookie))
+    pending = _lookups.get(key)
+    if pending is not None:
+        shared = await asyncio.shield(pending)
+        if shared is not None:
+            return shared
+    future: asyncio.Future[Principal | None] = loop.create_future()
+    _lookups[key] = future
+    try:
+        principal = await run_in_threadpool(authenticate_request, request, token, cookie)
+        future.set_result(principal)
+        return principal
+    finally:
+        if not future.done():
+            future.set_result(None)  # refused or failed: each waiter learns why for itself
+        if _lookups.get(key) is future:
+            del _lookups[key]
 
 
 async def current_principal(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth.service import record
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
-from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import (
     AuditEntry,
@@ -283,18 +283,9 @@ def list_versions(
     session: Session, name: str, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     model = _model(session, name)
-    after = None
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
-        after = values[0]
+    after = decode_id_cursor(cursor)
     rows = repository.version_rows(session, model.id, name, limit=limit + 1, after=after)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1]["version"]])
-    return rows, next_cursor
+    return id_page(rows, limit, lambda row: row["version"])
 
 
 def get_version(session: Session, name: str, selector: str | int | None) -> dict[str, Any]:
@@ -477,14 +468,11 @@ def list_audit(
         query = query.where(AuditEntry.object_type == object_type)
     if object_key:
         query = query.where(AuditEntry.object_key == object_key)
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
-        query = query.where(AuditEntry.id < values[0])
+    below = decode_id_cursor(cursor)
+    if below is not None:
+        query = query.where(AuditEntry.id < below)
     rows = [
         dict(r._mapping)
         for r in session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1))
     ]
-    next_cursor = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return id_page(rows, limit, lambda row: row["id"])

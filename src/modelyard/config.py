@@ -64,6 +64,23 @@ class LiveSettings(BaseModel):
     """Embedded RocksDB and db_bench targets one process runs at once (each takes CPU)."""
 
 
+class AlertSettings(BaseModel):
+    enabled: bool = True
+    """Evaluate alert rules and send notifications in this process (``modelyard serve``)."""
+    interval_seconds: float = 15.0
+    """How often rules are evaluated; a rule's ``for`` is counted in these ticks."""
+    min_requests: int = 20
+    """Fewer requests than this in a latency window give no p99 (one slow call is not a trend)."""
+    latency_exclude_routes: list[str] = ["/events", "/stream", "/metrics"]
+    """Routes whose template contains one of these are left out of the latency p99 (long-lived
+    streams would otherwise dominate it)."""
+    webhook_timeout_seconds: float = 5.0
+    delivery_attempts: int = 5
+    """Attempts per notification before it is recorded as failed."""
+    retry_backoff_seconds: float = 10.0
+    """Delay before the second attempt; it doubles with each further attempt."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MODELYARD_", env_nested_delimiter="__", extra="ignore"
@@ -83,6 +100,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @property
     def resolved_database_url(self) -> str:

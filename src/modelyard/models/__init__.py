@@ -1,7 +1,7 @@
 """Every table, one module per table, re-exported here so Alembic sees the whole metadata."""
 
 from modelyard.kit.db import Base
-from modelyard.models.alerts import AlertEvent
+from modelyard.models.alerts import AlertChannel, AlertDelivery, AlertEvent, AlertRule
 from modelyard.models.audit import AuditEntry
 from modelyard.models.datasets import Dataset, DatasetUpload
 from modelyard.models.deployments import Deployment, DeploymentSwitch
@@ -21,7 +21,10 @@ from modelyard.models.tuning import TuningRecord
 from modelyard.models.users import ApiToken, User
 
 __all__ = [
+    "AlertChannel",
+    "AlertDelivery",
     "AlertEvent",
+    "AlertRule",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -1,4 +1,11 @@
-"""Alert events raised by deployments (prediction error, low headroom, target down)."""
+"""Alerts: the rules that watch the server, the events they and deployments raise, the
+channels that tell people, and each attempt to tell them.
+
+An event is *open* while ``resolved_at`` is null. ``open_key`` names what it is about
+(``rule:3:host-a`` for a rule and subject, ``deployment:7:prediction_error`` for a deployment's
+own alert) and is unique while set, so several server processes that see the same condition
+at once insert one event, not one each; resolving clears the key.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +19,86 @@ from modelyard.kit.db import Base
 from modelyard.kit.time import utcnow
 
 
+class AlertRule(Base):
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    metric: Mapped[str] = mapped_column(sa.String(40))
+    scope: Mapped[str] = mapped_column(sa.String(16), default="host")
+    """``host`` (the machine) or ``process`` (each server process on its own)."""
+    comparison: Mapped[str] = mapped_column(sa.String(2))
+    threshold: Mapped[float]
+    for_seconds: Mapped[float] = mapped_column(default=0.0)
+    window_seconds: Mapped[float] = mapped_column(default=300.0)
+    severity: Mapped[str] = mapped_column(sa.String(16), default="warning")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class AlertEvent(Base):
     __tablename__ = "alert_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(
+    source: Mapped[str] = mapped_column(sa.String(16), default="deployment", index=True)
+    """``system`` (raised by a rule) or ``deployment`` (raised by a deployment's evaluation)."""
+    deployment_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(sa.String(32))
-    """``prediction_error``, ``low_headroom`` or ``target_down``."""
+    rule_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("alert_rules.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    """The rule's metric, or ``prediction_error``, ``low_headroom``, ``target_down``."""
+    subject: Mapped[str] = mapped_column(sa.String(200), default="")
     severity: Mapped[str] = mapped_column(sa.String(16), default="warning")
     message: Mapped[str] = mapped_column(sa.Text)
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    value: Mapped[float | None]
+    threshold: Mapped[float | None]
+    open_key: Mapped[str | None] = mapped_column(sa.String(250), unique=True)
     raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     resolved_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.String(64))
+    acknowledged_at: Mapped[dt.datetime | None]
+
+
+class AlertChannel(Base):
+    __tablename__ = "alert_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="webhook")
+    """``webhook`` (the event as JSON) or ``slack`` (a Slack-compatible ``{"text": ...}``)."""
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    min_severity: Mapped[str] = mapped_column(sa.String(16), default="info")
+    send_resolved: Mapped[bool] = mapped_column(default=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AlertDelivery(Base):
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (sa.Index("ix_alert_deliveries_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("alert_events.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("alert_channels.id", ondelete="CASCADE"), index=True
+    )
+    transition: Mapped[str] = mapped_column(sa.String(16))
+    """``firing`` or ``resolved``."""
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    """``pending`` (due at ``next_attempt_at``), ``sending`` (claimed), ``sent`` or ``failed``."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    response_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]

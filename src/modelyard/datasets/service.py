@@ -31,7 +31,7 @@ from modelyard.datasets.schemas import DATASET_NAME_PATTERN, UploadCreate
 from modelyard.datasets.store import DatasetStore, new_key, sha256_of
 from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
-from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DatasetUpload, Evaluation
 
@@ -88,14 +88,11 @@ def list_datasets(
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Dataset.name.ilike(f"%{escaped}%", escape="\\"))
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
-        query = query.where(Dataset.id < values[0])
-    rows = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return [dataset_out(r) for r in rows[:limit]], next_cursor
+    below = decode_id_cursor(cursor)
+    if below is not None:
+        query = query.where(Dataset.id < below)
+    rows, next_cursor = id_page(list(session.scalars(query.limit(limit + 1))), limit)
+    return [dataset_out(r) for r in rows], next_cursor
 
 
 def parquet_path(store: DatasetStore, dataset: Dataset) -> Path:

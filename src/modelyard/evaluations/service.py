@@ -35,7 +35,7 @@ from modelyard.evaluations.schemas import EvaluationCreate
 from modelyard.flavors import LoadedModel, load_model
 from modelyard.jobs import service as jobs_service
 from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, Evaluation, ModelVersion, RegisteredModel
 from modelyard.registry import service as registry_service
@@ -426,14 +426,10 @@ def list_evaluations(
         )
     if status:
         query = query.where(Evaluation.status == status)
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
-        query = query.where(Evaluation.id < values[0])
-    rows = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    rows = rows[:limit]
+    below = decode_id_cursor(cursor)
+    if below is not None:
+        query = query.where(Evaluation.id < below)
+    rows, next_cursor = id_page(list(session.scalars(query.limit(limit + 1))), limit)
     _reconcile(session, rows)
     return [evaluation_out(r) for r in rows], next_cursor
 

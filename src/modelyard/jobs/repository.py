@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelyard.jobs.schemas import JobStatus
-from modelyard.kit.errors import BadRequest
-from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.models import Job, User
 
 T = cast(sa.Table, Job.__table__)
@@ -397,14 +396,10 @@ def list_rows(
         query = query.where(T.c.kind == kind)
     if user:
         query = query.where(T.c.submitted_by == user)
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
-        query = query.where(T.c.id < values[0])
-    rows = list(session.execute(query).all())
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    below = decode_id_cursor(cursor)
+    if below is not None:
+        query = query.where(T.c.id < below)
+    return id_page(list(session.execute(query).all()), limit)
 
 
 def changed_since(

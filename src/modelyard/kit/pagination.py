@@ -55,8 +55,12 @@ def decode_id_cursor(cursor: str | None) -> int | None:
     return values[0]
 
 
+def _id_attribute(row: Any) -> int:
+    return int(row.id)
+
+
 def id_page(
-    rows: Sequence[RowT], limit: int, id_of: Callable[[RowT], int]
+    rows: Sequence[RowT], limit: int, id_of: Callable[[RowT], int] = _id_attribute
 ) -> tuple[list[RowT], str | None]:
     """Cut ``limit + 1`` fetched rows to a page and the cursor of the next one (``None`` at the end)."""
     if len(rows) <= limit:

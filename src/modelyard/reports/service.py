@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelyard.kit.errors import BadRequest, NotFound
-from modelyard.kit.pagination import decode_cursor, encode_cursor
+from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.models import Report
 
 FORMATS = ("json", "html", "png")
@@ -86,14 +86,10 @@ def list_reports(
         query = query.where(Report.kind == kind)
     if subject:
         query = query.where(Report.subject == subject)
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise BadRequest("The cursor is not valid; pass the `next_cursor` of a previous page.")
-        query = query.where(Report.id < values[0])
-    rows = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    below = decode_id_cursor(cursor)
+    if below is not None:
+        query = query.where(Report.id < below)
+    return id_page(list(session.scalars(query.limit(limit + 1))), limit)
 
 
 def out(report: Report) -> dict[str, Any]:

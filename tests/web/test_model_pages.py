@@ -61,7 +61,10 @@ def test_pagination_follows_next_links(
     next_url = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
     second = client.get(next_url.replace("&amp;", "&"), headers=HTMX).text
     assert f"{prefix}-25" in second and f"{prefix}-26" in second and f"{prefix}-00" not in second
-    assert 'rel="next"' not in second and "First page" in second
+    assert 'rel="next"' not in second and 'rel="prev"' in second
+    prev_url = second.split('rel="prev"')[0].rsplit('href="', 1)[1].split('"')[0]
+    back = client.get(prev_url.replace("&amp;", "&"), headers=HTMX).text
+    assert f"{prefix}-00" in back and f"{prefix}-25" not in back and 'rel="prev"' not in back
 
 
 def test_model_page_shows_versions_lineage_metrics_and_tags(

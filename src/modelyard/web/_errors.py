@@ -21,7 +21,17 @@ from modelyard.kit.errors import ProblemError
 from modelyard.web._render import SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import LoginRequired, PageError, login_url
 
-PAGE_PREFIXES = ("/login", "/logout", "/models", "/jobs", "/evaluations", "/deployments")
+PAGE_PREFIXES = (
+    "/login",
+    "/logout",
+    "/models",
+    "/jobs",
+    "/evaluations",
+    "/deployments",
+    "/datasets",
+    "/reports",
+    "/leaderboard",
+)
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 

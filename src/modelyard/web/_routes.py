@@ -7,14 +7,15 @@ import logging
 
 from fastapi import APIRouter
 
-from modelyard.web.pages import auth, jobs, models
+from modelyard.web.pages import auth, jobs, model_forms, models
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
+router.include_router(model_forms.router)  # first: /models/new is not a model named "new"
 router.include_router(models.router)
 router.include_router(jobs.router)
 
-for _section in ("evaluations", "deployments"):
+for _section in ("evaluations", "deployments", "datasets", "reports"):
     try:
         _module = importlib.import_module(f"modelyard.web.pages.{_section}")
     except ModuleNotFoundError as exc:  # pragma: no cover - only while a domain is missing

@@ -8,7 +8,6 @@ A running evaluation's panel re-fetches itself every two seconds through htmx un
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -17,6 +16,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.evaluations import service as evaluations_service
 from modelyard.kit.deps import DbSession
+from modelyard.web._pager import pager
 from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import FormEditor, PageError, PageUser
 
@@ -48,6 +48,7 @@ def evaluation_list(
     model: Annotated[str, Query(max_length=300)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List evaluations, newest first, by model and status."""
     if status not in STATUSES:
@@ -69,11 +70,9 @@ def evaluation_list(
         "model": model,
         "status": status,
         "statuses": STATUSES,
-        "paged": cursor is not None,
-        "first_url": "/evaluations" + ("?" + urlencode(filters) if filters else ""),
-        "next_url": "/evaluations?" + urlencode({**filters, "cursor": next_cursor})
-        if next_cursor
-        else None,
+        **pager(
+            "/evaluations", filters, cursor=cursor or None, back=back, next_cursor=next_cursor
+        ),
     }
     template = "evaluations/_table.html" if is_htmx(request) else "evaluations/list.html"
     return render(request, template, context, user=user)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +19,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.jobs import service as jobs_service
 from modelyard.jobs.schemas import PRIORITY_LEVELS, JobStatus
 from modelyard.kit.deps import DbSession
+from modelyard.web._pager import pager
 from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import FormViewer, PageError, PageUser
 
@@ -61,6 +61,7 @@ def job_list(
     kind: Annotated[str, Query(max_length=64)] = "",
     submitter: Annotated[str, Query(max_length=64)] = "",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List jobs, newest first, live."""
     if status not in STATUS_FILTERS:
@@ -88,11 +89,7 @@ def job_list(
         "priorities": PRIORITY_LEVELS,
         # New jobs are added live only to an unfiltered first page, where they belong.
         "live_inserts": not filters and cursor is None,
-        "paged": cursor is not None,
-        "first_url": "/jobs" + ("?" + urlencode(filters) if filters else ""),
-        "next_url": "/jobs?" + urlencode({**filters, "cursor": next_cursor})
-        if next_cursor
-        else None,
+        **pager("/jobs", filters, cursor=cursor or None, back=back, next_cursor=next_cursor),
     }
     template = "jobs/_table.html" if is_htmx(request) else "jobs/list.html"
     return render(request, template, context, user=user)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from modelyard.registry.schemas import (
     MODEL_NAME_PATTERN,
     TAG_KEY_PATTERN,
 )
+from modelyard.web._pager import pager
 from modelyard.web._render import SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import FormEditor, PageError, PageUser
 
@@ -52,6 +53,7 @@ def _list_context(
     flavor: str,
     sort: str,
     cursor: str | None,
+    back: str = "",
 ) -> dict[str, Any]:
     tags = [t.strip() for t in tag.split(",") if t.strip()]
     rows, next_cursor = registry.search_models(
@@ -75,11 +77,7 @@ def _list_context(
         "sorts": SORTS,
         "flavors": sorted(KNOWN_FLAVORS),
         "filtered": bool(filters),
-        "paged": cursor is not None,
-        "first_url": "/models" + ("?" + urlencode(filters) if filters else ""),
-        "next_url": (
-            "/models?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
-        ),
+        **pager("/models", filters, cursor=cursor, back=back, next_cursor=next_cursor),
     }
 
 
@@ -93,12 +91,13 @@ def model_list(
     flavor: Annotated[str, Query(max_length=32)] = "",
     sort: Annotated[str, Query(max_length=16)] = "name",
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List models, filtered by name, tags and flavor."""
     if sort not in SORTS:
         sort = "name"
     context = _list_context(
-        session, q=q.strip(), tag=tag, flavor=flavor, sort=sort, cursor=cursor or None
+        session, q=q.strip(), tag=tag, flavor=flavor, sort=sort, cursor=cursor or None, back=back
     )
     template = "models/_results.html" if is_htmx(request) else "models/list.html"
     return render(request, template, context, user=user)
@@ -145,6 +144,7 @@ def model_page(
     user: PageUser,
     session: DbSession,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """Show a model: aliases, tags, versions with lineage and metrics, recent changes."""
     model = registry.get_model(session, name)
@@ -158,8 +158,9 @@ def model_page(
         {
             "model": model,
             "versions": versions,
-            "next_cursor": next_cursor,
-            "paged": cursor is not None,
+            **pager(
+                f"/models/{quote(name)}", {}, cursor=cursor, back=back, next_cursor=next_cursor
+            ),
             "history": history,
             "metric_names": _metric_names(versions),
         },

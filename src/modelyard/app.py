@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import modelyard.tasks  # noqa: F401  (registers every job kind)
 from modelyard import __version__
 from modelyard.api import router as api_router
+from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
 from modelyard.deployments import live
 from modelyard.jobs import runtime as jobs_runtime
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.query_profiler.attach(db.engine)
         sampler = Sampler(settings.home)
         sampler.start()
+        app.state.cache = await open_cache(settings).start()
         app.state.jobs = await jobs_runtime.start_embedded(settings, db)
         app.state.live = live.start_live(settings, db)
         app.state.metric_store = app.state.live.store
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             live.stop_live(app.state.live)
             await jobs_runtime.stop_embedded(app.state.jobs)
+            await app.state.cache.close()
             sampler.stop()
             db.dispose()
 

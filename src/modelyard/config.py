@@ -44,6 +44,15 @@ class JobSettings(BaseModel):
 class CacheSettings(BaseModel):
     enabled: bool = True
     ttl_seconds: int = 60
+    """Lifetime of an entry (entries are keyed by a generation, so this bounds memory, not
+    staleness)."""
+    url: str | None = None
+    """A cashews URL; unset: ``mem://`` in-process, or Redis client-side caching (an
+    in-process copy in front of Redis) when ``MODELYARD_REDIS_URL`` is set."""
+    size: int = 10_000
+    """Entries kept in process (the ``mem://`` cache or the client-side copy)."""
+    key_prefix: str = "modelyard:cache:"
+    """Prefix of every key the cache writes to Redis."""
 
 
 class StorageSettings(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import datasets, db, demo, jobs, serve, smax, users, worker
+from modelyard.cli import artifacts, datasets, db, demo, jobs, serve, smax, users, worker
 from modelyard.cli import live as live_cli
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(
     live_cli.app,
     name="live",

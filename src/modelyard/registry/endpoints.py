@@ -22,7 +22,7 @@ from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, Uns
 from modelyard.kit.responses import json_response
 from modelyard.registry import flavors, service
 from modelyard.registry._reads import cached_json
-from modelyard.registry.artifacts import ArtifactStore
+from modelyard.registry.artifacts import ArtifactStore, StagedArtifact
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,
@@ -157,7 +157,7 @@ _VERSION_BODY = {
 
 async def _read_version_request(
     request: Request, settings: Any, store: ArtifactStore
-) -> tuple[VersionCreate, service.Artifact | None]:
+) -> tuple[VersionCreate, StagedArtifact | None]:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
@@ -181,10 +181,10 @@ async def _read_version_request(
                     raise BadRequest("The multipart form needs the artifact in the field `file`.")
                 from starlette.concurrency import run_in_threadpool
 
-                sha256, size = await run_in_threadpool(
-                    store.put_stream, upload.file, max_bytes=limit, filename=upload.filename
+                staged = await run_in_threadpool(
+                    store.stage, upload.file, max_bytes=limit, filename=upload.filename
                 )
-                return data, service.Artifact(sha256, size, (upload.filename or "")[-255:] or None)
+                return data, staged
             finally:
                 await form.close()
     except ValidationError as exc:
@@ -213,14 +213,24 @@ async def create_version(
 ) -> Response:
     """Add a version: JSON parameters, or a multipart upload of an artifact with metadata."""
     store = request.app.state.artifacts
-    data, artifact = await _read_version_request(request, settings, store)
+    data, staged = await _read_version_request(request, settings, store)
 
     def write(session: Session) -> dict[str, Any]:
-        if artifact is not None:
-            flavors.check_artifact(data.flavor, data.parameters, store.open(artifact.sha256))
-        return service.create_version(session, name, data, artifact, actor=principal.name)
+        if staged is None:
+            return service.create_version(session, name, data, None, actor=principal.name)
+        # Checked while staged and promoted just before the commit: a refusal leaves no blob.
+        flavors.check_artifact(data.flavor, data.parameters, staged.path)
+        filename = (staged.filename or "")[-255:] or None
+        artifact = service.Artifact(staged.sha256, staged.size, filename)
+        row = service.create_version(session, name, data, artifact, actor=principal.name)
+        store.promote(staged)
+        return row
 
-    return json_response(_version_out(await in_session(request, write)), 201)
+    try:
+        return json_response(_version_out(await in_session(request, write)), 201)
+    finally:
+        if staged is not None:
+            store.discard(staged)
 
 
 @router.get("/models/{name}/versions", response_model=VersionPage)

@@ -2,24 +2,25 @@
 
 The db_bench CPU sampler (:mod:`modelyard.targets.dbbench.cpu`) summarises a whole run; a live
 target needs the same figures interval by interval, so :class:`ProcessMeter` keeps the last
-reading and returns deltas. It reuses that module's /proc readers: the system-wide steal and
-other processes' load come from ``/proc/stat``, the process's threads from
-``/proc/<pid>/task``, grouped by RocksDB's thread names (``rocksdb:low`` compactions,
+reading and returns deltas. Both read /proc through :mod:`modelyard.targets.procfs`: the
+system-wide steal and other processes' load come from ``/proc/stat``, the process's threads
+from ``/proc/<pid>/task``, grouped by RocksDB's thread names (``rocksdb:low`` compactions,
 ``rocksdb:high`` flushes, everything else foreground).
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-from modelyard.targets.dbbench.cpu import _thread_ticks, read_proc_stat
+from modelyard.targets.procfs import (
+    TICKS_PER_SECOND,
+    io_bytes,
+    read_proc_stat,
+    rss_bytes,
+    thread_ticks,
+)
 
 __all__ = ["ProcessMeter"]
-
-_TICKS = float(os.sysconf("SC_CLK_TCK"))
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _group(thread_name: str) -> str:
@@ -28,22 +29,6 @@ def _group(thread_name: str) -> str:
     if thread_name.startswith("rocksdb:high"):
         return "flush"
     return "foreground"
-
-
-def _io_bytes(pid: int) -> tuple[int, int] | None:
-    try:
-        text = Path(f"/proc/{pid}/io").read_text()
-    except OSError:
-        return None
-    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
-    return int(fields.get("read_bytes", 0)), int(fields.get("write_bytes", 0))
-
-
-def _rss_bytes(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 class ProcessMeter:
@@ -60,13 +45,13 @@ class ProcessMeter:
         self,
     ) -> tuple[float, dict[str, int], dict[int, tuple[str, int]], tuple[int, int] | None]:
         _, total = read_proc_stat()
-        return time.monotonic(), total, _thread_ticks(self.pid), _io_bytes(self.pid)
+        return time.monotonic(), total, thread_ticks(self.pid), io_bytes(self.pid)
 
     def sample(self) -> dict[str, float]:
         current = self._read()
         previous, self._last = self._last, current
         metrics: dict[str, float] = {}
-        rss = _rss_bytes(self.pid)
+        rss = rss_bytes(self.pid)
         if rss is not None:
             metrics["memory_rss_bytes"] = float(rss)
         if previous is None:
@@ -78,7 +63,7 @@ class ProcessMeter:
         for tid, (name, ticks) in current[2].items():
             before = previous[2].get(tid)
             used = ticks - (before[1] if before is not None else 0)
-            groups[_group(name)] += max(0, used) / _TICKS
+            groups[_group(name)] += max(0, used) / TICKS_PER_SECOND
         own = sum(groups.values()) / seconds
         for group, cpu_sec in groups.items():
             metrics[f"cpu_{group}_cores"] = cpu_sec / seconds

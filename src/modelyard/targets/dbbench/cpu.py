@@ -10,72 +10,20 @@ other process, the process's own CPU, and per-thread-name CPU seconds (RocksDB n
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-__all__ = ["CpuSample", "CpuSampler", "CpuSummary", "read_proc_stat"]
+from modelyard.targets.procfs import (
+    TICKS_PER_SECOND,
+    process_ticks,
+    read_proc_stat,
+    thread_schedstat,
+    thread_ticks,
+)
 
-_TICKS = float(os.sysconf("SC_CLK_TCK"))
-
-
-def read_proc_stat(path: str = "/proc/stat") -> tuple[int, dict[str, int]]:
-    """(cores, aggregate jiffies by field) from /proc/stat."""
-    names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
-    cores = 0
-    total: dict[str, int] = {}
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("cpu "):
-            values = [int(x) for x in line.split()[1:9]]
-            total = dict(zip(names, values, strict=False))
-        elif line.startswith("cpu") and line[3:4].isdigit():
-            cores += 1
-    return cores, total
-
-
-def _process_ticks(pid: int) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def _thread_schedstat(pid: int) -> dict[int, tuple[str, int, int]]:
-    """tid -> (name, ns on CPU, ns runnable but waiting for a CPU) from /proc/.../schedstat."""
-    out: dict[int, tuple[str, int, int]] = {}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            run_ns, wait_ns, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
-        except (OSError, ValueError):
-            continue
-        out[int(tid)] = (name, int(run_ns), int(wait_ns))
-    return out
-
-
-def _thread_ticks(pid: int) -> dict[int, tuple[str, int]]:
-    out: dict[int, tuple[str, int]] = {}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw.rsplit(")", 1)[1].split()
-        out[int(tid)] = (name, int(fields[11]) + int(fields[12]))
-    return out
+__all__ = ["CpuSample", "CpuSampler", "CpuSummary"]
 
 
 @dataclass(frozen=True)
@@ -127,11 +75,11 @@ class CpuSampler:
 
     def _snapshot(self) -> tuple[float, dict[str, int], int]:
         _, total = read_proc_stat()
-        own = _process_ticks(self.pid) if self.pid is not None else 0
+        own = process_ticks(self.pid) if self.pid is not None else 0
         if self.pid is not None:
-            for tid, value in _thread_ticks(self.pid).items():
+            for tid, value in thread_ticks(self.pid).items():
                 self._threads[tid] = value
-            self._sched.update(_thread_schedstat(self.pid))
+            self._sched.update(thread_schedstat(self.pid))
         if own is None:  # the process is gone; keep its last reading
             own = self._last[2] if self._last is not None else 0
         return time.monotonic(), total, own
@@ -147,7 +95,7 @@ class CpuSampler:
         idle = (delta.get("idle", 0) + delta.get("iowait", 0)) / total
         busy_cores = total - delta.get("idle", 0) - delta.get("iowait", 0) - delta.get("steal", 0)
         busy_cores_f = busy_cores / total * self.cores
-        own_cores = (b[2] - a[2]) / _TICKS / max(b[0] - a[0], 1e-9)
+        own_cores = (b[2] - a[2]) / TICKS_PER_SECOND / max(b[0] - a[0], 1e-9)
         own_cores = min(own_cores, busy_cores_f)
         other = max(0.0, busy_cores_f - own_cores)
         available = max(0.0, self.cores * (1.0 - steal) - other)
@@ -187,7 +135,7 @@ class CpuSampler:
     def summary(self) -> CpuSummary:
         threads: dict[str, float] = {}
         for name, ticks in self._threads.values():
-            threads[name] = threads.get(name, 0.0) + ticks / _TICKS
+            threads[name] = threads.get(name, 0.0) + ticks / TICKS_PER_SECOND
         waits: dict[str, float] = {}
         if self._sched:  # schedstat is nanosecond-exact; prefer it for CPU too
             threads = {}

@@ -39,8 +39,8 @@ from typing import Any
 
 from modelyard.perfmodels import DbBenchConfig
 from modelyard.targets.dbbench import parsers
-from modelyard.targets.dbbench.cpu import read_proc_stat
 from modelyard.targets.dbbench.runner import DbBenchRun, run_db_bench
+from modelyard.targets.procfs import read_proc_stat
 
 __all__ = [
     "MeasurementResult",

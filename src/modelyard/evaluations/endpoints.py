@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.evaluations import service
+from modelyard.evaluations._cached import cached_trend
 from modelyard.evaluations.schemas import (
     Comparison,
     EvaluationCreate,
@@ -96,14 +97,15 @@ def cancel_evaluation(
 
 
 @router.get("/models/{name}/metrics", response_model=MetricTrend, tags=["registry"])
-def metric_trend(
+async def metric_trend(
+    request: Request,
     name: Annotated[str, Path(pattern=MODEL_NAME_PATTERN)],
     _: Viewer,
-    session: DbSession,
     metric: Annotated[str, Query(min_length=1, max_length=64, description="e.g. mape, rmse, f1.")],
     dataset: Annotated[
         str | None, Query(max_length=200, description="A dataset id or name.")
     ] = None,
 ) -> Response:
     """Show a metric across a model's versions (the latest evaluation per version and dataset)."""
-    return json_response(service.trend(session, name, metric, dataset))
+    body = await cached_trend(request.app.state.db, request.app.state.cache, name, metric, dataset)
+    return Response(body, media_type="application/json")

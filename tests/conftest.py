@@ -65,6 +65,7 @@ def postgres_url() -> Iterator[str]:
 def make_settings(home: Path, database_url: str, **overrides: object) -> Settings:
     settings = Settings(home=home, database_url=database_url, **overrides)  # type: ignore[arg-type]
     settings.jobs.workers = int(os.environ.get("MODELYARD_TEST_WORKERS", "2"))
+    settings.alerts.enabled = False  # alert tests drive Evaluator.tick themselves
     return settings
 
 

@@ -163,7 +163,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("uq_alert_events_open_key"), type_="unique")
         batch_op.drop_index(batch_op.f("ix_alert_events_rule_id"))
         batch_op.drop_index(batch_op.f("ix_alert_events_source"))
-        batch_op.drop_constraint(batch_op.f("fk_alert_events_rule_id_alert_rules"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_alert_events_rule_id_alert_rules"), type_="foreignkey"
+        )
         for column in (
             "acknowledged_at",
             "acknowledged_by",

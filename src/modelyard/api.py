@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from modelyard.alerts.endpoints import router as alerts_router
 from modelyard.analytics.endpoints import router as analytics_router
 from modelyard.auth.endpoints import router as auth_router
 from modelyard.datasets.endpoints import router as datasets_router
@@ -26,3 +27,4 @@ router.include_router(targets_router)
 router.include_router(deployments_router)
 router.include_router(analytics_router)
 router.include_router(reports_router)
+router.include_router(alerts_router)

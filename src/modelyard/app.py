@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 import modelyard.tasks  # noqa: F401  (registers every job kind)
 from modelyard import __version__
+from modelyard.alerts.evaluator import Evaluator
 from modelyard.api import router as api_router
 from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
@@ -44,9 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs = await jobs_runtime.start_embedded(settings, db)
         app.state.live = live.start_live(settings, db)
         app.state.metric_store = app.state.live.store
+        app.state.alerts = Evaluator(db, settings).start() if settings.alerts.enabled else None
         try:
             yield
         finally:
+            if app.state.alerts is not None:
+                app.state.alerts.stop()
             live.stop_live(app.state.live)
             await jobs_runtime.stop_embedded(app.state.jobs)
             await app.state.cache.close()

@@ -297,7 +297,11 @@ def _deployment_summary(
     alerts = session.execute(
         sa.select(
             AlertEvent.deployment_id, AlertEvent.kind, AlertEvent.raised_at, AlertEvent.message
-        ).where(AlertEvent.raised_at >= start, AlertEvent.raised_at < end)
+        ).where(
+            AlertEvent.raised_at >= start,
+            AlertEvent.raised_at < end,
+            AlertEvent.deployment_id.is_not(None),  # the server's own alerts are not theirs
+        )
     ).all()
     switches = session.execute(
         sa.select(

@@ -1,52 +1,42 @@
 """Alert events of deployments: raised once while a condition lasts, resolved when it clears.
 
-Routing alerts to people (mail, chat, pagers) is not here yet; the events are stored and
-served at ``GET /api/deployments/{id}/alerts``.
+They go through ``alerts.service``, so they share the event list at ``GET /api/alerts``
+with the server's own rules and reach the notification channels; a deployment's are also
+served at ``GET /api/deployments/{id}/alerts``. The open key (deployment and kind) keeps
+one open event per condition even when two processes see it at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelyard.kit.time import utcnow
-from modelyard.models import AlertEvent
+from modelyard.alerts import service as alerts_service
 
 __all__ = ["raise_alert", "resolve_alerts"]
+
+
+def _open_key(deployment_id: int, kind: str) -> str:
+    return f"deployment:{deployment_id}:{kind}"
 
 
 def raise_alert(
     session: Session, deployment_id: int, kind: str, message: str, detail: dict[str, Any]
 ) -> None:
     """Store an alert unless one of the same kind is still open."""
-    open_alert = session.scalar(
-        sa.select(AlertEvent.id).where(
-            AlertEvent.deployment_id == deployment_id,
-            AlertEvent.kind == kind,
-            AlertEvent.resolved_at.is_(None),
-        )
+    alerts_service.raise_event(
+        session,
+        source="deployment",
+        kind=kind,
+        open_key=_open_key(deployment_id, kind),
+        message=message,
+        severity="warning",
+        subject=f"deployment:{deployment_id}",
+        detail=detail,
+        deployment_id=deployment_id,
     )
-    if open_alert is None:
-        session.add(
-            AlertEvent(
-                deployment_id=deployment_id,
-                kind=kind,
-                severity="warning",
-                message=message,
-                detail=detail,
-            )
-        )
 
 
 def resolve_alerts(session: Session, deployment_id: int, kind: str) -> None:
-    session.execute(
-        sa.update(AlertEvent)
-        .where(
-            AlertEvent.deployment_id == deployment_id,
-            AlertEvent.kind == kind,
-            AlertEvent.resolved_at.is_(None),
-        )
-        .values(resolved_at=utcnow())
-    )
+    alerts_service.resolve_event(session, _open_key(deployment_id, kind))

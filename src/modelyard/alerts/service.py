@@ -1,0 +1,398 @@
+"""Alert rules, notification channels and the shared event list.
+
+``raise_event`` and ``resolve_event`` are the only way events open and close, for rules
+(``evaluator``) and deployments (``deployments._alerts``) alike: opening inserts with the
+event's ``open_key`` and does nothing when that key is already open (another process got
+there first), and both queue one delivery per channel that wants the transition. The
+deliveries are sent by ``_notify``. Functions here flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from modelyard.alerts._metrics import ALERTS_FIRED, ALERTS_OPEN
+from modelyard.alerts.schemas import (
+    ChannelCreate,
+    ChannelUpdate,
+    RuleCreate,
+    RuleUpdate,
+    Severity,
+)
+from modelyard.auth.service import record
+from modelyard.kit.errors import Conflict, NotFound
+from modelyard.kit.pagination import decode_id_cursor, id_page
+from modelyard.kit.time import utcnow
+from modelyard.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Deployment
+
+__all__ = [
+    "ack_event",
+    "create_channel",
+    "create_rule",
+    "delete_channel",
+    "delete_rule",
+    "event_out",
+    "get_rule",
+    "list_channels",
+    "list_deliveries",
+    "list_events",
+    "list_rules",
+    "raise_event",
+    "refresh_open_gauge",
+    "resolve_event",
+    "rule_key",
+    "update_channel",
+    "update_rule",
+]
+
+SOURCES = ("system", "deployment")
+
+
+def rule_key(rule_id: int, subject: str) -> str:
+    return f"rule:{rule_id}:{subject}"
+
+
+# -- events -------------------------------------------------------------------------------
+def raise_event(
+    session: Session,
+    *,
+    source: str,
+    kind: str,
+    open_key: str,
+    message: str,
+    severity: str = "warning",
+    subject: str = "",
+    detail: dict[str, Any] | None = None,
+    deployment_id: int | None = None,
+    rule_id: int | None = None,
+    value: float | None = None,
+    threshold: float | None = None,
+    at: dt.datetime | None = None,
+) -> int | None:
+    """Open an event unless one with ``open_key`` is open; the new event's id, else None."""
+    at = at or utcnow()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(AlertEvent)
+        .values(
+            source=source,
+            kind=kind,
+            subject=subject,
+            severity=severity,
+            message=message,
+            detail=detail or {},
+            deployment_id=deployment_id,
+            rule_id=rule_id,
+            value=value,
+            threshold=threshold,
+            open_key=open_key,
+            raised_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["open_key"])
+        .returning(AlertEvent.id)
+    )
+    event_id = session.execute(statement).scalar_one_or_none()
+    if event_id is not None:
+        _queue_deliveries(session, event_id, "firing", severity, at)
+        ALERTS_FIRED.labels(source, severity).inc()
+    return event_id
+
+
+def resolve_event(session: Session, open_key: str, *, at: dt.datetime | None = None) -> int | None:
+    """Resolve the open event with ``open_key``; its id, or None when none was open."""
+    at = at or utcnow()
+    row = session.execute(
+        sa.update(AlertEvent)
+        .where(AlertEvent.open_key == open_key)
+        .values(resolved_at=at, open_key=None)
+        .returning(AlertEvent.id, AlertEvent.severity)
+    ).first()
+    if row is None:
+        return None
+    _queue_deliveries(session, row.id, "resolved", row.severity, at)
+    return int(row.id)
+
+
+def _queue_deliveries(
+    session: Session, event_id: int, transition: str, severity: str, at: dt.datetime
+) -> None:
+    rank = Severity(severity).rank if severity in Severity.__members__ else 0
+    channels = session.execute(
+        sa.select(AlertChannel.id, AlertChannel.min_severity, AlertChannel.send_resolved).where(
+            AlertChannel.enabled.is_(True)
+        )
+    ).all()
+    rows = [
+        {
+            "event_id": event_id,
+            "channel_id": c.id,
+            "transition": transition,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        for c in channels
+        if Severity(c.min_severity).rank <= rank and (transition == "firing" or c.send_resolved)
+    ]
+    if rows:
+        session.execute(sa.insert(AlertDelivery), rows)
+
+
+def _event_query() -> sa.Select[AlertEvent, str | None, str | None]:
+    return (
+        sa.select(AlertEvent, AlertRule.name, Deployment.name)
+        .outerjoin(AlertRule, AlertRule.id == AlertEvent.rule_id)
+        .outerjoin(Deployment, Deployment.id == AlertEvent.deployment_id)
+    )
+
+
+def event_out(event: AlertEvent, rule: str | None, deployment: str | None) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "source": event.source,
+        "kind": event.kind,
+        "subject": event.subject,
+        "severity": event.severity,
+        "message": event.message,
+        "detail": event.detail,
+        "value": event.value,
+        "threshold": event.threshold,
+        "rule_id": event.rule_id,
+        "rule": rule,
+        "deployment_id": event.deployment_id,
+        "deployment": deployment,
+        "raised_at": event.raised_at,
+        "resolved_at": event.resolved_at,
+        "acknowledged_by": event.acknowledged_by,
+        "acknowledged_at": event.acknowledged_at,
+    }
+
+
+def list_events(
+    session: Session,
+    *,
+    state: str | None = None,
+    source: str | None = None,
+    severity: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Newest first; ``state`` is ``open`` or ``resolved``."""
+    query = _event_query().order_by(AlertEvent.id.desc()).limit(limit + 1)
+    if state == "open":
+        query = query.where(AlertEvent.resolved_at.is_(None))
+    elif state == "resolved":
+        query = query.where(AlertEvent.resolved_at.is_not(None))
+    if source:
+        query = query.where(AlertEvent.source == source)
+    if severity:
+        query = query.where(AlertEvent.severity == severity)
+    below = decode_id_cursor(cursor)
+    if below is not None:
+        query = query.where(AlertEvent.id < below)
+    rows, next_cursor = id_page(session.execute(query).all(), limit, lambda r: int(r[0].id))
+    return {
+        "items": [event_out(row[0], row[1], row[2]) for row in rows],
+        "next_cursor": next_cursor,
+    }
+
+
+def get_event(session: Session, event_id: int) -> dict[str, Any]:
+    row = session.execute(_event_query().where(AlertEvent.id == event_id)).first()
+    if row is None:
+        raise NotFound(f"No alert with id {event_id}.")
+    return event_out(row[0], row[1], row[2])
+
+
+def ack_event(session: Session, event_id: int, actor: str) -> dict[str, Any]:
+    """Mark an event as seen by ``actor``; the first acknowledgement is kept."""
+    event = session.get(AlertEvent, event_id)
+    if event is None:
+        raise NotFound(f"No alert with id {event_id}.")
+    if event.acknowledged_at is None:
+        event.acknowledged_by = actor
+        event.acknowledged_at = utcnow()
+        record(session, actor, "ack", "alert", str(event_id))
+        session.flush()
+    return get_event(session, event_id)
+
+
+def refresh_open_gauge(session: Session) -> dict[tuple[str, str], int]:
+    counts = {
+        (row.source, row.severity): int(row.n)
+        for row in session.execute(
+            sa.select(AlertEvent.source, AlertEvent.severity, sa.func.count().label("n"))
+            .where(AlertEvent.resolved_at.is_(None))
+            .group_by(AlertEvent.source, AlertEvent.severity)
+        )
+    }
+    for source in SOURCES:
+        for severity in Severity:
+            ALERTS_OPEN.labels(source, severity.value).set(counts.get((source, severity.value), 0))
+    return counts
+
+
+# -- rules --------------------------------------------------------------------------------
+def rule_out(rule: AlertRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "metric": rule.metric,
+        "scope": rule.scope,
+        "comparison": rule.comparison,
+        "threshold": rule.threshold,
+        "for_seconds": rule.for_seconds,
+        "window_seconds": rule.window_seconds,
+        "severity": rule.severity,
+        "enabled": rule.enabled,
+        "description": rule.description,
+        "created_by": rule.created_by,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+def list_rules(session: Session) -> list[dict[str, Any]]:
+    return [rule_out(r) for r in session.scalars(sa.select(AlertRule).order_by(AlertRule.id))]
+
+
+def get_rule(session: Session, rule_id: int) -> AlertRule:
+    rule = session.get(AlertRule, rule_id)
+    if rule is None:
+        raise NotFound(f"No alert rule with id {rule_id}.")
+    return rule
+
+
+def create_rule(session: Session, data: RuleCreate, actor: str) -> dict[str, Any]:
+    if session.scalar(sa.select(AlertRule.id).where(AlertRule.name == data.name)) is not None:
+        raise Conflict(f"An alert rule named '{data.name}' exists.")
+    now = utcnow()
+    rule = AlertRule(
+        **data.model_dump(mode="json"), created_by=actor, created_at=now, updated_at=now
+    )
+    session.add(rule)
+    session.flush()
+    record(session, actor, "create", "alert_rule", rule.name, metric=rule.metric)
+    return rule_out(rule)
+
+
+def update_rule(session: Session, rule_id: int, data: RuleUpdate, actor: str) -> dict[str, Any]:
+    rule = get_rule(session, rule_id)
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    rule.updated_at = utcnow()
+    if not rule.enabled:
+        _resolve_rule_events(session, rule.id)
+    session.flush()
+    record(session, actor, "update", "alert_rule", rule.name, **changes)
+    return rule_out(rule)
+
+
+def delete_rule(session: Session, rule_id: int, actor: str) -> None:
+    rule = get_rule(session, rule_id)
+    _resolve_rule_events(session, rule.id)
+    session.delete(rule)
+    session.flush()
+    record(session, actor, "delete", "alert_rule", rule.name)
+
+
+def _resolve_rule_events(session: Session, rule_id: int) -> None:
+    keys = session.scalars(
+        sa.select(AlertEvent.open_key).where(
+            AlertEvent.rule_id == rule_id, AlertEvent.open_key.is_not(None)
+        )
+    ).all()
+    for key in keys:
+        if key is not None:
+            resolve_event(session, key)
+
+
+# -- channels -----------------------------------------------------------------------------
+def channel_out(channel: AlertChannel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "kind": channel.kind,
+        "url": channel.url,
+        "min_severity": channel.min_severity,
+        "send_resolved": channel.send_resolved,
+        "enabled": channel.enabled,
+        "created_by": channel.created_by,
+        "created_at": channel.created_at,
+    }
+
+
+def list_channels(session: Session) -> list[dict[str, Any]]:
+    return [
+        channel_out(c) for c in session.scalars(sa.select(AlertChannel).order_by(AlertChannel.id))
+    ]
+
+
+def _get_channel(session: Session, channel_id: int) -> AlertChannel:
+    channel = session.get(AlertChannel, channel_id)
+    if channel is None:
+        raise NotFound(f"No notification channel with id {channel_id}.")
+    return channel
+
+
+def create_channel(session: Session, data: ChannelCreate, actor: str) -> dict[str, Any]:
+    if session.scalar(sa.select(AlertChannel.id).where(AlertChannel.name == data.name)):
+        raise Conflict(f"A notification channel named '{data.name}' exists.")
+    channel = AlertChannel(**data.model_dump(mode="json"), created_by=actor, created_at=utcnow())
+    session.add(channel)
+    session.flush()
+    record(session, actor, "create", "alert_channel", channel.name, kind=channel.kind)
+    return channel_out(channel)
+
+
+def update_channel(
+    session: Session, channel_id: int, data: ChannelUpdate, actor: str
+) -> dict[str, Any]:
+    channel = _get_channel(session, channel_id)
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    for name, value in changes.items():
+        setattr(channel, name, value)
+    session.flush()
+    record(session, actor, "update", "alert_channel", channel.name, **changes)
+    return channel_out(channel)
+
+
+def delete_channel(session: Session, channel_id: int, actor: str) -> None:
+    channel = _get_channel(session, channel_id)
+    session.execute(sa.delete(AlertDelivery).where(AlertDelivery.channel_id == channel.id))
+    session.delete(channel)
+    session.flush()
+    record(session, actor, "delete", "alert_channel", channel.name)
+
+
+def list_deliveries(session: Session, event_id: int) -> list[dict[str, Any]]:
+    get_event(session, event_id)
+    rows = session.execute(
+        sa.select(AlertDelivery, AlertChannel.name)
+        .join(AlertChannel, AlertChannel.id == AlertDelivery.channel_id)
+        .where(AlertDelivery.event_id == event_id)
+        .order_by(AlertDelivery.id)
+    ).all()
+    return [
+        {
+            "id": d.id,
+            "event_id": d.event_id,
+            "channel": name,
+            "transition": d.transition,
+            "status": d.status,
+            "attempts": d.attempts,
+            "response_status": d.response_status,
+            "last_error": d.last_error,
+            "next_attempt_at": d.next_attempt_at,
+            "created_at": d.created_at,
+            "sent_at": d.sent_at,
+        }
+        for d, name in rows
+    ]

@@ -1,0 +1,64 @@
+"""The alerts page: events listed with their state, acknowledged in place with htmx by an
+editor, no acknowledge button for a viewer."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from modelyard.alerts import service as alerts_service
+from modelyard.kit.db import Database
+from tests.web.conftest import csrf_of, log_in
+
+
+def _signed_in(app_client: TestClient, name: str) -> TestClient:
+    client = TestClient(app_client.app, raise_server_exceptions=False)
+    assert log_in(client, name, next_url="/alerts").status_code == 303
+    return client
+
+
+def test_alerts_page_lists_and_acknowledges(
+    app_client: TestClient, database: Database, tokens: dict[str, tuple[str, str]], unique: str
+) -> None:
+    with database.session() as session:
+        event_id = alerts_service.raise_event(
+            session,
+            source="system",
+            kind="disk_percent",
+            open_key=f"test:{unique}",
+            message=f"disk nearly full <{unique}>",
+            severity="critical",
+            subject="host-a",
+        )
+    assert event_id is not None
+
+    viewer = _signed_in(app_client, tokens["viewer"][0])
+    page = viewer.get("/alerts", params={"severity": "critical"})
+    assert page.status_code == 200
+    assert f"disk nearly full &lt;{unique}&gt;" in page.text  # autoescaped
+    assert f'hx-post="/alerts/{event_id}/ack"' not in page.text
+    assert 'href="/alerts"' in page.text  # the nav link
+    assert "host-cpu-high" in page.text  # the rules table
+
+    editor = _signed_in(app_client, tokens["editor"][0])
+    page = editor.get("/alerts")
+    assert f'hx-post="/alerts/{event_id}/ack"' in page.text
+    row = editor.post(
+        f"/alerts/{event_id}/ack",
+        data={"csrf_token": csrf_of(page.text)},
+        headers={"HX-Request": "true"},
+    )
+    assert row.status_code == 200
+    assert row.text.lstrip().startswith(f'<tr id="alert-{event_id}"')
+    assert f"acknowledged by {tokens['editor'][0]}" in row.text
+
+    refused = viewer.post(
+        f"/alerts/{event_id}/ack",
+        data={"csrf_token": csrf_of(viewer.get("/alerts").text)},
+        headers={"HX-Request": "true"},
+    )
+    assert refused.status_code == 403
+
+    with database.session() as session:
+        alerts_service.resolve_event(session, f"test:{unique}")
+    resolved = viewer.get("/alerts", params={"state": "resolved", "severity": "critical"})
+    assert f"disk nearly full &lt;{unique}&gt;" in resolved.text

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth.schemas import Principal, Role
+from modelyard.datasets import service as datasets_service
+from modelyard.evaluations import metrics as metric_rules
+from modelyard.evaluations import service as evaluations_service
+from modelyard.evaluations.schemas import EvaluationCreate
+from modelyard.jobs.schemas import PRIORITY_LEVELS
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.registry import service as registry
@@ -121,6 +126,64 @@ def _metric_names(versions: list[dict[str, Any]]) -> list[str]:
     return sorted({k for v in versions for k in v["metrics"]})[:4]
 
 
+TREND_EVALUATIONS = 200
+DATASET_CHOICES = 200
+
+
+def _trend(session: Session, name: str, metric: str, dataset: str) -> dict[str, Any]:
+    """The metric-trend section: which metrics the model's evaluations have, and the chosen
+    one across versions with one series per dataset (``trend_chart`` feeds uPlot)."""
+    recent, _ = evaluations_service.list_evaluations(
+        session,
+        model=name,
+        version=None,
+        dataset=None,
+        status="succeeded",
+        limit=TREND_EVALUATIONS,
+        cursor=None,
+    )
+    names = {k for e in recent for k, v in e["metrics"].items() if isinstance(v, int | float)}
+    datasets = sorted({e["dataset"]["name"] for e in recent})
+    metrics = sorted(names)
+    if metric not in names:
+        headline = [m for e in recent for m in metric_rules.HEADLINE.get(e["task"], ())]
+        metric = next((m for m in headline if m in names), metrics[0] if metrics else "")
+    if dataset not in datasets:
+        dataset = ""
+    context: dict[str, Any] = {
+        "trend_metrics": metrics,
+        "trend_datasets": datasets,
+        "trend_metric": metric,
+        "trend_dataset": dataset,
+        "trend": None,
+        "trend_chart": None,
+    }
+    if not metric:
+        return context
+    trend = evaluations_service.trend(session, name, metric, None)
+    points = [p for p in trend["points"] if not dataset or p["dataset"]["name"] == dataset]
+    versions = sorted({p["version"] for p in points})
+    series = sorted({p["dataset"]["name"] for p in points})
+    values = {(p["version"], p["dataset"]["name"]): p["value"] for p in points}
+    context["trend"] = {**trend, "points": points}
+    context["trend_chart"] = {
+        "metric": metric,
+        "direction": trend["direction"],
+        "versions": versions,
+        "series": [{"name": s, "values": [values.get((v, s)) for v in versions]} for s in series],
+    }
+    return context
+
+
+def _evaluation_choices(session: Session) -> dict[str, Any]:
+    """What the editor's evaluation form offers: datasets and their column names."""
+    datasets, _ = datasets_service.list_datasets(
+        session, q=None, limit=DATASET_CHOICES, cursor=None
+    )
+    columns = sorted({c["name"] for d in datasets for c in d["columns"]})[:500]
+    return {"eval_datasets": datasets, "eval_columns": columns, "priorities": PRIORITY_LEVELS}
+
+
 def _lineage(session: Session, parent: str | None) -> list[dict[str, Any]]:
     """Ancestors of a version, nearest first, up to LINEAGE_DEPTH (one lookup each)."""
     chain: list[dict[str, Any]] = []
@@ -145,6 +208,8 @@ def model_page(
     session: DbSession,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     back: Annotated[str, Query(max_length=25_000)] = "",
+    metric: Annotated[str, Query(max_length=64)] = "",
+    dataset: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Show a model: aliases, tags, versions with lineage and metrics, recent changes."""
     model = registry.get_model(session, name)
@@ -163,9 +228,63 @@ def model_page(
             ),
             "history": history,
             "metric_names": _metric_names(versions),
+            **_trend(session, name, metric, dataset),
+            **(_evaluation_choices(session) if user.can(Role.editor) else {}),
         },
         user=user,
     )
+
+
+@router.get("/models/{name}/trend")
+def trend_section(
+    request: Request,
+    name: ModelName,
+    user: PageUser,
+    session: DbSession,
+    metric: Annotated[str, Query(max_length=64)] = "",
+    dataset: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The metric-trend section alone (what the metric picker swaps in)."""
+    if not is_htmx(request):
+        query = urlencode({k: v for k, v in {"metric": metric, "dataset": dataset}.items() if v})
+        target = f"/models/{quote(name)}" + (f"?{query}" if query else "") + "#trend"
+        return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+    registry.get_model(session, name)
+    context = {"model": {"name": name}, **_trend(session, name, metric, dataset)}
+    return render(request, "models/_trend.html", context, user=user)
+
+
+@router.post("/models/{name}/evaluations")
+def start_evaluation(
+    request: Request,
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    version: Annotated[str, Form(max_length=12)] = "",
+    dataset: Annotated[str, Form(max_length=20)] = "",
+    target: Annotated[str, Form(max_length=300)] = "",
+    priority: Annotated[str, Form(max_length=16)] = "normal",
+) -> Response:
+    """Evaluate a version on a dataset as a job, then follow the job live."""
+    if not version.strip().isdigit():
+        raise PageError(400, "Invalid input", "Choose the version to evaluate.")
+    if not dataset.strip().isdigit():
+        raise PageError(400, "Invalid input", "Choose the dataset to evaluate on.")
+    if not target.strip():
+        raise PageError(400, "Invalid input", "Name the dataset column that holds the true values.")
+    if priority not in PRIORITY_LEVELS:
+        raise PageError(400, "Invalid input", "Choose a priority: low, normal, high or urgent.")
+    data = EvaluationCreate(
+        model=f"{name}/{int(version)}",
+        dataset=int(dataset),
+        target=target.strip(),
+        priority=priority,  # type: ignore[arg-type]
+    )
+    out = evaluations_service.submit(session, data, user, artifacts=request.app.state.artifacts)
+    url = f"/jobs/{out['job_id']}"
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
 
 
 @router.get("/models/{name}/versions/{version}")

@@ -1,0 +1,173 @@
+"""Dataset pages: the list, one dataset with its schema and first rows, and the upload form.
+
+The upload streams: ``POST /datasets/upload`` hands the request body to the datasets
+domain's multipart receiver, which writes the file part to disk as it arrives (constant
+memory), then ``datasets.service.register_file`` checks and converts it. The form works as a
+plain POST; ``static/datasets.js`` sends the same form with XMLHttpRequest to show a progress
+bar, and shows the server's message in the page if the upload is refused.
+
+The role is checked before the body is read. The CSRF token comes in the ``X-CSRF-Token``
+header (the script) or as the form's first field (no script); the body is only read once,
+so without the header the token is checked after the file has arrived, and the file is
+deleted if it does not match. The browser's ``Origin`` is checked first either way.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from starlette.responses import RedirectResponse, Response
+
+from modelyard.auth.schemas import Role
+from modelyard.datasets import service as datasets_service
+from modelyard.datasets.formats import merge_claims
+from modelyard.datasets.receive import receive_multipart
+from modelyard.datasets.schemas import DATASET_NAME_PATTERN
+from modelyard.datasets.store import DatasetStore
+from modelyard.kit.deps import DbSession
+from modelyard.kit.errors import ProblemError
+from modelyard.web._pager import pager
+from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
+from modelyard.web._session import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    PageError,
+    PageUser,
+    csrf_token_for,
+    page_principal,
+    same_origin,
+    session_secret,
+)
+
+router = APIRouter()
+NAV.append(("Datasets", "/datasets"))
+
+PAGE_SIZE = 50
+PREVIEW_ROWS = 20
+DatasetId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _store(request: Request) -> DatasetStore:
+    return DatasetStore(request.app.state.settings.datasets_dir)
+
+
+@router.get("/datasets")
+def dataset_list(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    q: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    back: Annotated[str, Query(max_length=25_000)] = "",
+) -> Response:
+    """List datasets, newest first."""
+    items, next_cursor = datasets_service.list_datasets(
+        session, q=q.strip() or None, limit=PAGE_SIZE, cursor=cursor or None
+    )
+    filters = {"q": q} if q else {}
+    context = {
+        "datasets": items,
+        "q": q,
+        "max_bytes": request.app.state.settings.storage.max_dataset_bytes,
+        **pager("/datasets", filters, cursor=cursor, back=back, next_cursor=next_cursor),
+    }
+    template = "datasets/_table.html" if is_htmx(request) else "datasets/list.html"
+    return render(request, template, context, user=user)
+
+
+@router.get("/datasets/{dataset_id}")
+def dataset_page(
+    request: Request, dataset_id: DatasetId, user: PageUser, session: DbSession
+) -> Response:
+    """Show a dataset: its schema and first rows."""
+    dataset = datasets_service.get(session, dataset_id)
+    preview: dict[str, Any] | None = None
+    preview_error = ""
+    try:
+        preview = datasets_service.preview(_store(request), dataset, PREVIEW_ROWS)
+    except ProblemError as exc:  # the file is gone or unreadable: still show what is known
+        preview_error = exc.detail
+    context = {
+        "dataset": datasets_service.dataset_out(dataset),
+        "preview": preview,
+        "preview_error": preview_error,
+    }
+    return render(request, "datasets/detail.html", context, user=user)
+
+
+def _token_matches(submitted: str, expected: str) -> bool:
+    return bool(submitted) and hmac.compare_digest(submitted.encode(), expected.encode())
+
+
+@router.post("/datasets/upload")
+async def upload_dataset(request: Request) -> Response:
+    """Upload a dataset file from the form, streaming it to disk, then show the dataset."""
+    user = await run_in_threadpool(page_principal, request)
+    if not user.can(Role.editor):
+        raise PageError(403, "Forbidden", f"This needs the editor role; you are {user.role.value}.")
+    if not same_origin(request):
+        raise PageError(
+            403, "Forbidden", "This form was sent from another site; reload the page and retry."
+        )
+    expected = csrf_token_for(session_secret(request) or "")
+    header = request.headers.get(CSRF_HEADER, "")
+    stale = PageError(
+        403,
+        "Forbidden",
+        "The form's security token is missing or stale; reload the page and try again.",
+    )
+    if header and not _token_matches(header, expected):
+        raise stale
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise PageError(415, "Unsupported form", "Send the upload form as multipart/form-data.")
+    settings = request.app.state.settings
+    store = _store(request)
+    try:
+        received = await receive_multipart(
+            request, store.temp_path(), max_bytes=settings.storage.max_dataset_bytes
+        )
+    except ClientDisconnect as exc:
+        raise PageError(
+            400, "Upload broken", "The connection broke during the upload; nothing was stored."
+        ) from exc
+    try:
+        if not _token_matches(header or received.fields.get(CSRF_FIELD, ""), expected):
+            raise stale
+        name = received.fields.get("name", "").strip() or None
+        if name is not None and not re.fullmatch(DATASET_NAME_PATTERN, name):
+            raise PageError(
+                400,
+                "Invalid name",
+                "A dataset name is 1-200 letters, digits, _ . or -, starting with a letter or "
+                "digit; or leave it empty to use the file's name.",
+            )
+        claims = merge_claims(
+            received.filename,
+            received.fields.get("format") or None,
+            received.fields.get("compression") or None,
+        )
+    except BaseException:
+        store.delete(received.path)
+        raise
+    result = await run_in_threadpool(
+        datasets_service.register_file,
+        request.app.state.db,
+        store,
+        received.path,
+        sha256=received.sha256,
+        size=received.size,
+        filename=received.filename,
+        name=name,
+        description=received.fields.get("description", "").strip()[:10_000],
+        claims=claims,
+        actor=user.name,
+    )
+    target = f"/datasets/{result['id']}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target, **SECURITY_HEADERS})
+    return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)

@@ -70,9 +70,7 @@ def evaluation_list(
         "model": model,
         "status": status,
         "statuses": STATUSES,
-        **pager(
-            "/evaluations", filters, cursor=cursor or None, back=back, next_cursor=next_cursor
-        ),
+        **pager("/evaluations", filters, cursor=cursor or None, back=back, next_cursor=next_cursor),
     }
     template = "evaluations/_table.html" if is_htmx(request) else "evaluations/list.html"
     return render(request, template, context, user=user)

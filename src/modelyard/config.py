@@ -83,6 +83,9 @@ class AlertSettings(BaseModel):
     latency_exclude_routes: list[str] = ["/events", "/stream", "/metrics"]
     """Routes whose template contains one of these are left out of the latency p99 (long-lived
     streams would otherwise dominate it)."""
+    webhook_hosts: list[str] = ["*"]
+    """Hosts a notification channel may post to (``*``: any). Narrow it where the server must
+    not be a way to reach arbitrary addresses; channels are admin-only either way."""
     webhook_timeout_seconds: float = 5.0
     delivery_attempts: int = 5
     """Attempts per notification before it is recorded as failed."""

@@ -458,3 +458,11 @@ def test_latency_p99_reads_the_request_histogram(
     assert "request_latency_p99_ms:process:60s" not in result.readings
     assert len(result.resolved) == 1
     admin.delete(f"/alerts/rules/{rule['id']}")
+
+
+def test_channel_hosts_are_limited_by_the_setting(admin: Api, unique: str) -> None:
+    refused = admin.post(
+        "/alerts/channels", json={"name": f"far-{unique}", "url": "https://example.org/hook"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "url"

@@ -21,7 +21,7 @@ from sqlalchemy.engine import CursorResult
 
 from modelyard import __version__
 from modelyard.alerts._metrics import ALERT_DELIVERIES
-from modelyard.alerts.service import event_out
+from modelyard.alerts.service import event_out, host_allowed
 from modelyard.config import AlertSettings
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
@@ -68,7 +68,10 @@ def deliver_due(
     sent = failed = 0
     try:
         for delivery_id, kind, url, transition, event in claimed:
-            status, error = _post(http, url, payload(kind, transition, event))
+            if host_allowed(url, settings.webhook_hosts):
+                status, error = _post(http, url, payload(kind, transition, event))
+            else:  # the setting was narrowed after the channel was made
+                status, error = None, "host is not in the alerts.webhook_hosts setting"
             outcome = _record(db, settings, delivery_id, status, error)
             ALERT_DELIVERIES.labels(kind, outcome).inc()
             sent += outcome == "sent"

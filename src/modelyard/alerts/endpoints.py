@@ -25,7 +25,7 @@ from modelyard.alerts.schemas import (
     TickOut,
 )
 from modelyard.auth.deps import Admin, Editor, Viewer
-from modelyard.kit.deps import DbSession
+from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.responses import json_response
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -69,13 +69,13 @@ def create_rule(data: RuleCreate, principal: Admin, session: DbSession) -> Respo
     return json_response(service.create_rule(session, data, principal.name), 201)
 
 
-@router.get("/rules/{rule_id}", response_model=RuleOut)
+@router.get("/rules/{rule_id:int}", response_model=RuleOut)
 def get_rule(rule_id: RuleId, _: Viewer, session: DbSession) -> Response:
     """Show an alert rule."""
     return json_response(service.rule_out(service.get_rule(session, rule_id)))
 
 
-@router.patch("/rules/{rule_id}", response_model=RuleOut)
+@router.patch("/rules/{rule_id:int}", response_model=RuleOut)
 def update_rule(
     rule_id: RuleId, data: RuleUpdate, principal: Admin, session: DbSession
 ) -> Response:
@@ -83,7 +83,7 @@ def update_rule(
     return json_response(service.update_rule(session, rule_id, data, principal.name))
 
 
-@router.delete("/rules/{rule_id}", status_code=204)
+@router.delete("/rules/{rule_id:int}", status_code=204)
 def delete_rule(rule_id: RuleId, principal: Admin, session: DbSession) -> Response:
     """Delete an alert rule; its open events are resolved."""
     service.delete_rule(session, rule_id, principal.name)
@@ -97,20 +97,31 @@ def list_channels(_: Admin, session: DbSession) -> Response:
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=201)
-def create_channel(data: ChannelCreate, principal: Admin, session: DbSession) -> Response:
+def create_channel(
+    data: ChannelCreate, principal: Admin, session: DbSession, settings: AppSettings
+) -> Response:
     """Add a notification channel (a webhook or Slack-compatible URL)."""
-    return json_response(service.create_channel(session, data, principal.name), 201)
+    created = service.create_channel(session, data, principal.name, settings.alerts.webhook_hosts)
+    return json_response(created, 201)
 
 
-@router.patch("/channels/{channel_id}", response_model=ChannelOut)
+@router.patch("/channels/{channel_id:int}", response_model=ChannelOut)
 def update_channel(
-    channel_id: ChannelId, data: ChannelUpdate, principal: Admin, session: DbSession
+    channel_id: ChannelId,
+    data: ChannelUpdate,
+    principal: Admin,
+    session: DbSession,
+    settings: AppSettings,
 ) -> Response:
     """Change a notification channel."""
-    return json_response(service.update_channel(session, channel_id, data, principal.name))
+    return json_response(
+        service.update_channel(
+            session, channel_id, data, principal.name, settings.alerts.webhook_hosts
+        )
+    )
 
 
-@router.delete("/channels/{channel_id}", status_code=204)
+@router.delete("/channels/{channel_id:int}", status_code=204)
 def delete_channel(channel_id: ChannelId, principal: Admin, session: DbSession) -> Response:
     """Delete a notification channel and its delivery records."""
     service.delete_channel(session, channel_id, principal.name)
@@ -128,19 +139,19 @@ def evaluate_now(request: Request, _: Admin) -> Response:
     return json_response(asdict(evaluator.tick()))
 
 
-@router.get("/{event_id}", response_model=EventOut)
+@router.get("/{event_id:int}", response_model=EventOut)
 def get_alert(event_id: EventId, _: Viewer, session: DbSession) -> Response:
     """Show an alert event."""
     return json_response(service.get_event(session, event_id))
 
 
-@router.post("/{event_id}/ack", response_model=EventOut)
+@router.post("/{event_id:int}/ack", response_model=EventOut)
 def ack_alert(event_id: EventId, principal: Editor, session: DbSession) -> Response:
     """Acknowledge an alert event (the first acknowledgement is kept)."""
     return json_response(service.ack_event(session, event_id, principal.name))
 
 
-@router.get("/{event_id}/deliveries", response_model=list[DeliveryOut])
+@router.get("/{event_id:int}/deliveries", response_model=list[DeliveryOut])
 def list_deliveries(event_id: EventId, _: Viewer, session: DbSession) -> Response:
     """Notification attempts of an alert event, per channel."""
     return json_response(service.list_deliveries(session, event_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +26,7 @@ from modelyard.alerts.schemas import (
     Severity,
 )
 from modelyard.auth.service import record
-from modelyard.kit.errors import Conflict, NotFound
+from modelyard.kit.errors import Conflict, NotFound, Unprocessable
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Deployment
@@ -342,7 +343,23 @@ def _get_channel(session: Session, channel_id: int) -> AlertChannel:
     return channel
 
 
-def create_channel(session: Session, data: ChannelCreate, actor: str) -> dict[str, Any]:
+def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
+    return "*" in allowed_hosts or (urlsplit(url).hostname or "") in allowed_hosts
+
+
+def _check_host(url: str | None, allowed_hosts: list[str]) -> None:
+    if url is not None and not host_allowed(url, allowed_hosts):
+        message = "host is not in the alerts.webhook_hosts setting"
+        raise Unprocessable(
+            f"The request is not valid: url: {message}.",
+            extra={"errors": [{"field": "url", "message": message}]},
+        )
+
+
+def create_channel(
+    session: Session, data: ChannelCreate, actor: str, allowed_hosts: list[str]
+) -> dict[str, Any]:
+    _check_host(data.url, allowed_hosts)
     if session.scalar(sa.select(AlertChannel.id).where(AlertChannel.name == data.name)):
         raise Conflict(f"A notification channel named '{data.name}' exists.")
     channel = AlertChannel(**data.model_dump(mode="json"), created_by=actor, created_at=utcnow())
@@ -353,9 +370,10 @@ def create_channel(session: Session, data: ChannelCreate, actor: str) -> dict[st
 
 
 def update_channel(
-    session: Session, channel_id: int, data: ChannelUpdate, actor: str
+    session: Session, channel_id: int, data: ChannelUpdate, actor: str, allowed_hosts: list[str]
 ) -> dict[str, Any]:
     channel = _get_channel(session, channel_id)
+    _check_host(data.url, allowed_hosts)
     changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     for name, value in changes.items():
         setattr(channel, name, value)

@@ -70,7 +70,7 @@ def alert_list(
     return render(request, "alerts/list.html", context, user=user)
 
 
-@router.post("/alerts/{event_id}/ack")
+@router.post("/alerts/{event_id:int}/ack")
 def ack(request: Request, event_id: EventId, user: FormEditor, session: DbSession) -> Response:
     """Acknowledge an alert event."""
     event = alerts_service.ack_event(session, event_id, user.name)

@@ -14,7 +14,11 @@ The peer, measured in the same run on the same machine, is the store's own ceili
 sqlite3 `executemany` of the same rows into a table of the same schema (no HTTP, no JSON, no
 validation). Prints figures and the ratio. Stops everything it started, by PID.
 
+On PostgreSQL (--database-url, an empty database) it then also calls the store directly, with
+the same batch size, alternating its COPY path and a multi-row INSERT batch by batch.
+
     .venv/bin/python bench/ingest.py --seconds 15
+    .venv/bin/python bench/ingest.py --seconds 15 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 """
 
 from __future__ import annotations
@@ -92,6 +96,37 @@ def peer_sqlite(rows: int, directory: Path) -> float:
     return rows / elapsed
 
 
+def store_paths(url: str, batches: int, batch_points: int) -> dict[str, float]:
+    """PostgreSQL only: MetricStore.write called directly (no HTTP, no JSON) with batches of
+    ``batch_points``, COPY and multi-row INSERT alternating batch by batch so that both see the
+    same machine load: points per second of each."""
+    from modelyard.kit.db import Database
+    from modelyard.monitoring import store as store_module
+
+    db = Database(url)
+    stores = {
+        "copy": store_module.MetricStore(db.engine, copy=True),
+        "insert": store_module.MetricStore(db.engine, copy=False),
+    }
+    metrics = 25
+    names = [f"m{i:02d}" for i in range(metrics)]
+    per_batch = max(1, batch_points // metrics)
+    seconds = {"copy": 0.0, "insert": 0.0}
+    points = {"copy": 0, "insert": 0}
+    t0 = int(time.time() * 1000) - 3_600_000
+    try:
+        for i in range(2 * batches):
+            path = "copy" if i % 2 == 0 else "insert"
+            first = t0 + i * per_batch
+            samples = [(first + j, {n: float(j) for n in names}) for j in range(per_batch)]
+            started = time.perf_counter()
+            points[path] += stores[path].write(f"target:bench-{path}", samples)
+            seconds[path] += time.perf_counter() - started
+    finally:
+        db.dispose()
+    return {path: points[path] / seconds[path] for path in seconds}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,6 +136,12 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=400, help="samples per batch")
     parser.add_argument("--metrics", type=int, default=25, help="metrics per sample")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary home")
+    parser.add_argument(
+        "--store-batches",
+        type=int,
+        default=20,
+        help="PostgreSQL: batches per path for the direct COPY vs INSERT comparison",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="modelyard-bench-ingest-"))
@@ -252,6 +293,13 @@ def main() -> int:
     print(
         f"peer (raw sqlite3 executemany, same schema): {peer:,.0f} points/s; HTTP path / peer = {rate / peer:.2f}"
     )
+    if url.startswith("postgresql"):
+        direct = store_paths(url, args.store_batches, args.samples * args.metrics)
+        print(
+            f"store.write direct, {args.samples * args.metrics:,}-point batches alternating: "
+            f"COPY {direct['copy']:,.0f} points/s, multi-row INSERT {direct['insert']:,.0f} "
+            f"points/s; COPY / INSERT = {direct['copy'] / direct['insert']:.2f}"
+        )
     print(
         f"target: >= 50,000 points/s and write-to-queryable p99 <= 1 s -> "
         f"{'met' if rate >= 50_000 and visible and percentile(visible, 0.99) <= 1.0 else 'NOT met'}"

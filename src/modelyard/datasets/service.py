@@ -14,10 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +25,6 @@ from sqlalchemy.orm import Session
 from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record
 from modelyard.datasets.formats import Claims, DatasetRejected, merge_claims
-from modelyard.datasets.ingest import IngestResult, ingest
 from modelyard.datasets.schemas import DATASET_NAME_PATTERN, UploadCreate
 from modelyard.datasets.store import DatasetStore, new_key, sha256_of
 from modelyard.kit.db import Database
@@ -34,6 +32,9 @@ from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DatasetUpload, Evaluation
+
+if TYPE_CHECKING:
+    from modelyard.datasets.ingest import IngestResult
 
 CHUNK_BYTES = 16 << 20
 UPLOAD_EXPIRY = dt.timedelta(days=7)
@@ -100,6 +101,9 @@ def parquet_path(store: DatasetStore, dataset: Dataset) -> Path:
 
 
 def preview(store: DatasetStore, dataset: Dataset, limit: int) -> dict[str, Any]:
+    # pyarrow (about 30 MB) loads when a dataset is first read, not with the server.
+    import pyarrow.parquet as pq
+
     parquet = pq.ParquetFile(str(parquet_path(store, dataset)))
     rows: list[dict[str, Any]] = []
     for batch in parquet.iter_batches(batch_size=limit):
@@ -164,6 +168,8 @@ def register_file(
     if name is not None:
         with database.session() as session:
             _check_name(session, name)
+    from modelyard.datasets.ingest import ingest  # pyarrow, loaded with the first upload
+
     key = new_key()
     dest = store.file_path(key)
     try:

@@ -26,7 +26,7 @@ import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -42,7 +42,9 @@ from modelyard.monitoring.store import MetricStore
 from modelyard.registry import service as registry_service
 from modelyard.registry.service import ResolvedVersion
 from modelyard.targets.base import Interval
-from modelyard.tuning import OnlineTuner, TunerSettings
+
+if TYPE_CHECKING:
+    from modelyard.tuning import OnlineTuner, TunerSettings
 
 __all__ = ["DeploymentEngine", "Evaluation", "deployment_owner"]
 
@@ -97,6 +99,8 @@ class DeploymentEngine:
         self.intervals = int(state.get("intervals", 0))
         self.tuner: OnlineTuner | None = None
         if self.auto_tune and state.get("tuner"):
+            from modelyard.tuning import OnlineTuner
+
             self.tuner = OnlineTuner.from_dict(state["tuner"], self._tuner_settings())
         self.recent: deque[ScoredWindow] = deque(maxlen=max(self.settings.tune_every, 3))
         self.window = IntervalWindow(self.settings.window_intervals)
@@ -105,6 +109,9 @@ class DeploymentEngine:
         self.following_since = utcnow().isoformat()
 
     def _tuner_settings(self) -> TunerSettings:
+        # numpy (in tuning) loads with the first auto-tuned deployment, not with the server.
+        from modelyard.tuning import TunerSettings
+
         return TunerSettings(forgetting=self.settings.forgetting)
 
     # -- versions -------------------------------------------------------------------------
@@ -362,6 +369,8 @@ class DeploymentEngine:
         if self.tuner is None:
             initial = {k: v for k, v in current.items() if k != LIVE_CORRECTION}
             initial["correction_factor"] = current[LIVE_CORRECTION]
+            from modelyard.tuning import OnlineTuner
+
             self.tuner = OnlineTuner(initial, self._tuner_settings())
         self.tuner.observe(interval.evidence)
         if actual is not None:

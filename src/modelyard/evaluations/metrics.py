@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    # numpy (about 10 MB) is imported by the functions that compute, so that importing the
+    # metric names and directions (as the API and pages do) does not load it.
+    import numpy as np
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 EXACT_LIMIT = 1_000_000
@@ -72,6 +75,8 @@ class QuantileSketch:
 
     def add(self, values: np.ndarray) -> None:
         """Non-negative finite values; the sketch keeps a reference while it is exact."""
+        import numpy as np
+
         self.count += len(values)
         if self.kept is not None:
             self.kept.append(values)
@@ -84,6 +89,8 @@ class QuantileSketch:
         self._bucket(values)
 
     def _bucket(self, values: np.ndarray) -> None:
+        import numpy as np
+
         keys = np.ascontiguousarray(values, dtype=np.float64).view(np.int64) >> self.SHIFT
         counts = np.bincount(keys, minlength=self.BUCKETS)
         self.counts = counts if self.counts is None else self.counts + counts
@@ -93,6 +100,8 @@ class QuantileSketch:
         return self.kept is not None
 
     def _value(self, key: int) -> float:
+        import numpy as np
+
         if key == 0:
             return 0.0
         low, high = np.array([key << self.SHIFT, (key + 1) << self.SHIFT], dtype=np.int64).view(
@@ -101,6 +110,8 @@ class QuantileSketch:
         return float((low + high) / 2)
 
     def quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        import numpy as np
+
         if self.count == 0:
             return [None for _ in qs]
         if self.kept is not None:
@@ -130,6 +141,8 @@ class RegressionMetrics:
 
     def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         """Rows of finite targets and predictions (the caller drops the rest)."""
+        import numpy as np
+
         n = len(y_true)
         if n == 0:
             return
@@ -179,6 +192,8 @@ class RegressionMetrics:
 
 def label_strings(values: np.ndarray) -> np.ndarray:
     """Labels as text so that 1, 1.0 and "1" from a model and a dataset compare equal."""
+    import numpy as np
+
     if values.dtype.kind == "f" and len(values) and np.all(np.mod(values, 1) == 0):
         values = values.astype(np.int64)
     if values.dtype.kind == "b":
@@ -190,6 +205,8 @@ class _AucPair:
     """Scores of positives and negatives for one class: exact, then binned."""
 
     def __init__(self, exact_limit: int) -> None:
+        import numpy as np
+
         self.exact_limit = exact_limit
         self.scores: list[np.ndarray] | None = []
         self.positive: list[np.ndarray] = []
@@ -198,6 +215,8 @@ class _AucPair:
         self.hist_neg = np.zeros(AUC_BINS, dtype=np.int64)
 
     def add(self, scores: np.ndarray, positive: np.ndarray) -> None:
+        import numpy as np
+
         if self.scores is not None:
             self.scores.append(scores)
             self.positive.append(positive)
@@ -211,11 +230,15 @@ class _AucPair:
         self._bin(scores, positive)
 
     def _bin(self, scores: np.ndarray, positive: np.ndarray) -> None:
+        import numpy as np
+
         bins = np.clip((scores * AUC_BINS).astype(np.int64), 0, AUC_BINS - 1)
         self.hist_pos += np.bincount(bins[positive], minlength=AUC_BINS)
         self.hist_neg += np.bincount(bins[~positive], minlength=AUC_BINS)
 
     def auc(self) -> float | None:
+        import numpy as np
+
         if self.scores is not None:
             if not self.scores:
                 return None
@@ -236,6 +259,8 @@ class _AucPair:
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks with ties sharing their average rank (as the Mann-Whitney U needs)."""
+    import numpy as np
+
     order = np.argsort(values, kind="mergesort")
     ranks = np.empty(len(values), dtype=np.float64)
     ranks[order] = np.arange(1, len(values) + 1)
@@ -251,6 +276,8 @@ class ClassificationMetrics:
     def __init__(
         self, classes: Sequence[Any] | None = None, exact_limit: int = EXACT_LIMIT
     ) -> None:
+        import numpy as np
+
         self.classes = (
             [str(c) for c in label_strings(np.asarray(list(classes)))]
             if classes is not None
@@ -264,6 +291,8 @@ class ClassificationMetrics:
     def update(
         self, y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = None
     ) -> None:
+        import numpy as np
+
         if len(y_true) == 0:
             return
         truth = label_strings(y_true)
@@ -297,6 +326,8 @@ class ClassificationMetrics:
         return sorted(labels)[1]
 
     def result(self) -> dict[str, float | None]:
+        import numpy as np
+
         if self.count == 0:
             return {"count": 0}
         labels = self.labels()
@@ -329,6 +360,8 @@ class ClassificationMetrics:
         return precision, recall, f1
 
     def _roc_auc(self, labels: list[str], positive: str | None) -> float | None:
+        import numpy as np
+
         if not self.auc:
             return None
         if positive is not None:

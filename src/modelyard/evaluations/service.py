@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,9 +30,7 @@ from modelyard.auth.service import record
 from modelyard.datasets import service as datasets_service
 from modelyard.datasets.store import DatasetStore
 from modelyard.evaluations import metrics as metric_rules
-from modelyard.evaluations.runner import Outcome, Plan
 from modelyard.evaluations.schemas import EvaluationCreate
-from modelyard.flavors import LoadedModel, load_model
 from modelyard.jobs import service as jobs_service
 from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from modelyard.kit.pagination import decode_id_cursor, id_page
@@ -40,6 +38,10 @@ from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, Evaluation, ModelVersion, RegisteredModel
 from modelyard.registry import service as registry_service
 from modelyard.registry.artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    from modelyard.evaluations.runner import Outcome, Plan
+    from modelyard.flavors import LoadedModel
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -81,6 +83,8 @@ def evaluation_out(row: Evaluation) -> dict[str, Any]:
 
 
 def model_for(resolved: registry_service.ResolvedVersion, artifacts: ArtifactStore) -> LoadedModel:
+    from modelyard.flavors import load_model  # numpy: with the first model loaded
+
     path = artifacts.open(resolved.artifact_sha256) if resolved.artifact_sha256 else None
     return load_model(
         resolved.flavor, resolved.parameters, path, artifact_sha256=resolved.artifact_sha256
@@ -199,6 +203,8 @@ def start(
     session: Session, evaluation_id: int, job_id: int, *, datasets: DatasetStore
 ) -> tuple[registry_service.ResolvedVersion, Plan]:
     """Mark the evaluation running; what the job needs to run it."""
+    from modelyard.evaluations.runner import Plan  # numpy and pyarrow: jobs only
+
     row = session.get(Evaluation, evaluation_id)
     if row is None:
         raise NotFound(f"No evaluation {evaluation_id}.")
@@ -291,6 +297,8 @@ def record_external(
     version like any other evaluation's.
     """
     import numpy as np
+
+    from modelyard.evaluations.runner import Outcome
 
     truth = np.asarray(y_true, dtype=np.float64)
     predicted = np.asarray(y_pred, dtype=np.float64)

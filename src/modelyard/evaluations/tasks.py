@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from modelyard.auth.schemas import Role
 from modelyard.datasets.store import DatasetStore
-from modelyard.evaluations import runner, service
+from modelyard.evaluations import service, warmup
 from modelyard.jobs import JobCancelled, JobContext, job_kind
 from modelyard.jobs.context import JobSuperseded, JobTimedOut, WorkerStopping
 from modelyard.registry.artifacts import ArtifactStore
@@ -60,6 +60,12 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             last_write[0] = now
             with ctx.session() as session:
                 service.record_progress(session, evaluation_id, rows_done, rows_total)
+
+    # In a `modelyard worker` a warm-up thread may be importing the flavors' libraries;
+    # waiting for it keeps two threads from importing one package at once.
+    warmup.wait()
+    # numpy and pyarrow (about 40 MB) load with the first evaluation, not with the server.
+    from modelyard.evaluations import runner
 
     try:
         ctx.progress(0.0, phase="load", message=f"loading {resolved.model}/{resolved.version}")

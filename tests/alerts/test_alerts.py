@@ -320,6 +320,9 @@ def test_deployment_alerts_share_the_list_and_are_acknowledged(
         resolve_alerts(session, deployment_id, "prediction_error")
     assert viewer.get(f"/alerts/{event['id']}").json()["resolved_at"] is not None
     assert viewer.get(f"/deployments/{deployment_id}/alerts", params={"open": "true"}).json() == []
+    # deleting the deployment takes its events (and their deliveries) with it
+    assert editor.delete(f"/deployments/{deployment_id}").status_code == 204
+    assert viewer.get(f"/alerts/{event['id']}").status_code == 404
 
 
 def test_event_list_filters_and_pages(

@@ -14,7 +14,9 @@ fine as the buckets: a p99 beyond the last finite bucket reads as that bucket's 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import os
 import socket
 from collections import deque
@@ -35,6 +37,8 @@ ReadingKey = tuple[Metric, Scope, float]
 """Metric, scope and window (the window only matters for the latency p99)."""
 
 MAX_SNAPSHOTS = 6000
+
+log = logging.getLogger("modelyard.alerts")
 
 
 def quantile_from_buckets(q: float, buckets: list[tuple[float, float]]) -> float | None:
@@ -87,13 +91,19 @@ class Readings:
         self, keys: set[ReadingKey], now: float, session: Session
     ) -> dict[ReadingKey, dict[str, float]]:
         """Read what ``keys`` ask for. CPU and latency baselines advance on every call."""
-        host_cpu = self._read_host_cpu()
-        process_cpu = self._read_process_cpu(now)
+        host_cpu = process_cpu = None
+        with contextlib.suppress(psutil.Error, OSError):
+            host_cpu = self._read_host_cpu()
+            process_cpu = self._read_process_cpu(now)
         self._snapshot_latency(now)
         out: dict[ReadingKey, dict[str, float]] = {}
         for key in keys:
             metric, scope, window = key
-            value = self._value(metric, scope, window, now, session, host_cpu, process_cpu)
+            try:
+                value = self._value(metric, scope, window, now, session, host_cpu, process_cpu)
+            except (psutil.Error, OSError):  # one unreadable figure must not stop the others
+                log.warning("alerts: reading %s of %s failed", metric.value, scope.value)
+                value = None
             if value is not None:
                 subject = self.host if scope is Scope.host else self.process_subject
                 out[key] = {subject: round(value, 3)}

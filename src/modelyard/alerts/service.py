@@ -378,7 +378,8 @@ def update_channel(
     for name, value in changes.items():
         setattr(channel, name, value)
     session.flush()
-    record(session, actor, "update", "alert_channel", channel.name, **changes)
+    # field names only: a channel's URL often carries its secret (Slack's do)
+    record(session, actor, "update", "alert_channel", channel.name, fields=sorted(changes))
     return channel_out(channel)
 
 

@@ -123,7 +123,7 @@ def test_validate_on_stored_measurements(
     assert list((tmp_path / "home" / "smax" / "validations").glob("*.json"))
 
 
-DATA = Path(__file__).parents[1] / "data" / "dbbench"
+RECORDED = Path(smax.__file__).parent / "demo_data" / "smax"
 
 
 @pytest.mark.slow
@@ -140,9 +140,9 @@ def test_recorded_validation_reproduces_the_documented_table(
             "--matrix",
             str(matrix),
             "--profile",
-            str(DATA / "profile_box.json"),
+            str(RECORDED / "profile_box.json"),
             "--measurements",
-            str(DATA / "measurements"),
+            str(RECORDED / "measurements"),
             "--json",
         ],
     )

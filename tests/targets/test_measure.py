@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import modelyard.cli
 from modelyard.perfmodels import parse_db_bench_args
 from modelyard.targets.dbbench.cpu import CpuSummary
 from modelyard.targets.dbbench.measure import assess_probe, plan_next_rate
@@ -88,7 +89,8 @@ def test_rate_target_not_reached_is_not_sustainable() -> None:
     assert any("of the target rate" in r for r in probe.reasons)
 
 
-MEASUREMENTS = sorted((DATA / "measurements").glob("*.json"))
+RECORDED = Path(modelyard.cli.__file__).parent / "demo_data" / "smax" / "measurements"
+MEASUREMENTS = sorted(RECORDED.glob("*.json"))
 
 
 @pytest.mark.parametrize("path", MEASUREMENTS, ids=[p.stem for p in MEASUREMENTS])

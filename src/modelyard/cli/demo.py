@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from modelyard.auth import service as auth_service
 from modelyard.auth.schemas import Role, UserCreate, UserUpdate
 from modelyard.cli._context import session
+from modelyard.cli._demo_content import load_all
 from modelyard.config import get_settings
 from modelyard.kit import migrate
+from modelyard.kit.db import Database
 from modelyard.models import RegisteredModel, User
 from modelyard.registry import service as registry
 from modelyard.registry.schemas import ModelCreate, VersionCreate
@@ -115,21 +117,43 @@ def _load_models(s: Session) -> int:
 
 def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after loading.")] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live/--no-live",
+            help="Also create an embedded RocksDB target under a workload (it uses up to one "
+            "core in its open-loop phases) and two deployments following it.",
+        ),
+    ] = True,
     admin: Annotated[str, typer.Option(help="Name of the demo admin.")] = "admin",
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    """Migrate, load demo models and an admin (password and token printed), then serve."""
+    """Migrate, load demo data and an admin (password and token printed), then serve.
+
+    Demo data: formula models with versions, tags and aliases; the S_max models with the
+    validation recorded against db_bench; two observation datasets with an evaluation job per
+    version; a weekly report job; with --live, a RocksDB target and two deployments.
+    """
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
     with session() as s:
         password, token = _ensure_admin(s, admin)
         loaded = _load_models(s)
+    with console.status("loading S_max validation, datasets and jobs"):
+        database = Database(settings.resolved_database_url)
+        try:
+            content = load_all(database, settings, admin, live=live)
+        finally:
+            database.dispose()
     console.print(
         Panel.fit(
             f"database  {settings.resolved_database_url}\n"
-            f"models    {loaded} demo models loaded\n"
+            f"models    {loaded} demo models, {len(content.smax_models)} S_max models loaded\n"
+            f"datasets  {', '.join(content.datasets) or 'already loaded'}\n"
+            f"jobs      {len(content.jobs)} queued (evaluations, a weekly report)\n"
+            f"live      {', '.join(content.deployments) or 'off or already running'}\n"
             f"user      {admin}\npassword  {password}\ntoken     {token}\n\n"
             f"web UI    http://{host}:{port}/\nAPI docs  http://{host}:{port}/docs\n"
             f"try       curl -H 'Authorization: Bearer {token}' http://{host}:{port}/api/models",

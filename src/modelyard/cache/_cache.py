@@ -4,6 +4,7 @@ lets a thread other than the event loop use it (see the package docstring)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -11,12 +12,19 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
-from cashews import Cache as CashewsCache
-from cashews.backends.memory import Memory
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.cache import _metrics
 from modelyard.config import Settings
+from modelyard.kit.optional_imports import hidden
+
+# cashews imports the Redis client (about 14 MB) to register its Redis backend; an embedded
+# mem:// cache never uses it, so cashews loads without it and _register_redis() adds it.
+with hidden("redis"):
+    import cashews.wrapper.backend_settings as _cashews_backends
+    from cashews import Cache as CashewsCache
+    from cashews.backends.memory import Memory
+    from cashews.exceptions import BackendNotAvailableError
 
 __all__ = ["Cache", "active", "cache_url", "open_cache"]
 
@@ -41,6 +49,15 @@ def cache_url(settings: Settings) -> str:
         separator = "&" if "?" in settings.redis_url else "?"
         return f"{settings.redis_url}{separator}client_side=true"
     return f"mem://?size={settings.cache.size}"
+
+
+def _register_redis() -> None:
+    """Register cashews' Redis backends, as cashews does when it loads with redis installed."""
+    try:
+        _cashews_backends.settings_url_parse("redis://")
+    except BackendNotAvailableError:
+        # Its import (run again, now that redis is visible) registers the backends.
+        importlib.reload(_cashews_backends)
 
 
 def open_cache(settings: Settings) -> Cache:
@@ -84,6 +101,13 @@ class Cache:
             # The backend prefixes keys itself, and Redis pushes invalidations for that prefix.
             options["client_side_prefix"] = key_prefix
             options["local_cache"] = Memory(size=size)
+            # redis-py 8 speaks RESP3 by default, where Redis sends invalidations as push
+            # messages that cashews' listener (a RESP2 pub/sub subscriber) never sees: other
+            # processes' local copies would then never be dropped.
+            if "protocol" not in params:
+                options["protocol"] = 2
+        if self.shared:
+            _register_redis()
         self._cashews = CashewsCache()
         self._cashews.setup(url, **options)
         self._flights: dict[str, asyncio.Future[bytes | None]] = {}

@@ -19,13 +19,19 @@ import sqlite3
 from typing import Any
 
 import orjson
-from huey import PostgresHuey, PriorityRedisHuey, SqliteHuey
-from huey.api import Huey, Task
-from huey.registry import Message
-from huey.serializer import Serializer
-from huey.storage import SqliteStorage
 
 from modelyard.config import Settings
+from modelyard.jobs._huey import (
+    Huey,
+    Message,
+    PostgresHuey,
+    PriorityRedisHuey,
+    Serializer,
+    SqliteHuey,
+    SqliteStorage,
+    Task,
+    provide_driver,
+)
 
 RANK_SLOTS = 10_000
 
@@ -98,6 +104,7 @@ def create_huey(settings: Settings) -> Huey:
     # Blocking reads wake at least this often, so a stopping worker never waits long.
     read_timeout = max(settings.jobs.poll_seconds, 0.05)
     if backend == "redis":
+        provide_driver("redis")
         return PriorityRedisHuey(
             name, url=settings.redis_url, blocking=True, read_timeout=read_timeout, **common
         )
@@ -106,6 +113,7 @@ def create_huey(settings: Settings) -> Huey:
         if not url.startswith("postgresql"):
             raise ValueError("jobs.backend postgres needs a PostgreSQL database_url")
         dsn = "postgresql://" + url.split("://", 1)[1]
+        provide_driver("psycopg")
         return PostgresHuey(
             name,
             dsn=dsn,

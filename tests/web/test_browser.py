@@ -208,6 +208,10 @@ def test_log_in_search_and_move_an_alias(page: Any, server: dict[str, Any]) -> N
     page.wait_for_url(lambda url: "q=disk" in url)  # in the address bar, to share
     assert page.evaluate("window.__samePage") is True  # htmx swapped the results in place
 
+    # Leaving the box fires `change`, one more swap of the results: let it land before the
+    # click, or the click can hit a link that is being replaced.
+    page.get_by_label("Name", exact=True).blur()
+    page.wait_for_load_state("networkidle")
     page.get_by_role("link", name="disk-growth").click()
     page.wait_for_url("**/models/disk-growth")
     page.evaluate("window.__samePage = true")

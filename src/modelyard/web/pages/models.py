@@ -278,7 +278,7 @@ def start_evaluation(
         model=f"{name}/{int(version)}",
         dataset=int(dataset),
         target=target.strip(),
-        priority=priority,  # type: ignore[arg-type]
+        priority=priority,
     )
     out = evaluations_service.submit(session, data, user, artifacts=request.app.state.artifacts)
     url = f"/jobs/{out['job_id']}"

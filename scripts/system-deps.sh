@@ -5,6 +5,8 @@ need=()
 command -v db_bench >/dev/null 2>&1 || need+=(rocksdb-tools)
 command -v fio >/dev/null 2>&1 || need+=(fio)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Pango for PDF reports (WeasyPrint); without it reports are saved without a PDF
+ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})" >&2

@@ -43,7 +43,7 @@ def test_weekly_report_covers_the_period(editor: Api, viewer: Api, unique: str) 
     report_id = job["result"]["report_id"]
 
     report = viewer.get(f"/reports/{report_id}").json()
-    assert report["kind"] == "weekly" and set(report["files"]) == {"json", "html", "png"}
+    assert report["kind"] == "weekly" and set(report["files"]) == {"json", "html", "png", "pdf"}
 
     body = viewer.get(f"/reports/{report_id}/json").json()
     best = [b for b in body["evaluations"]["best_per_dataset"] if b["dataset"] == f"wk-{unique}"]
@@ -66,7 +66,11 @@ def test_weekly_report_covers_the_period(editor: Api, viewer: Api, unique: str) 
 
     assert Image.open(io.BytesIO(png)).size == (1200, 750)
 
+    pdf = viewer.get(f"/reports/{report_id}/pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content[:5] == b"%PDF-" and b"/Image" in pdf.content
+
     listing = viewer.get("/reports", params={"kind": "weekly"}).json()["items"]
     assert report_id in [r["id"] for r in listing]
-    assert viewer.get(f"/reports/{report_id}/pdf").status_code == 422
+    assert viewer.get(f"/reports/{report_id}/docx").status_code == 422
     assert viewer.get("/reports/999999999").status_code == 404

@@ -65,7 +65,16 @@ def get_report(report_id: ReportId, _: Viewer, session: DbSession) -> Response:
 @router.get(
     "/{report_id:int}/{fmt}",
     response_class=FileResponse,
-    responses={200: {"content": {"application/json": {}, "text/html": {}, "image/png": {}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "text/html": {},
+                "image/png": {},
+                "application/pdf": {},
+            }
+        }
+    },
 )
 def get_report_file(
     report_id: ReportId,
@@ -75,7 +84,7 @@ def get_report_file(
     session: DbSession,
     settings: AppSettings,
 ) -> FileResponse:
-    """Download one of a report's files (json, html or png)."""
+    """Download one of a report's files (json, html, png or pdf)."""
     report = service.get(session, report_id)
     return FileResponse(
         service.file_path(settings.home, report, fmt),

@@ -1,8 +1,17 @@
-"""Rendering a period summary: JSON bytes, an autoescaped HTML page and a 4-panel PNG."""
+"""Rendering a period summary: JSON bytes, an autoescaped HTML page, a 4-panel PNG and a PDF.
+
+The PDF is the HTML page laid out by WeasyPrint with the PNG inlined as a ``data:`` URI; its
+fetcher accepts nothing but ``data:`` URIs, so a report never reads a file or the network
+whatever the summary holds. WeasyPrint needs Pango (Debian: ``libpango-1.0-0``); without it the
+report is saved without a PDF and :func:`pdf_unavailable` says why.
+"""
 
 from __future__ import annotations
 
+import base64
 import io
+import logging
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +32,42 @@ def to_json(summary: dict[str, Any]) -> bytes:
 def to_html(title: str, summary: dict[str, Any], *, png_name: str | None) -> bytes:
     template = _templates.get_template("weekly.html")
     return template.render(title=title, s=summary, png_name=png_name).encode()
+
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def pdf_unavailable() -> str | None:
+    """Why PDFs cannot be rendered here (None: they can)."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # OSError: Pango's shared libraries are missing
+        return f"WeasyPrint cannot load ({exc}); install Pango (Debian: libpango-1.0-0)"
+    return None
+
+
+def html_to_pdf(html: bytes) -> bytes | None:
+    """``html`` (self-contained: its images inlined) as a PDF, or None when WeasyPrint cannot
+    run here (logged once)."""
+    reason = pdf_unavailable()
+    if reason is not None:
+        log.warning("reports are saved without a PDF: %s", reason)
+        return None
+    import weasyprint
+
+    fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, timeout=1)
+    document = weasyprint.HTML(string=html.decode(), base_url=None, url_fetcher=fetcher)
+    pdf: bytes = document.write_pdf()
+    return pdf
+
+
+def inline_png(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def to_pdf(title: str, summary: dict[str, Any], png: bytes) -> bytes | None:
+    return html_to_pdf(to_html(title, summary, png_name=inline_png(png)))
 
 
 def to_png(summary: dict[str, Any]) -> bytes:

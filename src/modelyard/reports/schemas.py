@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-ReportFormat = Literal["json", "html", "png"]
+ReportFormat = Literal["json", "html", "png", "pdf"]
 
 
 class ReportOut(BaseModel):

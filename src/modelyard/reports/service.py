@@ -15,8 +15,13 @@ from modelyard.kit.errors import BadRequest, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.models import Report
 
-FORMATS = ("json", "html", "png")
-MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8", "png": "image/png"}
+FORMATS = ("json", "html", "png", "pdf")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "png": "image/png",
+    "pdf": "application/pdf",
+}
 
 
 def report_dir(home: Path, report_id: int) -> Path:

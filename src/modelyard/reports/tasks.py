@@ -1,4 +1,4 @@
-"""The ``weekly_report`` job kind: summarise a period and save it as JSON, HTML and PNG."""
+"""The ``weekly_report`` job kind: summarise a period and save it as JSON, HTML, PNG and PDF."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def period_for(end: dt.date | None, days: int) -> tuple[dt.datetime, dt.datetime
     params_model=WeeklyParams,
 )
 def weekly_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Build the performance report of a period (JSON, HTML, PNG)."""
+    """Build the performance report of a period (JSON, HTML, PNG, PDF)."""
     parsed = WeeklyParams.model_validate(params)
     start, stop = period_for(parsed.end, parsed.days)
     ctx.progress(
@@ -52,6 +52,10 @@ def weekly_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         "html": render.to_html(title, stored_summary, png_name="png"),
         "png": png,
     }
+    ctx.progress(0.7, phase="render", message="laying out the PDF")
+    pdf = render.to_pdf(title, stored_summary, png)
+    if pdf is not None:
+        files["pdf"] = pdf
     ctx.progress(0.9, phase="save", message="saving the report")
     with ctx.session() as session:
         report = service.save(

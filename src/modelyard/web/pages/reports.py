@@ -33,7 +33,7 @@ PAGE_SIZE = 30
 LEADERBOARD_SIZE = 50
 DATASET_CHOICES = 200
 MAX_DAYS = 92
-FILE_LABELS = {"html": "HTML", "png": "PNG", "json": "JSON"}
+FILE_ORDER = ("html", "pdf", "png", "json")  # then any other format, by name
 
 
 @router.get("/reports")
@@ -50,7 +50,7 @@ def report_list(
     )
     context = {
         "reports": [reports_service.out(r) for r in rows],
-        "file_labels": FILE_LABELS,
+        "file_order": FILE_ORDER,
         "priorities": PRIORITY_LEVELS,
         "max_days": MAX_DAYS,
         **pager("/reports", {}, cursor=cursor, back=back, next_cursor=next_cursor),

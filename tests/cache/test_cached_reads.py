@@ -21,7 +21,7 @@ from tests.conftest import REDIS_URL, Api
 from tests.evaluations.test_api import SMALL_CSV, dataset, evaluate, linear_model, wait_for
 
 LEADERBOARD = "analytics.leaderboard"
-TREND = "evaluations.trend"
+PREVIEW = "datasets.preview"
 
 
 def _count(name: str, result: str) -> float:
@@ -149,3 +149,24 @@ def test_a_disabled_cache_passes_through(
         _evaluated(api, f"{model}/2", data)
         assert sorted(_ranked(api, name)) == [(model, 1), (model, 2)]
         assert [_count(LEADERBOARD, r) for r in ("hit", "miss", "shared")] == counted
+
+
+def test_a_preview_is_cached_until_its_dataset_is_deleted(
+    two_instances: tuple[Api, Api], unique: str
+) -> None:
+    a, b = two_instances
+    data = dataset(a, f"preview-{unique}", SMALL_CSV)
+    path = f"/datasets/{data}/preview"
+    first = b.get(path, params={"limit": 2})
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "dataset": data,
+        "columns": a.get(f"/datasets/{data}").json()["columns"],
+        "rows": [{"a": 1, "y": 4.2, "group": "x"}, {"a": 2, "y": 5.0, "group": "y"}],
+    }
+    hits = _count(PREVIEW, "hit")
+    assert b.get(path, params={"limit": 2}).json() == first.json()
+    assert _count(PREVIEW, "hit") == hits + 1
+    assert len(b.get(path, params={"limit": 3}).json()["rows"]) == 3  # another key
+    assert a.delete(f"/datasets/{data}").status_code == 204
+    assert b.get(path, params={"limit": 2}).status_code == 404

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.datasets import service
+from modelyard.datasets._cached import cached_preview
 from modelyard.datasets.formats import merge_claims
 from modelyard.datasets.receive import (
     Received,
@@ -223,15 +224,17 @@ def get_dataset(dataset_id: DatasetId, _: Viewer, session: DbSession) -> Respons
 
 
 @router.get("/datasets/{dataset_id:int}/preview", response_model=PreviewOut)
-def preview_dataset(
+async def preview_dataset(
+    request: Request,
     dataset_id: DatasetId,
     _: Viewer,
-    session: DbSession,
     store: Store,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> Response:
     """Show a dataset's first rows."""
-    return json_response(service.preview(store, service.get(session, dataset_id), limit))
+    state = request.app.state
+    body = await cached_preview(state.db, state.cache, store, dataset_id, limit)
+    return Response(body, media_type="application/json")
 
 
 @router.delete("/datasets/{dataset_id:int}", status_code=204)

@@ -39,7 +39,7 @@ def worker(
         typer.Option(
             "--warm/--no-warm",
             help="Import numpy, pyarrow, scikit-learn and skops in the background at start, "
-            "so the first evaluation does not wait 10-40 s for them (about 150 MB more RSS).",
+            "so the first evaluation does not wait 10-40 s for them (about 170 MiB more RSS).",
         ),
     ] = True,
 ) -> None:
@@ -65,6 +65,11 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    from modelyard.cache import open_cache
+
+    cache = open_cache(settings)
+    if cache.shared:  # jobs (the live experiment) then share S_max predictions with servers
+        cache.start_in_thread()
     runtime = JobRuntime(settings, db).start(concurrency)
     if warm:
         from modelyard.evaluations import warmup
@@ -81,4 +86,5 @@ def worker(
     finally:
         console.print("stopping: running jobs go back to the queue at their next checkpoint")
         runtime.stop()
+        cache.close_in_thread()
         db.dispose()

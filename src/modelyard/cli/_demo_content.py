@@ -57,7 +57,7 @@ class Loaded:
 
 
 def _exists(session: Session, column: Any, value: str) -> bool:
-    return session.scalar(sa.select(sa.func.count()).where(column == value)) > 0
+    return (session.scalar(sa.select(sa.func.count()).where(column == value)) or 0) > 0
 
 
 # --- S_max: recorded profile and measurements ---------------------------------------------------

@@ -35,11 +35,15 @@ def _database() -> Database:
 @app.command("run")
 def run() -> None:
     """Follow running targets and evaluate their deployments (without the web server)."""
+    from modelyard.cache import open_cache
     from modelyard.deployments.live import start_live, stop_live
 
     settings = get_settings()
     db = _database()
     settings.live.enabled = True
+    cache = open_cache(settings)
+    if cache.shared:  # S_max predictions shared with the servers and workers
+        cache.start_in_thread()
     runtime = start_live(settings, db)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -47,6 +51,7 @@ def run() -> None:
     console.print("Following running targets; Ctrl-C stops.")
     stop.wait()
     stop_live(runtime)
+    cache.close_in_thread()
     db.dispose()
 
 

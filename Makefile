@@ -40,5 +40,9 @@ format: $(STAMP) ## Format the code
 serve: $(STAMP) ## Serve on the configured database without demo data
 	$(BIN)/modelyard db upgrade && $(BIN)/modelyard serve
 
+bench: $(STAMP) ## Registry benchmark against MLflow (installs wrk and MLflow on first run)
+	@BENCH=1 bash scripts/system-deps.sh
+	$(BIN)/python bench/api.py
+
 clean: ## Remove the venv and local data
 	rm -rf $(VENV) .modelyard

@@ -139,15 +139,6 @@ class ArtifactStore:
         """Drop a staged upload; after :meth:`promote` there is nothing left to drop."""
         staged.path.unlink(missing_ok=True)
 
-    def put_stream(
-        self, source: BinaryIO | Iterable[bytes], *, max_bytes: int, filename: str | None
-    ) -> tuple[str, int]:
-        """Stage and promote at once; returns (sha256, size). A check that refuses the content
-        after this leaves the blob to :meth:`collect_garbage`: prefer stage, check, promote."""
-        staged = self.stage(source, max_bytes=max_bytes, filename=filename)
-        self.promote(staged)
-        return staged.sha256, staged.size
-
     def blobs(self) -> Iterator[tuple[str, Path]]:
         """(sha256, path) of every blob in the store."""
         top = self.root / "sha256"

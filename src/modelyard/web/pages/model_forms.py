@@ -229,21 +229,29 @@ def create_version(
     if errors or data is None:
         return _form_response(request, user, template, context, errors)
 
-    artifact = None
-    if upload is not None:
-        store = request.app.state.artifacts
-        filename = (upload.filename or "")[-255:] or None
-        try:
-            sha256, size = store.put_stream(
-                upload.file, max_bytes=settings.storage.max_artifact_bytes, filename=filename
-            )
-            flavors.check_artifact(data.flavor, data.parameters, store.open(sha256))
-        except ProblemError as exc:
-            return _form_response(request, user, template, context, {"file": exc.detail})
-        artifact = registry.Artifact(sha256, size, filename)
+    artifact = staged = None
+    store = request.app.state.artifacts
     try:
-        row = registry.create_version(session, name, data, artifact, actor=user.name)
-    except ProblemError as exc:
-        session.rollback()
-        return _form_response(request, user, template, context, {"form": exc.detail})
+        if upload is not None:
+            # Checked while staged, promoted once the version row is written: a refused
+            # upload leaves no blob (see registry.artifacts).
+            filename = (upload.filename or "")[-255:] or None
+            try:
+                staged = store.stage(
+                    upload.file, max_bytes=settings.storage.max_artifact_bytes, filename=filename
+                )
+                flavors.check_artifact(data.flavor, data.parameters, staged.path)
+            except ProblemError as exc:
+                return _form_response(request, user, template, context, {"file": exc.detail})
+            artifact = registry.Artifact(staged.sha256, staged.size, filename)
+        try:
+            row = registry.create_version(session, name, data, artifact, actor=user.name)
+        except ProblemError as exc:
+            session.rollback()
+            return _form_response(request, user, template, context, {"form": exc.detail})
+        if staged is not None:
+            store.promote(staged)
+    finally:
+        if staged is not None:
+            store.discard(staged)
     return _redirect(request, f"/models/{quote(name)}/versions/{row['version']}")

@@ -1,0 +1,50 @@
+"""The new-version form stores an artifact only with its version: a file its flavor refuses
+leaves no blob behind, and one it accepts is stored under its hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from modelyard.config import Settings
+from tests.conftest import Api
+from tests.web.conftest import csrf_of
+
+
+def _files(settings: Settings) -> set[Path]:
+    return {p for p in settings.artifacts_dir.rglob("*") if p.is_file()}
+
+
+def test_refused_artifact_from_the_form_leaves_no_blob(
+    browser_for: Callable[..., TestClient],
+    editor: Api,
+    model_name: str,
+    settings: Settings,
+    unique: str,
+) -> None:
+    client = browser_for("editor")
+    url = f"/models/{model_name}/versions/new"
+    token = csrf_of(client.get(url).text)
+    before = _files(settings)
+    refused = client.post(
+        url,
+        data={"csrf_token": token, "flavor": "sklearn", "parameters": "{}"},
+        files={"file": ("m.skops", f"not a skops file {unique}".encode(), "application/zip")},
+    )
+    assert refused.status_code == 422 and "version-file-error" in refused.text
+    assert _files(settings) == before
+    assert len(editor.get(f"/models/{model_name}/versions").json()["items"]) == 2
+
+    payload = f"opaque bytes {unique}".encode()
+    stored = client.post(
+        url,
+        data={"csrf_token": token, "flavor": "generic", "parameters": "{}"},
+        files={"file": ("w.bin", payload, "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert stored.status_code == 303, stored.text
+    sha = hashlib.sha256(payload).hexdigest()
+    assert _files(settings) == before | {settings.artifacts_dir / "sha256" / sha[:2] / sha}

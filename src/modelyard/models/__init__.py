@@ -5,6 +5,7 @@ from modelyard.models.alerts import AlertChannel, AlertDelivery, AlertEvent, Ale
 from modelyard.models.audit import AuditEntry
 from modelyard.models.datasets import Dataset, DatasetUpload
 from modelyard.models.deployments import Deployment, DeploymentSwitch
+from modelyard.models.drift import DriftCheck
 from modelyard.models.evaluations import Evaluation
 from modelyard.models.jobs import Job
 from modelyard.models.metrics import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
@@ -32,6 +33,7 @@ __all__ = [
     "DatasetUpload",
     "Deployment",
     "DeploymentSwitch",
+    "DriftCheck",
     "Evaluation",
     "Job",
     "MetricPoint",

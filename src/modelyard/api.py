@@ -9,6 +9,7 @@ from modelyard.analytics.endpoints import router as analytics_router
 from modelyard.auth.endpoints import router as auth_router
 from modelyard.datasets.endpoints import router as datasets_router
 from modelyard.deployments.endpoints import router as deployments_router
+from modelyard.drift.endpoints import router as drift_router
 from modelyard.evaluations.endpoints import router as evaluations_router
 from modelyard.jobs.endpoints import router as jobs_router
 from modelyard.registry.endpoints import router as registry_router
@@ -28,3 +29,4 @@ router.include_router(deployments_router)
 router.include_router(analytics_router)
 router.include_router(reports_router)
 router.include_router(alerts_router)
+router.include_router(drift_router)

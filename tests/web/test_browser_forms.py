@@ -9,6 +9,7 @@ through cursor pages.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,31 @@ def _wait_job(server: dict[str, Any], job_id: int) -> dict[str, Any]:
             time.sleep(0.1)
 
 
-def test_upload_a_dataset_with_progress(page: Any, server: dict[str, Any], tmp_path: Path) -> None:
+def test_upload_a_dataset_in_chunks_with_progress_and_a_resume(
+    page: Any, server: dict[str, Any], tmp_path: Path
+) -> None:
     csv = tmp_path / "weekly-load.csv"
-    csv.write_text("x,y,region\n" + ROWS * 2000)  # ~1 MB: several progress events
+    csv.write_text("x,y,region\n" + ROWS * 10_000)  # ~5.4 MB: two 4 MB chunks
     _log_in(page)
     page.goto("/datasets")
     page.get_by_label("File").set_input_files(str(csv))
     page.get_by_label("Name (optional)").fill("weekly-load")
     page.get_by_label("Description (optional)").fill("Uploaded from the browser.")
+
+    # The first chunk breaks on the network: the page asks where the upload stands and resumes.
+    chunks: list[str] = []
+    broken: list[str] = []
+
+    def flaky(route: Any) -> None:
+        if route.request.method == "PUT":
+            if not broken:
+                broken.append(route.request.url)
+                route.abort()
+                return
+            chunks.append(route.request.url)
+        route.continue_()
+
+    page.route(re.compile(r"/api/datasets/uploads/[0-9a-f]{32}"), flaky)
     # the bar's moves, kept across the navigation that ends the upload
     page.evaluate(
         """() => { const bar = document.querySelector('[data-upload-bar]');
@@ -79,23 +97,31 @@ def test_upload_a_dataset_with_progress(page: Any, server: dict[str, Any], tmp_p
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url("**/datasets/*")
     seen = page.evaluate("JSON.parse(sessionStorage.getItem('progress') || '[]')")
-    assert seen and seen[-1] == 1, seen
+    assert seen and seen[-1] == 1 and any(0 < value < 1 for value in seen), seen
+    assert broken and broken[0].endswith("offset=0")
+    assert [url.rsplit("=", 1)[1] for url in chunks] == ["0", str(4 << 20)]
     sync_api.expect(page.locator("h1")).to_have_text("weekly-load")
-    sync_api.expect(page.locator(".meta")).to_contain_text("80,000 rows")
+    sync_api.expect(page.locator(".meta")).to_contain_text("400,000 rows")
     sync_api.expect(page.locator("table.schema")).to_contain_text("region")
     sync_api.expect(page.locator("table.preview tbody tr")).to_have_count(20)
+    with _api(server) as api:
+        dataset = api.get(f"/datasets/{page.url.rsplit('/', 1)[1]}").json()
+    assert dataset["size_bytes"] == csv.stat().st_size
+    assert dataset["description"] == "Uploaded from the browser."
     page.screenshot(path=str(server["home"] / "dataset.png"), full_page=True)
 
-    # a refused upload says why in the page and stores nothing
+    # a refused upload says why in the page and keeps nothing
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"this is not parquet")
     page.goto("/datasets")
     page.get_by_label("File").set_input_files(str(bad))
     page.get_by_role("button", name="Upload").click()
-    sync_api.expect(page.locator("#flash .flash-error")).to_be_visible()
+    sync_api.expect(page.locator("#flash .flash-error")).to_contain_text("parquet")
     assert page.url == server["base"] + "/datasets"
     sync_api.expect(page.get_by_role("button", name="Upload")).to_be_enabled()
     page.screenshot(path=str(server["home"] / "dataset-error.png"), full_page=True)
+    with _api(server) as api:
+        assert api.get("/datasets", params={"q": "broken"}).json()["items"] == []
 
 
 def test_create_a_version_with_an_artifact(

@@ -1,15 +1,16 @@
 """Dataset pages: the list, one dataset with its schema and first rows, and the upload form.
 
-The upload streams: ``POST /datasets/upload`` hands the request body to the datasets
-domain's multipart receiver, which writes the file part to disk as it arrives (constant
-memory), then ``datasets.service.register_file`` checks and converts it. The form works as a
-plain POST; ``static/datasets.js`` sends the same form with XMLHttpRequest to show a progress
-bar, and shows the server's message in the page if the upload is refused.
+The upload form works as a plain POST: ``POST /datasets/upload`` hands the request body to
+the datasets domain's multipart receiver, which writes the file part to disk as it arrives
+(constant memory), then ``datasets.service.register_file`` checks and converts it. With
+JavaScript, ``static/datasets.js`` sends the file through the datasets API's resumable
+uploads instead (chunks, a progress bar, retries from where the server stands), with the
+same page session, and shows the server's message in the page if the upload is refused.
 
-The role is checked before the body is read. The CSRF token comes in the ``X-CSRF-Token``
-header (the script) or as the form's first field (no script); the body is only read once,
-so without the header the token is checked after the file has arrived, and the file is
-deleted if it does not match. The browser's ``Origin`` is checked first either way.
+Here the role is checked before the body is read. The CSRF token comes in the
+``X-CSRF-Token`` header or as the form's first field; the body is only read once, so without
+the header the token is checked after the file has arrived, and the file is deleted if it
+does not match. The browser's ``Origin`` is checked first either way.
 """
 
 from __future__ import annotations

@@ -1,11 +1,19 @@
-// Dataset upload with a progress bar. The form works without this file (a plain multipart
-// POST); here the same form goes through XMLHttpRequest, whose upload events say how many
-// bytes have left the browser. The CSRF token travels in a header so the server can check
-// it before reading the body. On success the server answers 204 with HX-Redirect (the new
-// dataset's page); on failure its message (an HTML fragment of text, escaped by the server)
-// is put in the page's #flash region.
+// Dataset upload with a progress bar, in resumable chunks. The form works without this file
+// (a plain multipart POST to /datasets/upload, streamed to disk by the server). With it, the
+// file goes through the datasets API's resumable uploads, authenticated by the page session:
+//
+//   POST /api/datasets/uploads {filename, size, name, ...}  -> {id, received, chunk_bytes}
+//   PUT  /api/datasets/uploads/{id}?offset=N  (one slice of the file; XHR, for its progress)
+//   POST /api/datasets/uploads/{id}/complete                 -> the dataset
+//
+// A chunk that fails on the network or with a 5xx is retried from where the server says the
+// upload stands (GET /api/datasets/uploads/{id}), a few times with a growing pause; a refusal
+// (4xx) ends the upload, deletes its bytes, and shows the server's message in #flash.
 "use strict";
 (function () {
+  const MAX_CHUNK = 4 << 20; // small enough to resume cheaply, large enough to be quick
+  const RETRIES = 5;
+
   function formatBytes(n) {
     const units = ["B", "KB", "MB", "GB", "TB"];
     let i = 0;
@@ -19,16 +27,89 @@
     const p = document.createElement("p");
     p.className = "flash flash-error";
     p.setAttribute("role", "alert");
-    p.textContent = message;
+    p.textContent = message; // text only: the message may quote a file name
     flash.replaceChildren(p);
   }
 
-  function errorText(xhr) {
-    // The server's error fragment: take its text, never its markup.
-    const t = document.createElement("template");
-    t.innerHTML = xhr.responseText || "";
-    const text = (t.content.textContent || "").trim();
-    return text || "The upload failed (HTTP " + xhr.status + ").";
+  class UploadError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+
+  async function problem(response) {
+    let detail = "";
+    try {
+      const body = await response.json();
+      detail = body.detail || body.title || "";
+    } catch (e) { /* not JSON */ }
+    return new UploadError(detail || "The upload failed (HTTP " + response.status + ").", response.status);
+  }
+
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw await problem(response);
+    return response.status === 204 ? null : response.json();
+  }
+
+  // One chunk through XMLHttpRequest: fetch() cannot report upload progress.
+  function putChunk(id, offset, blob, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", "/api/datasets/uploads/" + id + "?offset=" + offset);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+      xhr.addEventListener("load", () => {
+        let body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body);
+        else reject(new UploadError((body && (body.detail || body.title)) || "HTTP " + xhr.status, xhr.status));
+      });
+      xhr.addEventListener("error", () => reject(new UploadError("The connection broke.", 0)));
+      xhr.send(blob);
+    });
+  }
+
+  function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+  async function upload(form, file, ui) {
+    const data = new FormData(form);
+    const request = { filename: file.name, size: file.size };
+    for (const key of ["name", "description", "format"]) {
+      const value = String(data.get(key) || "").trim();
+      if (value) request[key] = value;
+    }
+    const created = await api("POST", "/api/datasets/uploads", request);
+    const id = created.id;
+    const chunk = Math.max(1, Math.min(created.chunk_bytes || MAX_CHUNK, MAX_CHUNK));
+    let offset = created.received;
+    let failures = 0;
+    try {
+      while (offset < file.size) {
+        const end = Math.min(offset + chunk, file.size);
+        const start = offset;
+        try {
+          const state = await putChunk(id, start, file.slice(start, end), (loaded) => ui.sent(start + loaded, file.size));
+          offset = state.received;
+          failures = 0;
+        } catch (error) {
+          const retriable = error.status === 0 || error.status === 409 || error.status >= 500;
+          if (!retriable || ++failures > RETRIES) throw error;
+          ui.note("Connection trouble; resuming (attempt " + (failures + 1) + ")…");
+          await sleep(500 * failures);
+          offset = (await api("GET", "/api/datasets/uploads/" + id)).received;
+        }
+      }
+      ui.converting();
+      return await api("POST", "/api/datasets/uploads/" + id + "/complete", {});
+    } catch (error) {
+      // Give the server its disk back; the upload cannot be finished from this page.
+      fetch("/api/datasets/uploads/" + id, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+      throw error;
+    }
   }
 
   function attach(form) {
@@ -36,46 +117,40 @@
     const bar = form.querySelector("[data-upload-bar]");
     const text = form.querySelector("[data-upload-text]");
     const button = form.querySelector('button[type="submit"]');
+    const input = form.querySelector('input[type="file"]');
+    const ui = {
+      sent(loaded, total) {
+        bar.value = total ? loaded / total : 1;
+        bar.textContent = Math.round(100 * bar.value) + "%";
+        text.textContent = formatBytes(loaded) + " of " + formatBytes(total) + " sent";
+      },
+      note(message) { text.textContent = message; },
+      converting() {
+        bar.value = 1;
+        text.textContent = "Sent; checking and converting the file…";
+      },
+    };
     form.addEventListener("submit", (event) => {
-      if (!window.XMLHttpRequest || !window.FormData) return; // the plain POST then
+      const file = input && input.files && input.files[0];
+      // An empty file goes the plain way: the server says what is wrong with it.
+      if (!file || !file.size || !window.fetch || !window.XMLHttpRequest) return;
       event.preventDefault();
-      const data = new FormData(form);
-      const token = data.get("csrf_token") || "";
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.setRequestHeader("X-CSRF-Token", token);
-      xhr.setRequestHeader("HX-Request", "true");
       box.hidden = false;
       button.disabled = true;
       const flash = document.getElementById("flash");
       if (flash) flash.replaceChildren();
-      xhr.upload.addEventListener("progress", (e) => {
-        if (!e.lengthComputable) return;
-        bar.value = e.loaded / e.total;
-        bar.textContent = Math.round((100 * e.loaded) / e.total) + "%";
-        text.textContent = formatBytes(e.loaded) + " of " + formatBytes(e.total) + " sent";
-      });
-      xhr.upload.addEventListener("load", () => {
-        bar.value = 1;
-        text.textContent = "Sent; checking and converting the file…";
-      });
-      xhr.addEventListener("load", () => {
-        const target = xhr.getResponseHeader("HX-Redirect");
-        if (xhr.status < 400 && target && target.startsWith("/")) {
+      ui.sent(0, file.size);
+      upload(form, file, ui).then(
+        (dataset) => {
           text.textContent = "Done.";
-          window.location.assign(target);
-          return;
-        }
-        button.disabled = false;
-        box.hidden = true;
-        showError(errorText(xhr));
-      });
-      xhr.addEventListener("error", () => {
-        button.disabled = false;
-        box.hidden = true;
-        showError("The connection broke during the upload; nothing was stored. Try again.");
-      });
-      xhr.send(data);
+          window.location.assign("/datasets/" + encodeURIComponent(dataset.id));
+        },
+        (error) => {
+          button.disabled = false;
+          box.hidden = true;
+          showError(error.message || "The upload failed.");
+        },
+      );
     });
   }
 

@@ -28,18 +28,12 @@ from modelyard.deployments.schemas import (
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import NotFound
 from modelyard.kit.responses import json_response
-from modelyard.monitoring.query import STEP_PATTERN, TIME_PATTERN, parse_step, parse_time
-from modelyard.monitoring.store import MetricStore
+from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
 from modelyard.registry.schemas import VersionOut
 
 router = APIRouter(tags=["deployments"])
 
 DeploymentRef = Annotated[str, Path(max_length=200, description="The deployment's id or name.")]
-
-
-def metric_store(request: Request) -> MetricStore:
-    store: MetricStore = request.app.state.metric_store
-    return store
 
 
 @router.get("/deployments", response_model=DeploymentPage)
@@ -60,14 +54,8 @@ def create_deployment(
     """Deploy a formula version (or follow an alias) against a target."""
     created = service.create_deployment(session, data, actor=principal.name)
     session.commit()
-    _poke(request)
+    poke_live(request)
     return json_response(created, 201)
-
-
-def _poke(request: Request) -> None:
-    live = getattr(request.app.state, "live", None)
-    if live is not None and live.supervisor is not None:
-        live.supervisor.poke()
 
 
 @router.get("/deployments/{deployment}", response_model=DeploymentOut)
@@ -99,36 +87,18 @@ def deployment_metrics(
     _: Viewer,
     session: DbSession,
     request: Request,
-    from_: Annotated[
-        str | None,
-        Query(
-            alias="from",
-            max_length=64,
-            pattern=TIME_PATTERN,
-            description="Default: 15 minutes ago.",
-        ),
-    ] = None,
-    to: Annotated[
-        str | None, Query(max_length=64, pattern=TIME_PATTERN, description="Default: now.")
-    ] = None,
-    step: Annotated[
-        str | None, Query(max_length=16, pattern=STEP_PATTERN, description="`raw`, `10s`, `1m`...")
-    ] = None,
+    window: MetricWindow,
     name: Annotated[list[str], Query(description="Only these series; repeat.")] = [],  # noqa: B006
     target_metrics: Annotated[bool, Query(description="Include the target's series.")] = True,
 ) -> Response:
     """Predicted against actual, headroom and the target's metrics over a time range."""
-    now_ms = int(time.time() * 1000)
-    to_ms = parse_time(to, now_ms, "to")
-    from_ms = parse_time(from_, to_ms - 15 * 60_000, "from")
-    step_ms = parse_step(step, from_ms, to_ms)
     result = service.query_metrics(
         session,
         metric_store(request),
         deployment,
-        from_ms=from_ms,
-        to_ms=to_ms,
-        step_ms=step_ms,
+        from_ms=window.from_ms,
+        to_ms=window.to_ms,
+        step_ms=window.step_ms,
         names=name or None,
         include_target=target_metrics,
     )

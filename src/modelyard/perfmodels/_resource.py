@@ -20,6 +20,7 @@ demand is evaluated at the simulated S_max.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -129,30 +130,22 @@ def predict_resource(
         compaction_io_sec_per_byte=p.compaction_io_sec_per_byte,
         flush_io_sec_per_byte=p.flush_io_sec_per_byte,
     )
+    # Every run below shares the costs; only the rate and the capacity change.
+    run_at = functools.partial(
+        simulate,
+        config,
+        foreground_cpu_sec_per_op=fg,
+        flush_cost=flush_cost,
+        compaction_cost=comp_cost,
+        compaction_io_sec_per_byte=p.compaction_io_sec_per_byte,
+        flush_io_sec_per_byte=p.flush_io_sec_per_byte,
+    )
     if sim.ops_second_half <= 0:
-        sim = simulate(
-            config,
-            max(rate, 1.0),
-            foreground_cpu_sec_per_op=fg,
-            flush_cost=flush_cost,
-            compaction_cost=comp_cost,
-            available_cores=burst,
-            compaction_io_sec_per_byte=p.compaction_io_sec_per_byte,
-            flush_io_sec_per_byte=p.flush_io_sec_per_byte,
-        )
+        sim = run_at(max(rate, 1.0), available_cores=burst)
 
     def average_cost(rate: float) -> tuple[float, SimulationResult]:
         """Compaction CPU per put of a run that has only the average capacity."""
-        run = simulate(
-            config,
-            max(rate, 1.0),
-            foreground_cpu_sec_per_op=fg,
-            flush_cost=flush_cost,
-            compaction_cost=comp_cost,
-            available_cores=cores,
-            compaction_io_sec_per_byte=p.compaction_io_sec_per_byte,
-            flush_io_sec_per_byte=p.flush_io_sec_per_byte,
-        )
+        run = run_at(max(rate, 1.0), available_cores=cores)
         return run.compaction_cpu_sec_second_half / max(run.ops_second_half, 1e-9), run
 
     # cpu_total: the fixed point S = cores / (f + flush + k(S)), k from the average-capacity run

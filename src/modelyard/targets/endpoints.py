@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,8 +11,7 @@ from modelyard.auth.deps import Editor, Viewer
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import PayloadTooLarge, UnsupportedMediaType
 from modelyard.kit.responses import json_response
-from modelyard.monitoring.query import STEP_PATTERN, TIME_PATTERN, parse_step, parse_time
-from modelyard.monitoring.store import MetricStore
+from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
 from modelyard.targets import service
 from modelyard.targets.schemas import PushAccepted, PushBatch, TargetCreate, TargetOut, TargetPage
 
@@ -21,11 +19,6 @@ router = APIRouter(tags=["targets"])
 
 TargetRef = Annotated[str, Path(max_length=200, description="The target's id or name.")]
 MAX_PUSH_BYTES = 32 << 20
-
-
-def metric_store(request: Request) -> MetricStore:
-    store: MetricStore = request.app.state.metric_store
-    return store
 
 
 @router.get("/targets", response_model=TargetPage)
@@ -45,14 +38,8 @@ def create_target(
     """Create a target (rocksdb-embedded, db_bench, prometheus or push) and start following it."""
     created = service.create_target(session, data, actor=principal.name)
     session.commit()
-    _poke(request)
+    poke_live(request)
     return json_response(created, 201)
-
-
-def _poke(request: Request) -> None:
-    live = getattr(request.app.state, "live", None)
-    if live is not None and live.supervisor is not None:
-        live.supervisor.poke()
 
 
 @router.get("/targets/{target}", response_model=TargetOut)
@@ -68,7 +55,7 @@ def start_target(
     """Follow a stopped target again."""
     row = service.set_desired_state(session, target, "running", actor=principal.name)
     session.commit()
-    _poke(request)
+    poke_live(request)
     return json_response(row)
 
 
@@ -79,7 +66,7 @@ def stop_target(
     """Stop following a target (and stop what modelyard started for it)."""
     row = service.set_desired_state(session, target, "stopped", actor=principal.name)
     session.commit()
-    _poke(request)
+    poke_live(request)
     return json_response(row)
 
 
@@ -89,34 +76,16 @@ def target_metrics(
     _: Viewer,
     session: DbSession,
     request: Request,
-    from_: Annotated[
-        str | None,
-        Query(
-            alias="from",
-            max_length=64,
-            pattern=TIME_PATTERN,
-            description="Default: 15 minutes ago.",
-        ),
-    ] = None,
-    to: Annotated[
-        str | None, Query(max_length=64, pattern=TIME_PATTERN, description="Default: now.")
-    ] = None,
-    step: Annotated[
-        str | None, Query(max_length=16, pattern=STEP_PATTERN, description="`raw`, `10s`, `1m`...")
-    ] = None,
+    window: MetricWindow,
     name: Annotated[list[str], Query(description="Only these series; repeat.")] = [],  # noqa: B006
 ) -> Response:
     """The target's measured series (ops/s, latency, CPU, compaction...) over a time range."""
     row = service.get_target(session, target)
-    now_ms = int(time.time() * 1000)
-    to_ms = parse_time(to, now_ms, "to")
-    from_ms = parse_time(from_, to_ms - 15 * 60_000, "from")
-    step_ms = parse_step(step, from_ms, to_ms)
     result = metric_store(request).query(
         service.target_owner(row.id),
-        from_ms=from_ms,
-        to_ms=to_ms,
-        step_ms=step_ms,
+        from_ms=window.from_ms,
+        to_ms=window.to_ms,
+        step_ms=window.step_ms,
         names=name or None,
     )
     return json_response({**result.to_dict(), "target": row.name})

@@ -183,7 +183,15 @@ def test_start_an_evaluation_and_follow_its_job(page: Any, server: dict[str, Any
 def test_metric_trend_chart_draws_the_points(page: Any, server: dict[str, Any]) -> None:
     dataset = _dataset(server, "trend-rows")
     with _api(server) as api:
-        for version in (1, 2):
+        r = api.post(
+            "/models/disk-growth/versions",
+            json={
+                "flavor": "formula",
+                "parameters": {"kind": "linear", "intercept": 0.0, "coef": {"x": 1.1}},
+            },
+        )
+        assert r.status_code == 201, r.text
+        for version in (1, r.json()["version"]):
             r = api.post(
                 "/evaluations",
                 json={"model": f"disk-growth/{version}", "dataset": dataset["id"], "target": "y"},
@@ -205,8 +213,9 @@ def test_metric_trend_chart_draws_the_points(page: Any, server: dict[str, Any]) 
         "el => ({metric: el.modelyardTrend.metric, x: Array.from(el.modelyardPlot.data[0]),"
         " y: Array.from(el.modelyardPlot.data[1]), series: el.modelyardPlot.series.length})"
     )
-    assert drawn["metric"] == "rmse" and drawn["x"] == [1, 2] and drawn["series"] == 2
+    assert drawn["metric"] == "rmse" and drawn["x"] == [1, 3] and drawn["series"] == 2
     assert drawn["y"] == pytest.approx([p["value"] for p in trend["points"]])
+    assert drawn["y"][1] < drawn["y"][0]  # v3's coefficient matches the data: a falling line
     assert page.evaluate("window.__samePage") is True
     sync_api.expect(figure.locator(".u-legend")).to_contain_text("trend-rows")
     page.screenshot(path=str(server["home"] / "trend.png"), full_page=True)
@@ -233,3 +242,37 @@ def test_previous_page_navigation(page: Any, server: dict[str, Any]) -> None:
     sync_api.expect(page.get_by_role("link", name="Previous page")).to_have_count(0)
     page.go_back()  # htmx pushed each page into the history
     sync_api.expect(rows.first).to_have_text("paged-25", timeout=WAIT_MS)
+
+
+def test_generate_a_report_and_read_the_leaderboard(page: Any, server: dict[str, Any]) -> None:
+    dataset = _dataset(server, "board-rows")
+    with _api(server) as api:
+        for version in (1, 2):
+            r = api.post(
+                "/evaluations",
+                json={"model": f"cpu-per-put/{version}", "dataset": dataset["id"], "target": "y"},
+            )
+            assert r.status_code == 202, r.text
+            assert _wait_job(server, r.json()["job_id"])["status"] == "succeeded"
+    _log_in(page)
+    page.goto("/reports")
+    page.get_by_label("Days covered (ending today)").fill("7")
+    page.get_by_role("button", name="Generate report").click()
+    page.wait_for_url("**/jobs/*")
+    sync_api.expect(page.locator('#job-panel [data-field="status"]')).to_have_text("succeeded")
+    page.goto("/reports")
+    html = page.get_by_role("link", name="HTML of report", exact=False).first
+    sync_api.expect(html).to_be_visible()
+    response = page.request.get(html.get_attribute("href"))
+    assert response.status == 200 and "text/html" in response.headers["content-type"]
+    page.screenshot(path=str(server["home"] / "reports.png"), full_page=True)
+
+    page.goto("/leaderboard")
+    page.get_by_label("Dataset").select_option("board-rows")
+    page.get_by_label("Metric").select_option("rmse")
+    table = page.locator("#leaderboard table")
+    sync_api.expect(table.locator("caption")).to_contain_text("board-rows")
+    sync_api.expect(table.locator("caption")).to_contain_text("rmse")
+    sync_api.expect(table.locator("tbody tr")).to_have_count(2)
+    sync_api.expect(table.locator("tbody tr").first).to_contain_text("cpu-per-put/")
+    page.screenshot(path=str(server["home"] / "leaderboard.png"), full_page=True)

@@ -49,8 +49,9 @@ class CacheSettings(BaseModel):
     url: str | None = None
     """A cashews URL; unset: ``mem://`` in-process, or Redis client-side caching (an
     in-process copy in front of Redis) when ``MODELYARD_REDIS_URL`` is set."""
-    size: int = 10_000
-    """Entries kept in process (the ``mem://`` cache or the client-side copy)."""
+    size: int = 1_000
+    """Entries kept in process (the ``mem://`` cache or the client-side copy), each at most
+    128 KiB (larger results are not cached)."""
     key_prefix: str = "modelyard:cache:"
     """Prefix of every key the cache writes to Redis."""
 

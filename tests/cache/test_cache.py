@@ -87,7 +87,7 @@ def _count(name: str, result: str) -> float:
 
 
 def test_the_url_follows_the_settings() -> None:
-    assert cache_url(Settings()) == "mem://?size=10000"
+    assert cache_url(Settings()) == "mem://?size=1000"
     with_redis = Settings(redis_url="redis://127.0.0.1:6379/3")
     assert cache_url(with_redis) == "redis://127.0.0.1:6379/3?client_side=true"
     assert (
@@ -236,3 +236,18 @@ async def _eventually(cache: Cache, name: str, key: str, expected: bytes | None)
             return True
         await asyncio.sleep(0.02)
     return False
+
+
+async def test_a_value_too_large_is_computed_every_time(cache: Cache) -> None:
+    from modelyard.cache._cache import MAX_VALUE_BYTES
+
+    calls = 0
+
+    def big() -> bytes:
+        nonlocal calls
+        calls += 1
+        return b"x" * (MAX_VALUE_BYTES + 1)
+
+    for _ in range(2):
+        assert len(await cache.get_or_compute("unit.big", "k", big)) == MAX_VALUE_BYTES + 1
+    assert calls == 2

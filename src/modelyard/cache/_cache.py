@@ -32,6 +32,9 @@ log = logging.getLogger("modelyard.cache")
 
 BLOCKING_TIMEOUT = 2.0
 """A thread waits this long for the event loop to answer a lookup, then counts a miss."""
+MAX_VALUE_BYTES = 128 * 1024
+"""Larger values are computed every time, not stored: the in-process levels are bounded by
+entry count, so this bounds their memory (``size`` x this, 128 MiB at the default size)."""
 
 _active: Cache | None = None
 
@@ -176,6 +179,8 @@ class Cache:
     async def _store(
         self, name: str, full_key: str, value: bytes, ttl: float | None, tags: Iterable[str]
     ) -> None:
+        if len(value) > MAX_VALUE_BYTES:
+            return
         try:
             await self._cashews.set(full_key, value, expire=ttl or self.ttl, tags=self._tags(tags))
         except Exception:

@@ -18,7 +18,13 @@ console = Console(stderr=True)
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes. One serves in this process; more run under granian's "
+            "supervisor."
+        ),
+    ] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     job_workers: Annotated[
         int | None,
@@ -40,7 +46,24 @@ def serve(
     console.print(
         f"modelyard serving on http://{host}:{port} (database {settings.resolved_database_url})"
     )
+    if workers == 1:
+        _exec_embedded(host=host, port=port, access_log=access_log)
     _exec_granian(host=host, port=port, workers=workers, access_log=access_log)
+
+
+def _exec_embedded(*, host: str, port: int, access_log: bool) -> NoReturn:
+    """Become one process that serves the app itself (:mod:`modelyard.embedded`).
+
+    granian's launcher would keep a supervisor process (about 30 MB) beside its one worker;
+    exec'ing a fresh interpreter also leaves this CLI's modules (typer, rich, alembic:
+    about 10 MB) behind.
+    """
+    argv = [
+        sys.executable, "-m", "modelyard.embedded", "--host", host, "--port", str(port),
+    ]  # fmt: skip
+    if access_log:
+        argv.append("--access-log")
+    _exec(argv)
 
 
 def _exec_granian(*, host: str, port: int, workers: int, access_log: bool) -> NoReturn:
@@ -56,6 +79,10 @@ def _exec_granian(*, host: str, port: int, workers: int, access_log: bool) -> No
         "--access-log" if access_log else "--no-access-log",
         "modelyard.app:create_app",
     ]  # fmt: skip
+    _exec(argv)
+
+
+def _exec(argv: list[str]) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

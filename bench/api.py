@@ -15,7 +15,8 @@ It prints median and p95 of each step for both and MLflow/modelyard at the media
 least 20x). Then it loads ``GET /api/models`` (a page of 100) with 64 concurrent connections for
 ``--load-seconds`` (``wrk`` when installed, ``apt-get install wrk``; else an asyncio httpx
 client) and prints p50/p95/p99 and req/s (target: p99 at most 20 ms), and the memory of the
-modelyard process tree (granian's main process and worker) idle after start-up and after the
+modelyard process tree (one process with one worker, the default; granian's main process and
+its workers with ``--workers N``) idle after start-up and after the
 load: the RSS sum (target: at most 120 MB) and the PSS sum, which counts shared pages once. The same load against MLflow's search is printed for reference.
 
 MLflow is not a modelyard dependency: it is installed into ``bench/.venv-mlflow`` on the first

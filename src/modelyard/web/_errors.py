@@ -31,6 +31,7 @@ PAGE_PREFIXES = (
     "/datasets",
     "/reports",
     "/leaderboard",
+    "/drift",
 )
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]

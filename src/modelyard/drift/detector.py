@@ -317,7 +317,7 @@ def _numeric(
         "psi": psi_value,
         "jensenshannon": js,
     }
-    method = options.numeric_method
+    method: str = options.numeric_method
     if method == "auto":
         method = "ks" if len(reference) <= SMALL_SAMPLE else "wasserstein"
     value = {
@@ -368,7 +368,7 @@ def _categorical(
         "psi": psi_value,
     }
     reference_size = int(counts_reference.sum())
-    method = options.categorical_method
+    method: str = options.categorical_method
     if method == "auto":
         if reference_size > SMALL_SAMPLE:
             method = "jensenshannon"

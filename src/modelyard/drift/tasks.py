@@ -94,4 +94,5 @@ def run_drift(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         raise
     with ctx.session() as session:
         service.complete(session, drift_id, outcome)
-    return {"drift_id": drift_id} | outcome["summary"]
+    summary: dict[str, Any] = outcome["summary"]
+    return {"drift_id": drift_id, **summary}

@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def main() -> None:
                     )
     finally:
         stop(server)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"{args.rows:,} rows, HistGradientBoostingRegressor, worker idle {args.idle:g} s first")
     medians = {}
     for mode in ("--no-warm", "--warm"):

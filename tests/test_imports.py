@@ -32,7 +32,9 @@ NOT_AT_IDLE = (
     "rocksdict",
     "redis",
     "psycopg",
+    "weasyprint",
 )
+# httpx is not listed: the TestClient that drives the app here imports it itself
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
@@ -26,6 +26,9 @@ from modelyard.config import AlertSettings
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
 from modelyard.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Deployment
+
+if TYPE_CHECKING:
+    import httpx  # loaded with the first delivery: it brings ~7 MB that an idle server lacks
 
 __all__ = ["deliver_due", "payload"]
 
@@ -55,16 +58,19 @@ def deliver_due(
     *,
     now: dt.datetime | None = None,
     limit: int = 20,
-    client: httpx.Client | None = None,
+    client: Callable[[], httpx.Client] | None = None,
 ) -> tuple[int, int]:
-    """Send up to ``limit`` due deliveries; (sent, failed for good) counts."""
+    """Send up to ``limit`` due deliveries; (sent, failed for good) counts. ``client`` gives
+    the HTTP client to send with, asked for only when something is due."""
     now = now or utcnow()
     timeout = settings.webhook_timeout_seconds
     claimed = _claim(db, now, limit, dt.timedelta(seconds=timeout) + CLAIM_MARGIN)
     if not claimed:
         return 0, 0
+    import httpx
+
     own_client = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    http = client() if client else httpx.Client(timeout=timeout, follow_redirects=False)
     sent = failed = 0
     try:
         for delivery_id, kind, url, transition, event in claimed:
@@ -125,6 +131,8 @@ def _claim(
 
 
 def _post(http: httpx.Client, url: str, body: dict[str, Any]) -> tuple[int | None, str | None]:
+    import httpx
+
     try:
         response = http.post(
             url,

@@ -21,8 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,9 @@ from modelyard.alerts.schemas import Metric, Scope
 from modelyard.config import Settings
 from modelyard.kit.db import Database
 from modelyard.models import AlertEvent, AlertRule
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Evaluator", "TickResult"]
 
@@ -88,6 +91,18 @@ class Evaluator:
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
 
+    def _client(self) -> httpx.Client:
+        # one client for the evaluator's life, made when the first delivery is due: building
+        # one (its TLS context) costs tens of milliseconds, more than the rest of a tick, and
+        # importing httpx ~7 MB that an idle server never needs
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(
+                timeout=self.settings.alerts.webhook_timeout_seconds, follow_redirects=False
+            )
+        return self._http
+
     # -- one evaluation -----------------------------------------------------------------
     def tick(self, now: float | None = None, *, deliver: bool = True) -> TickResult:
         now = time.time() if now is None else now
@@ -95,17 +110,11 @@ class Evaluator:
         with self._lock:
             result = self._evaluate(now)
         if deliver:
-            if self._http is None:
-                # one client for the evaluator's life: building one (its TLS context) costs
-                # tens of milliseconds, more than the rest of a tick
-                self._http = httpx.Client(
-                    timeout=self.settings.alerts.webhook_timeout_seconds, follow_redirects=False
-                )
             result.delivered, result.failed = deliver_due(
                 self.db,
                 self.settings.alerts,
                 now=dt.datetime.fromtimestamp(now, dt.UTC),
-                client=self._http,
+                client=self._client,
             )
         EVALUATION_SECONDS.set(time.perf_counter() - started)
         return result

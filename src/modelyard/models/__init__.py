@@ -1,13 +1,20 @@
 """Every table, one module per table, re-exported here so Alembic sees the whole metadata."""
 
 from modelyard.kit.db import Base
-from modelyard.models.alerts import AlertChannel, AlertDelivery, AlertEvent, AlertRule
+from modelyard.models.alerts import (
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertLease,
+    AlertRule,
+)
 from modelyard.models.audit import AuditEntry
 from modelyard.models.datasets import Dataset, DatasetUpload
 from modelyard.models.deployments import Deployment, DeploymentSwitch
 from modelyard.models.drift import DriftCheck
 from modelyard.models.evaluations import Evaluation
 from modelyard.models.jobs import Job
+from modelyard.models.logins import LoginAttempt
 from modelyard.models.metrics import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
 from modelyard.models.registry import (
     ModelAlias,
@@ -25,6 +32,7 @@ __all__ = [
     "AlertChannel",
     "AlertDelivery",
     "AlertEvent",
+    "AlertLease",
     "AlertRule",
     "ApiToken",
     "AuditEntry",
@@ -36,6 +44,7 @@ __all__ = [
     "DriftCheck",
     "Evaluation",
     "Job",
+    "LoginAttempt",
     "MetricPoint",
     "MetricRollup",
     "MetricRollupState",

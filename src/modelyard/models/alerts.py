@@ -102,3 +102,21 @@ class AlertDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class AlertLease(Base):
+    """Which server process evaluates the rules that are not its own to measure.
+
+    ``host:<name>`` is held by one process per host for the host-wide rules (CPU, memory,
+    disk, job queue) and ``fleet`` by one process of the whole installation for the
+    deployment rules, so processes that read nearly the same figure do not open and close the
+    same event in turn. The holder renews ``expires_at`` every tick; a process that dies lets
+    it lapse and another takes it over with a conditional UPDATE.
+    """
+
+    __tablename__ = "alert_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    owner: Mapped[str] = mapped_column(sa.String(200))
+    expires_at: Mapped[dt.datetime]
+    acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -40,7 +40,7 @@ def list_alerts(
     _: Viewer,
     session: DbSession,
     state: Annotated[str | None, Query(pattern=r"^(open|resolved)$")] = None,
-    source: Annotated[str | None, Query(pattern=r"^(system|deployment)$")] = None,
+    source: Annotated[str | None, Query(pattern=r"^(system|deployment|drift)$")] = None,
     severity: Severity | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -51,7 +51,7 @@ __all__ = [
     "update_rule",
 ]
 
-SOURCES = ("system", "deployment")
+SOURCES = ("system", "deployment", "drift")
 
 
 def rule_key(rule_id: int, subject: str) -> str:

@@ -9,6 +9,10 @@ one transaction.
 Status follows the evaluation's pattern: the job moves its check through ``running`` to
 ``succeeded``, ``failed`` or ``cancelled``; a check whose job ended without running it is
 brought in line with the job whenever it is read.
+
+A finished check that says the dataset drifted opens an alert (``alerts.service``, source
+``drift``, one open per reference/current pair) that reaches the notification channels; the
+next check of the pair that does not drift resolves it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelyard.alerts import service as alerts_service
 from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record
 from modelyard.datasets import service as datasets_service
@@ -253,6 +258,37 @@ def complete(session: Session, drift_id: int, outcome: dict[str, Any]) -> None:
     row.progress = 1.0
     row.finished_at = utcnow()
     session.flush()
+    _alert(session, row, [str(c) for c in outcome["summary"].get("drifted", [])])
+
+
+def _alert(session: Session, row: DriftCheck, drifted: list[str]) -> None:
+    """Open an alert while the pair's latest check says drifted; a clean check closes it."""
+    pair = f"{row.reference_id or row.reference_name}:{row.current_id or row.current_name}"
+    key = f"drift:{pair}"
+    if not row.dataset_drifted:
+        alerts_service.resolve_event(session, key)
+        return
+    alerts_service.raise_event(
+        session,
+        source="drift",
+        kind="data_drift",
+        open_key=key,
+        message=(
+            f"Dataset {row.current_name} drifted from {row.reference_name}: "
+            f"{len(drifted)} of {len(row.columns)} columns ({', '.join(drifted)})."
+        ),
+        severity="warning",
+        subject=row.current_name,
+        detail={
+            "drift_id": row.id,
+            "reference": row.reference_name,
+            "current": row.current_name,
+            "drifted_columns": drifted,
+            "share_drifted": row.summary.get("share_drifted"),
+        },
+        value=row.summary.get("share_drifted"),
+        threshold=row.summary.get("drift_share"),
+    )
 
 
 def end(session: Session, drift_id: int, status: str, error: str) -> None:

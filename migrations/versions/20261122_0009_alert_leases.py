@@ -1,7 +1,7 @@
 """alert_leases: one evaluator per host for host-wide rules, one for the fleet's rules
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-22
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import modelyard.kit.db
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

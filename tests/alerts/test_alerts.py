@@ -69,14 +69,16 @@ def failing_receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def evaluator(database: Database, settings: Settings) -> Evaluator:
-    """An evaluator limited to the rules a test adds (the seeded defaults are left alone)."""
+def evaluator(database: Database, settings: Settings) -> Iterator[Evaluator]:
+    """An evaluator limited to the rules a test adds (the seeded defaults are left alone);
+    it hands its host and fleet leases back afterwards, so the next test's evaluator leads."""
     own = settings.model_copy(deep=True)
     own.alerts.delivery_attempts = 2
     own.alerts.retry_backoff_seconds = 0.0
     ev = Evaluator(database, own)
     ev.only_rules = set()
-    return ev
+    yield ev
+    ev.release_leases()
 
 
 @pytest.fixture

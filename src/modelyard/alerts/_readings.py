@@ -1,7 +1,8 @@
 """What the rules compare: host and process figures from psutil, the request p99 from the
 request histogram, and the wait of the oldest runnable job.
 
-Each reading is a mapping of subject to value. The host's subject is its name; a process's
+Each reading is a mapping of subject to value. The host's subject is its name, a
+deployment's its name (read from the deployments' stored recent errors); a process's
 is ``host/pid``, because with several server processes each one reports for itself (a slow
 or bloated worker should not hide behind a quiet one). CPU is the busy share between two
 readings, so the first reading after start has no CPU figure.
@@ -19,6 +20,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import statistics
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelyard.alerts.schemas import Metric, Scope
-from modelyard.models import Job
+from modelyard.models import Deployment, Job
 from modelyard.telemetry._metrics import REQUEST_SECONDS
 
 __all__ = ["ReadingKey", "Readings", "quantile_from_buckets"]
@@ -37,6 +39,7 @@ ReadingKey = tuple[Metric, Scope, float]
 """Metric, scope and window (the window only matters for the latency p99)."""
 
 MAX_SNAPSHOTS = 6000
+MIN_SCORED_WINDOWS = 3
 
 log = logging.getLogger("modelyard.alerts")
 
@@ -99,6 +102,11 @@ class Readings:
         out: dict[ReadingKey, dict[str, float]] = {}
         for key in keys:
             metric, scope, window = key
+            if scope is Scope.deployment:
+                errors = self._prediction_errors(session)
+                if errors:
+                    out[key] = errors
+                continue
             try:
                 value = self._value(metric, scope, window, now, session, host_cpu, process_cpu)
             except (psutil.Error, OSError):  # one unreadable figure must not stop the others
@@ -193,6 +201,26 @@ class Readings:
         if not delta or delta[-1][1] < self.min_requests:
             return None
         return quantile_from_buckets(0.99, delta)
+
+    def _prediction_errors(self, session: Session) -> dict[str, float]:
+        """Deployment name -> median |error| (percent) of its serving version's recent windows.
+
+        The deployment's engine keeps the last ``selection_window`` absolute errors of every
+        version in ``state["errors"]``; a version with fewer than ``MIN_SCORED_WINDOWS`` has
+        no figure yet, so one odd first window does not fire a fleet rule.
+        """
+        out: dict[str, float] = {}
+        rows = session.execute(
+            sa.select(Deployment.name, Deployment.serving_version_id, Deployment.state).where(
+                Deployment.status == "active", Deployment.serving_version_id.is_not(None)
+            )
+        )
+        for name, version_id, state in rows:
+            errors = (state or {}).get("errors", {}).get(str(version_id), [])
+            values = [float(e) for e in errors if isinstance(e, int | float)]
+            if len(values) >= MIN_SCORED_WINDOWS:
+                out[name] = round(statistics.median(values), 3)
+        return out
 
     def _job_queue_wait(self, session: Session, now: float) -> float:
         at = dt.datetime.fromtimestamp(now, dt.UTC)

@@ -7,9 +7,16 @@ resolves it when the condition stops holding, and sends due notifications.
 condition began to hold is kept in memory per rule and subject, like Prometheus' ``for``:
 a restart starts the count again. A rule edit restarts it too, since the condition changed.
 
-An open event whose subject this process measures but did not read this time (too few
-requests for a p99, the rule was disabled) is resolved; so is one of a process on this host
-that has exited. Events of other hosts' or other live processes' subjects are theirs to close.
+Process rules run in every server process, each about itself. Host rules run in one process
+per host and deployment rules in one process of the installation: the one holding the lease
+``host:<name>`` or ``fleet`` (``_leases``), renewed every tick and left to lapse by a process
+that stops or dies, when another takes it over. Without this, processes reading nearly the
+same figure near a threshold would open and close the same event in turn.
+
+An open event whose subject this process measures (or leads) but did not read this time (too
+few requests for a p99, the deployment stopped, the rule was disabled) is resolved; so is one
+of a process on this host that has exited. Events of other hosts' or other live processes'
+subjects are theirs to close.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import logging
 import operator
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,7 +34,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelyard.alerts import service
+from modelyard.alerts import _leases, service
 from modelyard.alerts._metrics import EVALUATION_SECONDS
 from modelyard.alerts._notify import deliver_due
 from modelyard.alerts._readings import ReadingKey, Readings
@@ -55,7 +63,11 @@ UNITS = {
     Metric.disk_percent: "%",
     Metric.request_latency_p99_ms: " ms",
     Metric.job_queue_wait_seconds: " s",
+    Metric.prediction_error_pct: "%",
 }
+FLEET_LEASE = "fleet"
+LEASE_MIN_SECONDS = 30.0
+"""A lease outlives three missed ticks and never less than this (a slow tick is not a death)."""
 
 
 @dataclass
@@ -65,6 +77,8 @@ class TickResult:
     delivered: int = 0
     failed: int = 0
     readings: dict[str, dict[str, float]] = field(default_factory=dict)
+    leads: list[Scope] = field(default_factory=list)
+    """The shared scopes this process evaluated this tick (``host``, ``deployment``)."""
 
 
 def _reading_key(rule: AlertRule) -> ReadingKey:
@@ -86,6 +100,13 @@ class Evaluator:
         """Open key -> (time the condition began to hold, the rule's ``updated_at`` then)."""
         self.only_rules: set[int] | None = None
         """When set, evaluate only these rules and leave the others' events alone."""
+        self.owner = f"{self.readings.process_subject}/{uuid.uuid4().hex[:8]}"
+        """This evaluator's name in the leases (two in one process are still two owners)."""
+        self.lease_seconds = max(3 * settings.alerts.interval_seconds, LEASE_MIN_SECONDS)
+        self.leases = {
+            Scope.host: f"host:{self.readings.host}",
+            Scope.deployment: FLEET_LEASE,
+        }
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,16 +140,44 @@ class Evaluator:
         EVALUATION_SECONDS.set(time.perf_counter() - started)
         return result
 
+    def _hold_leases(self, at: dt.datetime) -> set[Scope]:
+        with self.db.session() as session:  # committed before evaluating: others must see it
+            return {
+                scope
+                for scope, name in self.leases.items()
+                if _leases.hold(session, name, self.owner, at, self.lease_seconds)
+            }
+
+    def release_leases(self) -> None:
+        """Hand the host and fleet rules to another process now rather than at expiry."""
+        with self.db.session() as session:
+            for name in self.leases.values():
+                _leases.release(session, name, self.owner)
+
+    def _mine(self, rule: AlertRule | None, subject: str, leads: set[Scope]) -> bool:
+        """Whether an unread ``subject`` of ``rule`` is this process's to resolve."""
+        if rule is None:
+            return False
+        scope = Scope(rule.scope)
+        if scope is Scope.process:
+            return subject == self.readings.process_subject or self.readings.process_gone(subject)
+        if scope is Scope.host:
+            return Scope.host in leads and subject == self.readings.host
+        return scope in leads
+
     def _evaluate(self, now: float) -> TickResult:
         at = dt.datetime.fromtimestamp(now, dt.UTC)
         result = TickResult()
+        leads = self._hold_leases(at)
+        result.leads = sorted(leads)
         with self.db.session() as session:
             rules = session.scalars(
                 sa.select(AlertRule).where(AlertRule.enabled.is_(True)).order_by(AlertRule.id)
             ).all()
-            enabled = {r.id for r in rules}
+            enabled = {r.id: r for r in rules}
             if self.only_rules is not None:
                 rules = [r for r in rules if r.id in self.only_rules]
+            rules = [r for r in rules if r.scope == Scope.process.value or Scope(r.scope) in leads]
             readings = self.readings.take({_reading_key(r) for r in rules}, now, session)
             result.readings = {
                 f"{m.value}:{s.value}" + (f":{w:g}s" if w else ""): values
@@ -166,7 +215,7 @@ class Evaluator:
                 _, rule_id, subject = key.split(":", 2)
                 if self.only_rules is not None and int(rule_id) not in self.only_rules:
                     continue
-                mine = self.readings.owns(subject) or self.readings.process_gone(subject)
+                mine = self._mine(enabled.get(int(rule_id)), subject, leads)
                 if mine or int(rule_id) not in enabled:
                     self.pending.pop(key, None)
                     resolved = service.resolve_event(session, key, at=at)
@@ -236,5 +285,9 @@ class Evaluator:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        try:
+            self.release_leases()
+        except Exception:  # the database may be gone at shutdown; the lease lapses anyway
+            log.warning("alerts: could not release the evaluator's leases", exc_info=True)
         if self._http is not None:
             self._http.close()

@@ -23,11 +23,15 @@ class Metric(StrEnum):
     """99th percentile of API request time over the rule's window, per server process."""
     job_queue_wait_seconds = "job_queue_wait_seconds"
     """Age of the oldest job that could run but has not started."""
+    prediction_error_pct = "prediction_error_pct"
+    """Median |prediction error| of each active deployment's serving version over its recent
+    scored windows: one threshold for the whole fleet, besides each deployment's own."""
 
 
 class Scope(StrEnum):
     host = "host"
     process = "process"
+    deployment = "deployment"
 
 
 class Severity(StrEnum):
@@ -50,6 +54,7 @@ METRIC_SCOPES: dict[Metric, tuple[Scope, ...]] = {
     Metric.disk_percent: (Scope.host,),
     Metric.request_latency_p99_ms: (Scope.process,),
     Metric.job_queue_wait_seconds: (Scope.host,),
+    Metric.prediction_error_pct: (Scope.deployment,),
 }
 
 RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -85,7 +90,9 @@ class RuleFields(BaseModel):
 class RuleCreate(RuleFields):
     name: str = Field(pattern=RULE_NAME, description="Unique name, e.g. `host-cpu-high`.")
     metric: Metric
-    scope: Scope = Scope.host
+    scope: Scope | None = Field(
+        None, validate_default=True, description="Defaults to the metric's first scope."
+    )
     comparison: Comparison = ">"
     threshold: float
     for_seconds: float = Field(0.0, ge=0, le=7 * 86400)
@@ -96,9 +103,11 @@ class RuleCreate(RuleFields):
 
     @field_validator("scope", mode="after")
     @classmethod
-    def _scope_fits_metric(cls, scope: Scope, info: ValidationInfo) -> Scope:
+    def _scope_fits_metric(cls, scope: Scope | None, info: ValidationInfo) -> Scope | None:
         metric = info.data.get("metric")
-        if metric is not None and scope not in METRIC_SCOPES[metric]:
+        if metric is not None and scope is None:
+            return METRIC_SCOPES[metric][0]
+        if metric is not None and scope is not None and scope not in METRIC_SCOPES[metric]:
             allowed = ", ".join(s.value for s in METRIC_SCOPES[metric])
             raise ValueError(f"{metric.value} is measured per {allowed}, not per {scope.value}")
         return scope
@@ -220,3 +229,6 @@ class TickOut(BaseModel):
     delivered: int
     failed: int
     readings: dict[str, dict[str, float]]
+    leads: list[str] = Field(
+        default_factory=list, description="Shared scopes this process evaluated: host, deployment."
+    )

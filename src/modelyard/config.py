@@ -19,6 +19,18 @@ class AuthSettings(BaseModel):
     token_days: int = 90
     cookie_name: str = "modelyard_session"
     cookie_secure: bool = False
+    """Send the session cookie with ``Secure`` (set it when the server is reached over https)."""
+    login_window_seconds: int = 900
+    """Failed logins are counted over this window; a lock ends when they age out of it."""
+    login_failures_per_user: int = 5
+    """Failures for one user name from one address before that pair is refused (429)."""
+    login_failures_per_address: int = 20
+    """Failures from one address, whatever the names, before that address is refused."""
+    login_failures_per_user_any_address: int = 20
+    """Failures for one user name from all addresses before addresses the user has not
+    signed in from lately are refused for that name (their known addresses still work)."""
+    login_known_address_days: int = 30
+    """How long a successful login marks its address as known for that user."""
 
 
 class JobSettings(BaseModel):

@@ -26,10 +26,13 @@ from modelyard.kit.openapi import problems
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/login", response_model=UserOut, responses=problems(401))
-def login(data: LoginIn, response: Response, session: DbSession, settings: AppSettings) -> UserOut:
+@router.post("/auth/login", response_model=UserOut, responses=problems(401, 429))
+def login(
+    data: LoginIn, request: Request, response: Response, session: DbSession, settings: AppSettings
+) -> UserOut:
     """Log in with a password and receive a session cookie."""
-    user = service.authenticate(session, data.name, data.password)
+    address = request.client.host if request.client else ""
+    user = service.log_in(session, settings.auth, data.name, data.password, address)
     lifetime = dt.timedelta(hours=settings.auth.session_hours)
     created = service.create_token(
         session, user, lifetime=lifetime, kind="session", actor=user.name

@@ -9,14 +9,17 @@ logout, disable, role change) drop the cached entries when they commit.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from modelyard.auth import _throttle as throttle
 from modelyard.auth._cache import credentials
 from modelyard.auth.schemas import Principal, Role, TokenCreated, TokenOut, UserCreate, UserUpdate
+from modelyard.config import AuthSettings
 from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from modelyard.kit.security import hash_password, hash_secret, new_secret, verify_password
 from modelyard.kit.time import utcnow
@@ -117,10 +120,35 @@ def _admin_count(session: Session) -> int:
     )
 
 
+@cache
+def _dummy_hash() -> str:
+    return hash_password(new_secret())
+
+
 def authenticate(session: Session, name: str, password: str) -> User:
+    """The user whose password this is, else 401. An unknown, disabled or password-less user
+    costs the same argon2 check as a known one, so timing does not tell which names exist."""
     user = session.scalar(sa.select(User).where(User.name == name))
-    if user is None or user.disabled or not verify_password(user.password_hash, password):
+    stored = user.password_hash if user is not None else None
+    matches = verify_password(stored or _dummy_hash(), password) and stored is not None
+    if user is None or user.disabled or not matches:
         raise Unauthorized("Wrong user name or password.")
+    return user
+
+
+def log_in(
+    session: Session, settings: AuthSettings, name: str, password: str, address: str
+) -> User:
+    """:func:`authenticate` behind the login throttle (429 once too many attempts failed);
+    a failure is counted and audited even though the request's transaction rolls back."""
+    throttle.check(session, settings, name, address)
+    try:
+        user = authenticate(session, name, password)
+    except Unauthorized:
+        throttle.record_failure(session.get_bind().engine, settings, name, address)
+        raise
+    throttle.record_success(session, name, address)
+    record(session, name, "auth.login", "user", name, address=address[:64])
     return user
 
 

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth import service as auth_service
 from modelyard.kit.deps import AppSettings, DbSession
-from modelyard.kit.errors import Unauthorized
+from modelyard.kit.errors import TooManyRequests, Unauthorized
 from modelyard.web._render import SECURITY_HEADERS, render
 from modelyard.web._session import (
     LOGIN_CSRF_COOKIE,
@@ -100,8 +100,15 @@ def login(
             error="The login form expired; please try again.",
             status_code=403,
         )
+    address = request.client.host if request.client else ""
     try:
-        user = auth_service.authenticate(session, name, password)
+        user = auth_service.log_in(session, settings.auth, name, password, address)
+    except TooManyRequests as exc:
+        response = _login_form(
+            request, next_url=target, name=name, error=exc.detail, status_code=429
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except Unauthorized as exc:
         return _login_form(request, next_url=target, name=name, error=exc.detail, status_code=401)
     lifetime = dt.timedelta(hours=settings.auth.session_hours)

@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -74,6 +75,15 @@ class Unprocessable(ProblemError):
     title = "Unprocessable content"
 
 
+class TooManyRequests(ProblemError):
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 def problem_response(
     status: int,
     title: str,
@@ -99,6 +109,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem_response(exc.status_code, exc.title, exc.detail, headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
@@ -124,6 +136,17 @@ def install_handlers(app: FastAPI) -> None:
             detail = f"This endpoint accepts {', '.join(allowed)}; see /docs for the API."
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
         return problem_response(exc.status_code, title, detail, headers)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> Response:
+        # PostgreSQL refuses text with NUL characters and values past a column's bounds that
+        # SQLite stores; either way the request carried the value, so it is a 400, not a 500.
+        return problem_response(
+            400,
+            "Bad request",
+            "A value in the request cannot be stored: it is too long, out of range, or "
+            "contains a NUL character (\\u0000).",
+        )
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -39,8 +39,7 @@ SOURCES = {
 SEVERITIES = {"": "any severity", "critical": "critical", "warning": "warning", "info": "info"}
 EventId = Annotated[int, Path(ge=1, le=2**62)]
 RuleId = Annotated[int, Path(ge=1, le=2**62)]
-RULE_FIELDS = ("name", "metric", "scope", "comparison", "threshold", "for_seconds")
-RULE_FIELDS += ("window_seconds", "severity", "description")
+RULE_FIELDS = frozenset(RuleCreate.model_fields)
 NEW_RULE = {
     "name": "",
     "metric": "",

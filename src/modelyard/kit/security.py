@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -33,3 +34,20 @@ def new_secret() -> str:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def plain_filename(name: str | None, *, max_length: int = 255) -> str | None:
+    """A client-supplied file name reduced to a label: its last path component, without
+    control characters (NUL, CR, LF), at most ``max_length`` characters; None when nothing
+    is left. It is kept as metadata and sent back in Content-Disposition, never used as a path.
+    """
+    if not name:
+        return None
+    base = re.split(r"[/\\]", name)[-1]
+    base = _UNPRINTABLE.sub("", base).strip()
+    if base in ("", ".", ".."):
+        return None
+    return base[-max_length:]

@@ -20,6 +20,7 @@ from modelyard.auth.deps import Editor, Viewer
 from modelyard.kit.deps import AppSettings, DbSession, in_session
 from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from modelyard.kit.responses import json_response
+from modelyard.kit.security import plain_filename
 from modelyard.registry import flavors, service
 from modelyard.registry._reads import cached_json
 from modelyard.registry.artifacts import ArtifactStore, StagedArtifact
@@ -220,7 +221,7 @@ async def create_version(
             return service.create_version(session, name, data, None, actor=principal.name)
         # Checked while staged and promoted just before the commit: a refusal leaves no blob.
         flavors.check_artifact(data.flavor, data.parameters, staged.path)
-        filename = (staged.filename or "")[-255:] or None
+        filename = plain_filename(staged.filename)
         artifact = service.Artifact(staged.sha256, staged.size, filename)
         row = service.create_version(session, name, data, artifact, actor=principal.name)
         store.promote(staged)

@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from modelyard.auth.schemas import Principal, Role
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import ProblemError
+from modelyard.kit.security import plain_filename
 from modelyard.registry import flavors
 from modelyard.registry import service as registry
 from modelyard.registry.schemas import MODEL_NAME_PATTERN, ModelCreate, VersionCreate
@@ -235,7 +236,7 @@ def create_version(
         if upload is not None:
             # Checked while staged, promoted once the version row is written: a refused
             # upload leaves no blob (see registry.artifacts).
-            filename = (upload.filename or "")[-255:] or None
+            filename = plain_filename(upload.filename)
             try:
                 staged = store.stage(
                     upload.file, max_bytes=settings.storage.max_artifact_bytes, filename=filename

@@ -43,7 +43,7 @@ def login(
         max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=settings.auth.cookie_secure,
+        secure=settings.auth.cookie_secure or request.url.scheme == "https",
     )
     return UserOut.model_validate(user)
 
@@ -55,7 +55,12 @@ def logout(request: Request, session: DbSession, settings: AppSettings) -> Respo
     if secret:
         service.end_session(session, secret)
     response = Response(status_code=204)
-    response.delete_cookie(settings.auth.cookie_name)
+    response.delete_cookie(
+        settings.auth.cookie_name,
+        httponly=True,
+        samesite="lax",
+        secure=settings.auth.cookie_secure or request.url.scheme == "https",
+    )
     return response
 
 

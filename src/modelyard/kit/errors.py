@@ -92,11 +92,13 @@ def problem_response(
     **extra: Any,
 ) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    # A detail may quote the request (a name, a path); nosniff keeps a browser from ever
+    # rendering it as HTML.
     return Response(
         orjson.dumps(body, default=str),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers,
+        headers={**(headers or {}), "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -57,7 +57,7 @@ def _login_form(
         path="/login",
         httponly=True,
         samesite="strict",
-        secure=settings.auth.cookie_secure,
+        secure=settings.auth.cookie_secure or request.url.scheme == "https",
     )
     return response
 
@@ -122,7 +122,7 @@ def login(
         max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=settings.auth.cookie_secure,
+        secure=settings.auth.cookie_secure or request.url.scheme == "https",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -136,5 +136,10 @@ def logout(request: Request, _: FormViewer, session: DbSession, settings: AppSet
         raise PageError(400, "Not signed in", "There is no session to end.")
     auth_service.end_session(session, secret)
     response = _redirect("/login")
-    response.delete_cookie(settings.auth.cookie_name)
+    response.delete_cookie(
+        settings.auth.cookie_name,
+        httponly=True,
+        samesite="lax",
+        secure=settings.auth.cookie_secure or request.url.scheme == "https",
+    )
     return response

@@ -44,7 +44,7 @@ class AlertEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(sa.String(16), default="deployment", index=True)
-    """``system`` (raised by a rule) or ``deployment`` (raised by a deployment's evaluation)."""
+    """``system`` (raised by a rule), ``deployment`` (a deployment's evaluation) or ``drift``."""
     deployment_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
     )

@@ -152,9 +152,11 @@ async def deployment_events(
         started = time.monotonic()
         last_beat = started
         yield b"retry: 2000\n\n"
+        # No request.is_disconnected() here: it reads the request's receive channel beside
+        # Starlette's own disconnect listener, and under granian the two readers made
+        # streams end at once (the browser saw ERR_INCOMPLETE_CHUNKED_ENCODING). A client
+        # that leaves cancels this generator through Starlette, or fails the next send.
         while True:
-            if await request.is_disconnected():
-                return
             if timeout is not None and time.monotonic() - started > timeout:
                 return
             samples = await run_in_threadpool(

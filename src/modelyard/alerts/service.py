@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +26,7 @@ from modelyard.alerts.schemas import (
 )
 from modelyard.auth.service import record
 from modelyard.kit.errors import Conflict, NotFound, Unprocessable
+from modelyard.kit.outbound import refusal
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Deployment
@@ -344,7 +344,9 @@ def _get_channel(session: Session, channel_id: int) -> AlertChannel:
 
 
 def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
-    return "*" in allowed_hosts or (urlsplit(url).hostname or "") in allowed_hosts
+    # '*' means public hosts: a name resolving to loopback, private or metadata addresses
+    # is refused unless listed (kit.outbound), when the channel is saved and at each delivery.
+    return refusal(url, allowed_hosts, "alerts.webhook_hosts") is None
 
 
 def _check_host(url: str | None, allowed_hosts: list[str]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from modelyard.kit.outbound import refusal
 from modelyard.targets.base import Interval, TargetDown, TargetError, judge_saturation
 from modelyard.targets.schemas import PrometheusConfig
 
@@ -44,12 +45,10 @@ class PrometheusTarget:
 
     def start(self) -> None:
         self.stop()
-        host = httpx.URL(self.config.url).host
-        if "*" not in self.allowed_hosts and host not in self.allowed_hosts:
+        refused = refusal(self.config.url, self.allowed_hosts, "live.scrape_hosts")
+        if refused is not None:
             raise TargetError(
-                f"host {host!r} is not in the live.scrape_hosts setting "
-                f"({', '.join(self.allowed_hosts)}); an administrator can allow it "
-                "(MODELYARD_LIVE__SCRAPE_HOSTS)"
+                f"{refused}; an administrator can allow it (MODELYARD_LIVE__SCRAPE_HOSTS)"
             )
         self.client = httpx.Client(timeout=self.config.timeout_seconds, follow_redirects=False)
         self._previous = None

@@ -88,6 +88,7 @@ def test_dataset_upload_filename_never_reaches_the_file_system(
     if r.status_code == 201:
         stored = r.json()["filename"]
         assert "\x00" not in stored and len(stored) <= 255
+        assert "/" not in stored and "\\" not in stored and "\n" not in stored
 
 
 @pytest.mark.parametrize("filename", HOSTILE_NAMES)

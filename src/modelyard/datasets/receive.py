@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from modelyard.datasets.store import HashingWriter, append_at
 from modelyard.kit.errors import BadRequest, Conflict, PayloadTooLarge
+from modelyard.kit.security import plain_filename
 
 WRITE_BYTES = 1 << 20
 MAX_FIELD_BYTES = 64 * 1024
@@ -85,7 +86,7 @@ async def receive_raw(
     except BaseException:
         writer.abort()
         raise
-    return Received(target, sha256, writer.size, filename)
+    return Received(target, sha256, writer.size, plain_filename(filename))
 
 
 class _FormReceiver:
@@ -146,7 +147,7 @@ class _FormReceiver:
                 )
             if self.writer is not None:
                 raise BadRequest("Send one file per request, in the form field `file`.")
-            self.filename = params[b"filename"].decode("utf-8", "replace")[-255:] or None
+            self.filename = plain_filename(params[b"filename"].decode("utf-8", "replace"))
             self.writer = HashingWriter(self.target, max_bytes=self.max_bytes)
             self.buffered = _Buffered(self.writer)
             self._is_file = True

@@ -30,6 +30,7 @@ from modelyard.datasets.store import DatasetStore, new_key, sha256_of
 from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
+from modelyard.kit.security import plain_filename
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DatasetUpload, Evaluation
 
@@ -316,7 +317,7 @@ def create_upload(
     store.upload_path(upload_id).touch()
     row = DatasetUpload(
         id=upload_id,
-        filename=data.filename,
+        filename=plain_filename(data.filename) or "",
         name=data.name,
         description=data.description,
         format=data.format,

@@ -175,3 +175,18 @@ def test_web_login_form_answers_429_with_retry_after(
     assert int(r.headers["retry-after"]) > 0
     assert "Too many failed logins" in r.text
     assert "modelyard_session" not in client.cookies
+
+
+def test_login_and_logout_are_audited(app_client: TestClient, database: Database) -> None:
+    name = _user(database)
+    client = TestClient(app_client.app, client=(_address(), 4000))
+    assert client.post("/api/auth/login", json={"name": name, "password": PASSWORD}).is_success
+    r = client.post("/api/auth/logout", headers={"Origin": "http://testserver"})
+    assert r.status_code == 204
+    with database.session() as s:
+        actions = s.scalars(
+            sa.select(AuditEntry.action)
+            .where(AuditEntry.object_key == name)
+            .order_by(AuditEntry.id)
+        ).all()
+    assert actions[-2:] == ["auth.login", "auth.logout"]

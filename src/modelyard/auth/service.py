@@ -227,11 +227,18 @@ def revoke_token(session: Session, token_id: int, principal: Principal) -> Token
 
 def end_session(session: Session, secret: str) -> None:
     secret_hash = hash_secret(secret)
-    session.execute(
+    user_name = session.scalar(
         sa.update(ApiToken)
-        .where(ApiToken.secret_hash == secret_hash, ApiToken.kind == "session")
+        .where(
+            ApiToken.secret_hash == secret_hash,
+            ApiToken.kind == "session",
+            ApiToken.revoked_at.is_(None),
+        )
         .values(revoked_at=utcnow())
+        .returning(sa.select(User.name).where(User.id == ApiToken.user_id).scalar_subquery())
     )
+    if user_name is not None:
+        record(session, user_name, "auth.logout", "user", user_name)
     credentials.drop(secret_hash)
     event.listen(session, "after_commit", lambda _: credentials.drop(secret_hash), once=True)
 

@@ -318,5 +318,8 @@ def test_report_artifacts_of_a_run(editor: Api, viewer: Api, unique: str) -> Non
         html.status_code == 200 and "Predicted against actual" not in html.text
     )  # the figure is an image
     assert f"Deployment d-{unique}" in html.text and "data:image/png;base64," in html.text
+    assert "script-src" not in html.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in html.headers["content-security-policy"]
+    assert html.headers["x-content-type-options"] == "nosniff"
     document = viewer.get(f"/deployments/d-{unique}/report/json").json()
     assert document["series"]["deployment"]["predicted_smax"]["avg"] == [1500.0] * 4

@@ -58,6 +58,8 @@ def test_weekly_report_covers_the_period(editor: Api, viewer: Api, unique: str) 
 
     html = viewer.get(f"/reports/{report_id}/html")
     assert html.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in html.headers["content-security-policy"]
+    assert html.headers["x-content-type-options"] == "nosniff"
     assert name in html.text and "<script>" not in html.text.split("<body>")[1]
 
     png = viewer.get(f"/reports/{report_id}/png").content

@@ -267,4 +267,14 @@ def get_report(
         raise NotFound(
             f"No report yet; create one with POST /api/deployments/{deployment_id}/report."
         )
-    return FileResponse(path, media_type=_MEDIA[kind])
+    # The HTML is a standalone document (inline styles, the figure as a data: image): allow
+    # that much, no scripts, and no framing.
+    return FileResponse(
+        path,
+        media_type=_MEDIA[kind],
+        headers={
+            "Content-Security-Policy": "default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -90,6 +90,8 @@ def get_report_file(
         service.file_path(settings.home, report, fmt),
         media_type=service.MEDIA_TYPES[fmt],
         headers={
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
+            "style-src 'unsafe-inline'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
         },
     )

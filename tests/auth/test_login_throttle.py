@@ -190,3 +190,21 @@ def test_login_and_logout_are_audited(app_client: TestClient, database: Database
             .order_by(AuditEntry.id)
         ).all()
     assert actions[-2:] == ["auth.login", "auth.logout"]
+
+
+def test_failures_past_the_window_are_pruned_whatever_their_name(database: Database) -> None:
+    settings = AuthSettings(login_window_seconds=900)
+    stale = f"made-up-{uuid.uuid4().hex[:8]}"
+    with database.session() as s:
+        s.add(
+            LoginAttempt(
+                user_name=stale,
+                address=_address(),
+                succeeded=False,
+                at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=901),
+            )
+        )
+    _attempt(database, settings, f"other-{uuid.uuid4().hex[:8]}", "x", _address())
+    with database.session() as s:
+        left = s.scalar(sa.select(sa.func.count()).where(LoginAttempt.user_name == stale))
+    assert left == 0

@@ -111,14 +111,10 @@ def record_failure(engine: Engine, settings: AuthSettings, name: str, address: s
     now = utcnow()
     since = now - dt.timedelta(seconds=settings.login_window_seconds)
     with engine.begin() as conn:
-        # Failures that aged out of the window count for nothing; drop this name's and this
-        # address's so the table stays as small as the attempts of one window.
+        # Failures that aged out of the window count for nothing: dropping them all keeps the
+        # table as small as one window's failures, however many names a botnet makes up.
         conn.execute(
-            sa.delete(LoginAttempt).where(
-                ~LoginAttempt.succeeded,
-                LoginAttempt.at < since,
-                (LoginAttempt.user_name == name) | (LoginAttempt.address == address),
-            )
+            sa.delete(LoginAttempt).where(~LoginAttempt.succeeded, LoginAttempt.at < since)
         )
         conn.execute(
             sa.insert(LoginAttempt).values(user_name=name, address=address, succeeded=False, at=now)
@@ -135,12 +131,14 @@ def record_failure(engine: Engine, settings: AuthSettings, name: str, address: s
         )
 
 
-def record_success(session: Session, name: str, address: str) -> None:
+def record_success(session: Session, settings: AuthSettings, name: str, address: str) -> None:
     """Forget this name's failures from this address and mark the address as known."""
     name, address = _clip(name, address)
+    forgotten = utcnow() - dt.timedelta(days=settings.login_known_address_days)
     session.execute(
         sa.delete(LoginAttempt).where(
-            LoginAttempt.user_name == name, LoginAttempt.address == address
+            (LoginAttempt.user_name == name) & (LoginAttempt.address == address)
+            | (LoginAttempt.succeeded & (LoginAttempt.at < forgotten))
         )
     )
     session.add(LoginAttempt(user_name=name, address=address, succeeded=True, at=utcnow()))

@@ -147,7 +147,7 @@ def log_in(
     except Unauthorized:
         throttle.record_failure(session.get_bind().engine, settings, name, address)
         raise
-    throttle.record_success(session, name, address)
+    throttle.record_success(session, settings, name, address)
     record(session, name, "auth.login", "user", name, address=address[:64])
     return user
 

@@ -31,6 +31,10 @@ class AuthSettings(BaseModel):
     signed in from lately are refused for that name (their known addresses still work)."""
     login_known_address_days: int = 30
     """How long a successful login marks its address as known for that user."""
+    trusted_proxies: list[str] = []
+    """Reverse proxies (addresses or networks, e.g. ``["127.0.0.1", "10.0.0.0/8"]``) whose
+    ``X-Forwarded-For`` names the client: the login throttle then counts per client, not
+    per proxy. Empty: the TCP peer is the client."""
 
 
 class JobSettings(BaseModel):

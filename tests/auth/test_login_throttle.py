@@ -208,3 +208,61 @@ def test_failures_past_the_window_are_pruned_whatever_their_name(database: Datab
     with database.session() as s:
         left = s.scalar(sa.select(sa.func.count()).where(LoginAttempt.user_name == stale))
     assert left == 0
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("198.51.100.7", "203.0.113.9", [], "198.51.100.7"),  # no proxy trusted: the peer
+        ("10.0.0.2", "203.0.113.9", ["10.0.0.0/8"], "203.0.113.9"),
+        ("10.0.0.2", None, ["10.0.0.0/8"], "10.0.0.2"),
+        # the client wrote the left part itself: only the hop our proxy added counts
+        ("10.0.0.2", "1.2.3.4, 203.0.113.9", ["10.0.0.0/8"], "203.0.113.9"),
+        # two trusted proxies in a row, then the client
+        ("10.0.0.2", "203.0.113.9, 10.0.0.3", ["10.0.0.0/8"], "203.0.113.9"),
+        ("198.51.100.7", "203.0.113.9", ["10.0.0.0/8"], "198.51.100.7"),  # not via our proxy
+        ("10.0.0.2", "garbage, 203.0.113.9", ["10.0.0.0/8"], "203.0.113.9"),
+        ("10.0.0.2", "203.0.113.9, not-an-ip", ["10.0.0.0/8"], "10.0.0.2"),
+        ("10.0.0.2", "2001:db8::1", ["10.0.0.2"], "2001:db8::1"),
+    ],
+)
+def test_client_address_believes_only_trusted_proxies(
+    peer: str, forwarded: str | None, trusted: list[str], expected: str
+) -> None:
+    from modelyard.kit.security import client_address
+
+    assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_behind_a_trusted_proxy_the_throttle_counts_per_client(
+    app_client: TestClient, database: Database
+) -> None:
+    settings = app_client.app.state.settings  # type: ignore[attr-defined]
+    proxy = _address()
+    name = _user(database)
+    guesser, owner = _address(), _address()
+    via_proxy = TestClient(app_client.app, client=(proxy, 4000))
+
+    def login(client_ip: str, password: str) -> int:
+        response = via_proxy.post(
+            "/api/auth/login",
+            json={"name": name, "password": password},
+            headers={"X-Forwarded-For": client_ip},
+        )
+        return response.status_code
+
+    settings.auth.trusted_proxies = [proxy]
+    try:
+        for _ in range(5):
+            assert login(guesser, "wrong") == 401
+        assert login(guesser, PASSWORD) == 429
+        assert login(owner, PASSWORD) == 200  # another client behind the same proxy
+    finally:
+        settings.auth.trusted_proxies = []
+    # the failures above were counted for the guesser, not for the proxy's own address
+    assert login(owner, PASSWORD) == 200
+    # with the proxy untrusted the header is ignored: a forged one does not dodge a lock
+    name = _user(database)
+    for i in range(5):
+        assert login(f"203.0.113.{i}", "wrong") == 401
+    assert login("203.0.113.200", PASSWORD) == 429

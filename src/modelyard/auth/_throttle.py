@@ -13,8 +13,9 @@ of every host sharing the database) counts the same attempts. Three limits, each
 
 A refused attempt is answered 429 with ``Retry-After`` before any password is checked and is
 not counted, so every lock ends at most one window after the last failure that it counted.
-The address is the TCP peer (``request.client.host``): behind a reverse proxy it is the
-proxy's, and the per-address limits then apply to all clients together.
+The address is the TCP peer, or behind a reverse proxy listed in ``auth.trusted_proxies`` the
+client that proxy names in ``X-Forwarded-For`` (:func:`modelyard.kit.security.client_address`);
+behind an unlisted proxy every client shares the proxy's address and its limits.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from modelyard.auth.schemas import (
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import Forbidden
 from modelyard.kit.openapi import problems
+from modelyard.kit.security import client_address
 
 router = APIRouter(tags=["auth"])
 
@@ -31,7 +32,11 @@ def login(
     data: LoginIn, request: Request, response: Response, session: DbSession, settings: AppSettings
 ) -> UserOut:
     """Log in with a password and receive a session cookie."""
-    address = request.client.host if request.client else ""
+    address = client_address(
+        request.client.host if request.client else "",
+        request.headers.get("x-forwarded-for"),
+        settings.auth.trusted_proxies,
+    )
     user = service.log_in(session, settings.auth, data.name, data.password, address)
     lifetime = dt.timedelta(hours=settings.auth.session_hours)
     created = service.create_token(

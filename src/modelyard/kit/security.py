@@ -1,10 +1,13 @@
-"""Password hashing (argon2id) and random secrets for tokens and sessions."""
+"""Password hashing (argon2id), random secrets for tokens and sessions, safe file-name labels,
+and the client's address as seen through trusted reverse proxies."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
+from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -51,3 +54,37 @@ def plain_filename(name: str | None, *, max_length: int = 255) -> str | None:
     if base in ("", ".", ".."):
         return None
     return base[-max_length:]
+
+
+def _trusted(address: str, proxies: Sequence[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address in proxies  # a name (e.g. a test client's) is trusted only by name
+    for entry in proxies:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted_proxies: Sequence[str]) -> str:
+    """The address a request came from: the TCP ``peer`` unless it is one of the
+    ``trusted_proxies`` (addresses or networks), in which case the rightmost
+    ``X-Forwarded-For`` entry that is not a trusted proxy itself. Entries left of it were
+    written by the client and are never believed; a malformed entry stops the walk there."""
+    if not trusted_proxies or not forwarded_for or not _trusted(peer, trusted_proxies):
+        return peer
+    address = peer
+    for hop in reversed(forwarded_for.split(",")):
+        hop = hop.strip()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return address
+        address = hop
+        if not _trusted(hop, trusted_proxies):
+            return hop
+    return address

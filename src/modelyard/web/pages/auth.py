@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from modelyard.auth import service as auth_service
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import TooManyRequests, Unauthorized
+from modelyard.kit.security import client_address
 from modelyard.web._render import SECURITY_HEADERS, render
 from modelyard.web._session import (
     LOGIN_CSRF_COOKIE,
@@ -100,7 +101,11 @@ def login(
             error="The login form expired; please try again.",
             status_code=403,
         )
-    address = request.client.host if request.client else ""
+    address = client_address(
+        request.client.host if request.client else "",
+        request.headers.get("x-forwarded-for"),
+        settings.auth.trusted_proxies,
+    )
     try:
         user = auth_service.log_in(session, settings.auth, name, password, address)
     except TooManyRequests as exc:

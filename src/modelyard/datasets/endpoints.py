@@ -12,7 +12,6 @@ from starlette.responses import Response
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.datasets import service
 from modelyard.datasets._cached import cached_preview
-from modelyard.datasets.formats import merge_claims
 from modelyard.datasets.receive import (
     Received,
     locked_part,
@@ -97,30 +96,18 @@ async def upload_dataset(
             received = await receive_raw(request, target, max_bytes=limit, filename=filename)
     except ClientDisconnect as exc:
         raise BadRequest("The connection broke during the upload; nothing was stored.") from exc
-    try:
-        fields = received.fields
-        chosen_name = fields.get("name") or name
-        description = fields.get("description", "")[:10_000]
-        claims = merge_claims(
-            received.filename,
-            fields.get("format") or format,
-            fields.get("compression") or compression,
-        )
-    except BaseException:
-        store.delete(received.path)
-        raise
+    fields = received.fields
     result = await run_in_threadpool(
-        service.register_file,
-        request.app.state.db,
-        store,
-        received.path,
-        sha256=received.sha256,
-        size=received.size,
-        filename=received.filename,
-        name=chosen_name,
-        description=description,
-        claims=claims,
-        actor=principal.name,
+        lambda: service.register_received(
+            request.app.state.db,
+            store,
+            received,
+            name=fields.get("name") or name,
+            description=fields.get("description", ""),
+            format=fields.get("format") or format,
+            compression=fields.get("compression") or compression,
+            actor=principal.name,
+        )
     )
     return json_response(result, 201)
 

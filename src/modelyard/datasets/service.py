@@ -36,6 +36,7 @@ from modelyard.models import Dataset, DatasetUpload, Evaluation
 
 if TYPE_CHECKING:
     from modelyard.datasets.ingest import IngestResult
+    from modelyard.datasets.receive import Received
 
 CHUNK_BYTES = 16 << 20
 UPLOAD_EXPIRY = dt.timedelta(days=7)
@@ -193,6 +194,38 @@ def register_file(
         raise
     finally:
         store.delete(raw)
+
+
+def register_received(
+    database: Database,
+    store: DatasetStore,
+    received: Received,
+    *,
+    name: str | None,
+    description: str,
+    format: str | None,
+    compression: str | None,
+    actor: str,
+) -> dict[str, Any]:
+    """:func:`register_file` for a file as an upload received it: its format and compression
+    from the file name and what the client said; on any failure nothing is kept."""
+    try:
+        claims = merge_claims(received.filename, format, compression)
+    except BaseException:
+        store.delete(received.path)
+        raise
+    return register_file(
+        database,
+        store,
+        received.path,
+        sha256=received.sha256,
+        size=received.size,
+        filename=received.filename,
+        name=name,
+        description=description[:10_000],
+        claims=claims,
+        actor=actor,
+    )
 
 
 def _insert(

@@ -26,7 +26,6 @@ from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth.schemas import Role
 from modelyard.datasets import service as datasets_service
-from modelyard.datasets.formats import merge_claims
 from modelyard.datasets.receive import receive_multipart
 from modelyard.datasets.schemas import DATASET_NAME_PATTERN
 from modelyard.datasets.store import DatasetStore
@@ -147,26 +146,21 @@ async def upload_dataset(request: Request) -> Response:
                 "A dataset name is 1-200 letters, digits, _ . or -, starting with a letter or "
                 "digit; or leave it empty to use the file's name.",
             )
-        claims = merge_claims(
-            received.filename,
-            received.fields.get("format") or None,
-            received.fields.get("compression") or None,
-        )
     except BaseException:
         store.delete(received.path)
         raise
+    fields = received.fields
     result = await run_in_threadpool(
-        datasets_service.register_file,
-        request.app.state.db,
-        store,
-        received.path,
-        sha256=received.sha256,
-        size=received.size,
-        filename=received.filename,
-        name=name,
-        description=received.fields.get("description", "").strip()[:10_000],
-        claims=claims,
-        actor=user.name,
+        lambda: datasets_service.register_received(
+            request.app.state.db,
+            store,
+            received,
+            name=name,
+            description=fields.get("description", "").strip(),
+            format=fields.get("format") or None,
+            compression=fields.get("compression") or None,
+            actor=user.name,
+        )
     )
     target = f"/datasets/{result['id']}"
     if request.headers.get("hx-request") == "true":

@@ -35,7 +35,7 @@ from modelyard.datasets import service as datasets_service
 from modelyard.datasets.formats import Claims
 from modelyard.datasets.store import DatasetStore, sha256_of
 from modelyard.kit.db import Database
-from modelyard.models import Dataset, Deployment, Evaluation, Job, RegisteredModel, Target, User
+from modelyard.models import Dataset, Deployment, Job, RegisteredModel, Target, User
 from modelyard.registry import service as registry
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.schemas import ModelCreate, VersionCreate
@@ -337,8 +337,3 @@ def load_all(database: Database, settings: Settings, admin: str, *, live: bool) 
     if live:
         loaded.deployments = load_live(database)
     return loaded
-
-
-def evaluations_count(database: Database) -> int:
-    with database.session() as session:
-        return int(session.scalar(sa.select(sa.func.count()).select_from(Evaluation)) or 0)

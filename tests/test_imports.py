@@ -74,6 +74,33 @@ def test_idle_server_has_not_imported_data_libraries_or_unused_drivers(tmp_path:
     assert loaded == []
 
 
+SERVER_ONLY = ("fastapi", "starlette", "sqlalchemy", "alembic", "huey", "granian", "jinja2")
+
+
+def test_schemas_modules_import_pydantic_only(tmp_path: Path) -> None:
+    """The Python client returns the server's own schemas: importing them loads no server."""
+    loaded = _run(
+        f"""
+        import importlib, json, pathlib, sys
+        import modelyard
+
+        root = pathlib.Path(modelyard.__file__).parent
+        names = sorted(
+            "modelyard." + ".".join(path.relative_to(root).with_suffix("").parts)
+            for path in root.rglob("schemas.py")
+        )
+        for name in names:
+            importlib.import_module(name)
+        print(json.dumps({{
+            "schemas": len(names),
+            "server": sorted(m for m in {SERVER_ONLY + NOT_AT_IDLE!r} if m in sys.modules),
+        }}))
+        """,
+        tmp_path,
+    )
+    assert loaded["schemas"] >= 10 and loaded["server"] == []
+
+
 def _redis_available() -> bool:
     try:
         import redis

@@ -50,9 +50,29 @@ Rules:
   ``modelyard worker --concurrency N`` runs anywhere pointed at the same database and queue.
 """
 
-from modelyard.jobs.context import JobCancelled, JobContext, JobTimedOut
-from modelyard.jobs.kinds import JobKind, get_kind, job_kind
-from modelyard.jobs.schemas import PRIORITY_LEVELS, JobOut, JobStatus
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.jobs.context import JobCancelled, JobContext, JobTimedOut
+    from modelyard.jobs.kinds import JobKind, get_kind, job_kind
+    from modelyard.jobs.schemas import PRIORITY_LEVELS, JobOut, JobStatus
+
+# Resolved on first use, so that ``modelyard.jobs.schemas`` (which the Python client and the
+# CLI import) does not load the job runtime, the database layer or the web framework.
+_EXPORTS = {
+    "JobCancelled": "context",
+    "JobContext": "context",
+    "JobTimedOut": "context",
+    "JobKind": "kinds",
+    "get_kind": "kinds",
+    "job_kind": "kinds",
+    "PRIORITY_LEVELS": "schemas",
+    "JobOut": "schemas",
+    "JobStatus": "schemas",
+}
 
 __all__ = [
     "PRIORITY_LEVELS",
@@ -65,3 +85,10 @@ __all__ = [
     "get_kind",
     "job_kind",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)

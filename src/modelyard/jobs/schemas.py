@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.auth.schemas import Role
 from modelyard.jobs.kinds import KIND_PATTERN
-from modelyard.kit.errors import Unprocessable
 
 PRIORITY_LEVELS: dict[str, int] = {"low": 0, "normal": 50, "high": 75, "urgent": 100}
 MIN_PRIORITY, MAX_PRIORITY = 0, 100
@@ -31,25 +30,6 @@ class JobStatus(StrEnum):
 
 TERMINAL = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
 ACTIVE = frozenset({JobStatus.queued, JobStatus.running})
-
-
-def parse_priority(value: str | int) -> int:
-    """A level name or an integer 0..100 (higher runs first) -> the stored integer."""
-    if isinstance(value, bool):
-        raise Unprocessable("priority must be low, normal, high, urgent or an integer 0-100.")
-    if isinstance(value, int):
-        if not MIN_PRIORITY <= value <= MAX_PRIORITY:
-            raise Unprocessable(
-                f"priority {value} is out of range; use {MIN_PRIORITY}-{MAX_PRIORITY} "
-                "or low, normal, high, urgent."
-            )
-        return value
-    level = PRIORITY_LEVELS.get(str(value).lower())
-    if level is None:
-        raise Unprocessable(
-            f"Unknown priority {value!r}; use low, normal, high, urgent or an integer 0-100."
-        )
-    return level
 
 
 class JobProgress(BaseModel):

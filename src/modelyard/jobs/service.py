@@ -26,16 +26,37 @@ from modelyard.jobs import repository as repo
 from modelyard.jobs.kinds import JobKind, all_kinds, get_kind
 from modelyard.jobs.runtime import runtime_for
 from modelyard.jobs.schemas import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    PRIORITY_LEVELS,
     TERMINAL,
     JobKindOut,
     JobOut,
     JobStatus,
-    parse_priority,
 )
 from modelyard.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from modelyard.kit.time import utcnow
 
 MAX_PARAMS_BYTES = 256 * 1024
+
+
+def parse_priority(value: str | int) -> int:
+    """A level name or an integer 0..100 (higher runs first) -> the stored integer."""
+    if isinstance(value, bool):
+        raise Unprocessable("priority must be low, normal, high, urgent or an integer 0-100.")
+    if isinstance(value, int):
+        if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+            raise Unprocessable(
+                f"priority {value} is out of range; use {MIN_PRIORITY}-{MAX_PRIORITY} "
+                "or low, normal, high, urgent."
+            )
+        return value
+    level = PRIORITY_LEVELS.get(str(value).lower())
+    if level is None:
+        raise Unprocessable(
+            f"Unknown priority {value!r}; use low, normal, high, urgent or an integer 0-100."
+        )
+    return level
 
 
 def can_see(principal: Principal | None, owner_id: int | None) -> bool:

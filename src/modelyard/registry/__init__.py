@@ -1,5 +1,20 @@
 """The model registry: models, versions, artifacts, tags, aliases and lineage."""
 
-from modelyard.registry._reads import CachedReads
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.registry._reads import CachedReads
 
 __all__ = ["CachedReads"]
+
+
+def __getattr__(name: str) -> Any:
+    # Resolved on first use: ``modelyard.registry.schemas`` is imported by the Python client,
+    # which must not load the server's middleware, database layer or web framework.
+    if name == "CachedReads":
+        from modelyard.registry._reads import CachedReads
+
+        return CachedReads
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
 from modelyard.deployments import live
 from modelyard.jobs import runtime as jobs_runtime
+from modelyard.kit.compression import CompressionMiddleware
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
 from modelyard.kit.openapi import document_problems
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the request metrics (added after it, so it wraps this): cached reads are counted.
     app.add_middleware(CachedReads)
     install_telemetry(app)
+    # Outermost: compresses pages, API bodies and errors alike (never event streams).
+    app.add_middleware(CompressionMiddleware)
     app.include_router(api_router)
     mount_web(app)
 

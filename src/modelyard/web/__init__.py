@@ -12,14 +12,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from modelyard.web._errors import install_page_errors
-from modelyard.web._render import STATIC_DIR
+from modelyard.web._render import STATIC_DIR, asset_version
 from modelyard.web._routes import router
 from modelyard.web._static import CachedStaticFiles
 
 
 def mount(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(
+        "/static", CachedStaticFiles(directory=STATIC_DIR, version=asset_version()), name="static"
+    )
     install_page_errors(app)
 
 

@@ -128,7 +128,7 @@ def duration(seconds: float | None) -> str:
 
 
 @cache
-def _asset_version() -> str:
+def asset_version() -> str:
     """Changes when the app or the vendored libraries change, to bust browser caches."""
     stamp = STATIC_DIR / "vendor" / "VERSIONS"
     vendor = stamp.read_text().strip() if stamp.is_file() else ""
@@ -139,7 +139,7 @@ def _asset_version() -> str:
 
 
 def static_url(path: str) -> str:
-    return f"/static/{path}?v={_asset_version()}"
+    return f"/static/{path}?v={asset_version()}"
 
 
 @cache

@@ -19,7 +19,7 @@ from modelyard.jobs import runtime as jobs_runtime
 from modelyard.kit.compression import CompressionMiddleware
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
-from modelyard.kit.openapi import document_problems
+from modelyard.kit.openapi import document_problems, operation_id
 from modelyard.registry import CachedReads
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.telemetry import QueryProfiler, Sampler
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Model registry, evaluation jobs, live deployments and RocksDB capacity models.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
 
     # First among the routes: probes are matched before the API's many routes.

@@ -24,10 +24,10 @@ from modelyard.kit.errors import Forbidden
 from modelyard.kit.openapi import problems
 from modelyard.kit.security import client_address
 
-router = APIRouter(tags=["auth"])
+router = APIRouter()
 
 
-@router.post("/auth/login", response_model=UserOut, responses=problems(401, 429))
+@router.post("/auth/login", response_model=UserOut, responses=problems(401, 429), tags=["auth"])
 def login(
     data: LoginIn, request: Request, response: Response, session: DbSession, settings: AppSettings
 ) -> UserOut:
@@ -53,7 +53,7 @@ def login(
     return UserOut.model_validate(user)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, tags=["auth"])
 def logout(request: Request, session: DbSession, settings: AppSettings) -> Response:
     """End the browser session."""
     secret = request.cookies.get(settings.auth.cookie_name)
@@ -69,13 +69,13 @@ def logout(request: Request, session: DbSession, settings: AppSettings) -> Respo
     return response
 
 
-@router.get("/users/me", response_model=UserOut)
+@router.get("/users/me", response_model=UserOut, tags=["users"])
 def me(principal: Viewer, session: DbSession) -> UserOut:
     """Show the calling user."""
     return UserOut.model_validate(service.get_user(session, principal.name))
 
 
-@router.patch("/users/me", response_model=UserOut)
+@router.patch("/users/me", response_model=UserOut, tags=["users"])
 def change_my_password(data: PasswordChange, principal: Viewer, session: DbSession) -> UserOut:
     """Change your own password (the current one is required)."""
     return UserOut.model_validate(
@@ -85,37 +85,37 @@ def change_my_password(data: PasswordChange, principal: Viewer, session: DbSessi
     )
 
 
-@router.get("/users", response_model=list[UserOut])
+@router.get("/users", response_model=list[UserOut], tags=["users"])
 def list_users(_: Admin, session: DbSession) -> list[UserOut]:
     """List users."""
     return [UserOut.model_validate(u) for u in service.list_users(session)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
 def create_user(data: UserCreate, principal: Admin, session: DbSession) -> UserOut:
     """Create a user."""
     return UserOut.model_validate(service.create_user(session, data, actor=principal.name))
 
 
-@router.get("/users/{name}", response_model=UserOut)
+@router.get("/users/{name}", response_model=UserOut, tags=["users"])
 def get_user(name: str, _: Admin, session: DbSession) -> UserOut:
     """Show a user."""
     return UserOut.model_validate(service.get_user(session, name))
 
 
-@router.patch("/users/{name}", response_model=UserOut)
+@router.patch("/users/{name}", response_model=UserOut, tags=["users"])
 def update_user(name: str, data: UserUpdate, principal: Admin, session: DbSession) -> UserOut:
     """Change a user's role, password or disabled flag."""
     return UserOut.model_validate(service.update_user(session, name, data, actor=principal.name))
 
 
-@router.get("/tokens", response_model=list[TokenOut])
+@router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
 def list_tokens(principal: Viewer, session: DbSession, all: bool = False) -> list[TokenOut]:
     """List your API tokens (admins: every user's with `all=true`)."""
     return service.list_tokens(session, principal, all_users=all)
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201)
+@router.post("/tokens", response_model=TokenCreated, status_code=201, tags=["tokens"])
 def create_token(
     data: TokenCreate, principal: Viewer, session: DbSession, settings: AppSettings
 ) -> TokenCreated:
@@ -130,7 +130,7 @@ def create_token(
     )
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenOut)
+@router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["tokens"])
 def revoke_token(token_id: int, principal: Viewer, session: DbSession) -> TokenOut:
     """Revoke an API token."""
     return service.revoke_token(session, token_id, principal)

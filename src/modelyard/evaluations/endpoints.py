@@ -96,7 +96,7 @@ def cancel_evaluation(
     return json_response(service.cancel(session, evaluation_id, principal))
 
 
-@router.get("/models/{name}/metrics", response_model=MetricTrend, tags=["registry"])
+@router.get("/models/{name}/metrics", response_model=MetricTrend, tags=["models"])
 async def metric_trend(
     request: Request,
     name: Annotated[str, Path(pattern=MODEL_NAME_PATTERN)],

@@ -12,6 +12,13 @@ operation the error statuses that it can answer with, derived from what the oper
 - a request body: 413 (too large) and 415 (media type not accepted).
 
 A route adds a status that these rules cannot see with ``responses=problems(401)``.
+
+Operation ids are ``<group>.<verb>`` (``models.create``, ``aliases.set``), what generated
+clients name their methods after. :func:`operation_id` derives them from each route, so they
+live in one place: the group is the route's first tag and the verb is the endpoint
+function's name without the group's noun (``set_alias`` tagged ``aliases`` is
+``aliases.set``; ``deployment_metrics`` tagged ``deployments`` is ``deployments.metrics``).
+A well-named endpoint function is therefore all a new route needs.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from modelyard.kit.errors import PROBLEM_MEDIA_TYPE
@@ -45,6 +53,40 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="For invalid input: one entry per wrong field."
     )
+
+
+# Groups whose noun is not the tag itself or the tag without its plural ending.
+_GROUP_NOUNS: dict[str, tuple[str, ...]] = {
+    "drift": ("drift_checks", "drift_check", "drift"),
+    "aliases": ("aliases", "alias"),
+    "analytics": ("analytics",),
+    "audit": ("audit",),
+    "meta": (),
+    "admin": (),
+}
+
+
+def _without(words: list[str], noun: str) -> list[str]:
+    """``words`` with the first run of ``noun``'s words taken out."""
+    parts = noun.split("_")
+    for start in range(len(words) - len(parts) + 1):
+        if words[start : start + len(parts)] == parts:
+            return words[:start] + words[start + len(parts) :]
+    return words
+
+
+def operation_id(route: APIRoute) -> str:
+    """``<group>.<verb>``: the route's first tag, and its function's name less the group's noun."""
+    group = route.tags[0] if route.tags else route.endpoint.__module__.split(".")[1]
+    group = str(group)
+    nouns = _GROUP_NOUNS.get(group, (group, group.removesuffix("s")))
+    words = route.name.split("_")
+    for noun in nouns:
+        shorter = _without(words, noun)
+        if shorter and shorter != words:
+            words = shorter
+            break
+    return f"{group}.{'_'.join(words)}"
 
 
 def _problem_response(status: int) -> dict[str, Any]:

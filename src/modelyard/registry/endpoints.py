@@ -43,7 +43,7 @@ from modelyard.registry.schemas import (
     VersionUpdate,
 )
 
-router = APIRouter(tags=["registry"])
+router = APIRouter()
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="The model's name.")]
 Selector = Annotated[
@@ -63,7 +63,7 @@ def _version_out(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "id"}
 
 
-@router.get("/models", response_model=ModelPage)
+@router.get("/models", response_model=ModelPage, tags=["models"])
 async def list_models(
     request: Request,
     _: Viewer,
@@ -92,7 +92,7 @@ async def list_models(
     return await cached_json(request, key, load)
 
 
-@router.post("/models", response_model=ModelOut, status_code=201)
+@router.post("/models", response_model=ModelOut, status_code=201, tags=["models"])
 async def create_model(request: Request, data: ModelCreate, principal: Editor) -> Response:
     """Register a new model."""
     row = await in_session(
@@ -101,7 +101,7 @@ async def create_model(request: Request, data: ModelCreate, principal: Editor) -
     return json_response(_model_out(row), 201)
 
 
-@router.get("/models/{name}", response_model=ModelOut)
+@router.get("/models/{name}", response_model=ModelOut, tags=["models"])
 async def get_model(request: Request, name: ModelName, _: Viewer) -> Response:
     """Show a model with its tags and aliases."""
     return await cached_json(
@@ -109,7 +109,7 @@ async def get_model(request: Request, name: ModelName, _: Viewer) -> Response:
     )
 
 
-@router.patch("/models/{name}", response_model=ModelOut)
+@router.patch("/models/{name}", response_model=ModelOut, tags=["models"])
 async def update_model(
     request: Request, name: ModelName, data: ModelUpdate, principal: Editor
 ) -> Response:
@@ -120,7 +120,7 @@ async def update_model(
     return json_response(_model_out(row))
 
 
-@router.delete("/models/{name}", status_code=204)
+@router.delete("/models/{name}", status_code=204, tags=["models"])
 async def delete_model(request: Request, name: ModelName, principal: Editor) -> Response:
     """Delete a model with all its versions, tags and aliases."""
     await in_session(
@@ -208,6 +208,7 @@ async def _read_version_request(
     response_model=VersionOut,
     status_code=201,
     openapi_extra=_VERSION_BODY,
+    tags=["versions"],
 )
 async def create_version(
     name: ModelName, request: Request, principal: Editor, settings: AppSettings
@@ -234,7 +235,7 @@ async def create_version(
             store.discard(staged)
 
 
-@router.get("/models/{name}/versions", response_model=VersionPage)
+@router.get("/models/{name}/versions", response_model=VersionPage, tags=["versions"])
 async def list_versions(
     request: Request,
     name: ModelName,
@@ -251,7 +252,7 @@ async def list_versions(
     return await cached_json(request, ("versions", name, limit, cursor), load)
 
 
-@router.get("/models/{name}/versions/{version}", response_model=VersionOut)
+@router.get("/models/{name}/versions/{version}", response_model=VersionOut, tags=["versions"])
 async def get_version(request: Request, name: ModelName, version: Selector, _: Viewer) -> Response:
     """Show a version (a number, `latest` or `@alias`)."""
     return await cached_json(
@@ -261,7 +262,7 @@ async def get_version(request: Request, name: ModelName, version: Selector, _: V
     )
 
 
-@router.patch("/models/{name}/versions/{version}", response_model=VersionOut)
+@router.patch("/models/{name}/versions/{version}", response_model=VersionOut, tags=["versions"])
 async def update_version(
     request: Request, name: ModelName, version: Selector, data: VersionUpdate, principal: Editor
 ) -> Response:
@@ -273,7 +274,7 @@ async def update_version(
     return json_response(_version_out(row))
 
 
-@router.delete("/models/{name}/versions/{version}", status_code=204)
+@router.delete("/models/{name}/versions/{version}", status_code=204, tags=["versions"])
 async def delete_version(
     request: Request, name: ModelName, version: Selector, principal: Editor
 ) -> Response:
@@ -289,6 +290,7 @@ async def delete_version(
     "/models/{name}/versions/{version}/artifact",
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
+    tags=["versions"],
 )
 def get_artifact(
     name: ModelName, version: Selector, request: Request, _: Viewer, session: DbSession
@@ -304,7 +306,7 @@ def get_artifact(
     )
 
 
-@router.get("/models/{name}/aliases/{alias}", response_model=VersionOut)
+@router.get("/models/{name}/aliases/{alias}", response_model=VersionOut, tags=["aliases"])
 async def get_alias(request: Request, name: ModelName, alias: AliasName, _: Viewer) -> Response:
     """Resolve an alias to its version."""
     return await cached_json(
@@ -314,7 +316,7 @@ async def get_alias(request: Request, name: ModelName, alias: AliasName, _: View
     )
 
 
-@router.put("/models/{name}/aliases/{alias}", response_model=VersionOut)
+@router.put("/models/{name}/aliases/{alias}", response_model=VersionOut, tags=["aliases"])
 async def set_alias(
     request: Request, name: ModelName, alias: AliasName, data: AliasSet, principal: Editor
 ) -> Response:
@@ -326,7 +328,7 @@ async def set_alias(
     return json_response(_version_out(row))
 
 
-@router.delete("/models/{name}/aliases/{alias}", status_code=204)
+@router.delete("/models/{name}/aliases/{alias}", status_code=204, tags=["aliases"])
 async def delete_alias(
     request: Request, name: ModelName, alias: AliasName, principal: Editor
 ) -> Response:
@@ -337,7 +339,7 @@ async def delete_alias(
     return Response(status_code=204)
 
 
-@router.put("/models/{name}/tags/{key}", response_model=ModelOut)
+@router.put("/models/{name}/tags/{key}", response_model=ModelOut, tags=["models"])
 async def set_model_tag(
     request: Request, name: ModelName, key: TagKey, data: TagSet, principal: Editor
 ) -> Response:
@@ -349,7 +351,7 @@ async def set_model_tag(
     return json_response(_model_out(row))
 
 
-@router.delete("/models/{name}/tags/{key}", response_model=ModelOut)
+@router.delete("/models/{name}/tags/{key}", response_model=ModelOut, tags=["models"])
 async def delete_model_tag(
     request: Request, name: ModelName, key: TagKey, principal: Editor
 ) -> Response:
@@ -360,7 +362,9 @@ async def delete_model_tag(
     return json_response(_model_out(row))
 
 
-@router.put("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
+@router.put(
+    "/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut, tags=["versions"]
+)
 async def set_version_tag(
     request: Request,
     name: ModelName,
@@ -379,7 +383,9 @@ async def set_version_tag(
     return json_response(_version_out(row))
 
 
-@router.delete("/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
+@router.delete(
+    "/models/{name}/versions/{version}/tags/{key}", response_model=VersionOut, tags=["versions"]
+)
 async def delete_version_tag(
     request: Request, name: ModelName, version: Selector, key: TagKey, principal: Editor
 ) -> Response:

@@ -2,13 +2,16 @@
 
 Services ``flush()``; the request dependency (``kit.deps``) and the job wrapper commit through
 :meth:`Database.session`, which rolls back on any exception so a failed request leaves nothing
-half-written.
+half-written. What must be kept although the change it describes is refused (the audit entry
+of a refused alias move) is handed to :func:`after_rollback` and written in a transaction of
+its own once the refused one has rolled back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from modelyard.kit.time import utcnow
+
+log = logging.getLogger("modelyard.db")
+
+_AFTER_ROLLBACK = "modelyard.after_rollback"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,6 +91,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return sa.create_engine(url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True)
 
 
+def after_rollback(session: Session, work: Callable[[Session], None]) -> None:
+    """Run ``work`` in a transaction of its own if ``session``'s transaction rolls back (and
+    never if it commits): the record of a refusal outlives the refused change."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(work)
+
+
 class Database:
     """Owns the engine and hands out sessions that commit once, at the end."""
 
@@ -104,12 +117,22 @@ class Database:
             session.commit()
         except BaseException:
             session.rollback()
+            self._run_after_rollback(session)
             raise
         finally:
             session.close()
+
+    def _run_after_rollback(self, session: Session) -> None:
+        pending: list[Callable[[Session], None]] = session.info.pop(_AFTER_ROLLBACK, [])
+        for work in pending:
+            try:
+                with self.session() as own:
+                    work(own)
+            except Exception:  # the refusal itself is what the caller must see
+                log.exception("a record kept after a rollback could not be written")
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "make_engine", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "after_rollback", "make_engine", "utcnow"]

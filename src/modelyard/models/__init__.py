@@ -17,6 +17,7 @@ from modelyard.models.jobs import Job
 from modelyard.models.logins import LoginAttempt
 from modelyard.models.metrics import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
 from modelyard.models.registry import (
+    AliasProtection,
     ModelAlias,
     ModelTag,
     ModelVersion,
@@ -34,6 +35,7 @@ __all__ = [
     "AlertEvent",
     "AlertLease",
     "AlertRule",
+    "AliasProtection",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -86,3 +86,22 @@ class ModelAlias(Base):
         sa.ForeignKey("model_versions.id", ondelete="CASCADE"), index=True
     )
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AliasProtection(Base):
+    """An alias that only an admin, or a move passing its gate, may point elsewhere.
+
+    Kept apart from ``model_aliases`` so that a name can be protected before it is first set
+    and stays protected while it is unset. ``gate`` is null (admins only) or the condition a
+    candidate version must meet (``registry._protection``)."""
+
+    __tablename__ = "alias_protections"
+
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    gate: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from modelyard.auth.deps import Editor, Viewer
+from modelyard.auth.deps import Admin, Editor, Viewer
+from modelyard.auth.schemas import Role
 from modelyard.kit.deps import AppSettings, DbSession, in_session
 from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from modelyard.kit.responses import json_response
@@ -35,6 +36,8 @@ from modelyard.registry.schemas import (
     ModelOut,
     ModelPage,
     ModelUpdate,
+    ProtectionOut,
+    ProtectionSet,
     SortKey,
     TagSet,
     VersionCreate,
@@ -124,7 +127,10 @@ async def update_model(
 async def delete_model(request: Request, name: ModelName, principal: Editor) -> Response:
     """Delete a model with all its versions, tags and aliases."""
     await in_session(
-        request, lambda session: service.delete_model(session, name, actor=principal.name)
+        request,
+        lambda session: service.delete_model(
+            session, name, actor=principal.name, as_admin=principal.role is Role.admin
+        ),
     )
     return Response(status_code=204)
 
@@ -281,7 +287,9 @@ async def delete_version(
     """Delete a version and the aliases that point at it."""
     await in_session(
         request,
-        lambda session: service.delete_version(session, name, version, actor=principal.name),
+        lambda session: service.delete_version(
+            session, name, version, actor=principal.name, as_admin=principal.role is Role.admin
+        ),
     )
     return Response(status_code=204)
 
@@ -320,10 +328,17 @@ async def get_alias(request: Request, name: ModelName, alias: AliasName, _: View
 async def set_alias(
     request: Request, name: ModelName, alias: AliasName, data: AliasSet, principal: Editor
 ) -> Response:
-    """Point an alias at a version (creating or moving it)."""
+    """Point an alias at a version (creating or moving it); a protected alias needs its gate."""
     row = await in_session(
         request,
-        lambda session: service.set_alias(session, name, alias, data.version, actor=principal.name),
+        lambda session: service.set_alias(
+            session,
+            name,
+            alias,
+            data.version,
+            actor=principal.name,
+            as_admin=principal.role is Role.admin,
+        ),
     )
     return json_response(_version_out(row))
 
@@ -332,9 +347,60 @@ async def set_alias(
 async def delete_alias(
     request: Request, name: ModelName, alias: AliasName, principal: Editor
 ) -> Response:
-    """Remove an alias."""
+    """Remove an alias (an admin's to remove when it is protected)."""
     await in_session(
-        request, lambda session: service.delete_alias(session, name, alias, actor=principal.name)
+        request,
+        lambda session: service.delete_alias(
+            session, name, alias, actor=principal.name, as_admin=principal.role is Role.admin
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/models/{name}/protections", response_model=list[ProtectionOut], tags=["aliases"])
+async def list_protections(request: Request, name: ModelName, _: Viewer) -> Response:
+    """List a model's protected aliases and their gates."""
+    return await cached_json(
+        request, ("protections", name), lambda session: service.list_protections(session, name)
+    )
+
+
+@router.get(
+    "/models/{name}/aliases/{alias}/protection", response_model=ProtectionOut, tags=["aliases"]
+)
+async def get_protection(
+    request: Request, name: ModelName, alias: AliasName, _: Viewer
+) -> Response:
+    """Show an alias's protection and gate."""
+    return await cached_json(
+        request,
+        ("protection", name, alias),
+        lambda session: service.get_protection(session, name, alias),
+    )
+
+
+@router.put(
+    "/models/{name}/aliases/{alias}/protection", response_model=ProtectionOut, tags=["aliases"]
+)
+async def protect_alias(
+    request: Request, name: ModelName, alias: AliasName, data: ProtectionSet, principal: Admin
+) -> Response:
+    """Protect an alias: only admins, or a move whose version passes the gate, may move it."""
+    row = await in_session(
+        request,
+        lambda session: service.protect_alias(session, name, alias, data, actor=principal.name),
+    )
+    return json_response(row)
+
+
+@router.delete("/models/{name}/aliases/{alias}/protection", status_code=204, tags=["aliases"])
+async def unprotect_alias(
+    request: Request, name: ModelName, alias: AliasName, principal: Admin
+) -> Response:
+    """Lift an alias's protection."""
+    await in_session(
+        request,
+        lambda session: service.unprotect_alias(session, name, alias, actor=principal.name),
     )
     return Response(status_code=204)
 

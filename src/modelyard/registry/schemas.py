@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"
 ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
@@ -155,3 +155,54 @@ class AuditOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditOut]
     next_cursor: str | None
+
+
+class AliasGate(BaseModel):
+    """What a version must show before a non-admin may point a protected alias at it."""
+
+    dataset: str | int = Field(
+        description="The dataset (name or id) the candidate must have been evaluated on."
+    )
+    metric: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The candidate's evaluation must beat the current holder's on this metric "
+        "(mae, rmse, mape, r2, accuracy, f1, ...); a holder not evaluated there is beaten.",
+    )
+    max_age_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=3650,
+        description="The candidate's evaluation on the dataset must be at most this old.",
+    )
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> AliasGate:
+        if self.metric is None and self.max_age_days is None:
+            raise ValueError("a gate needs `metric`, `max_age_days` or both")
+        return self
+
+
+class ProtectionSet(BaseModel):
+    gate: AliasGate | None = Field(
+        default=None,
+        description="Null: only admins may move or remove the alias. Otherwise non-admins may "
+        "move it to a version that passes the gate.",
+    )
+
+
+class GateOut(BaseModel):
+    dataset_id: int
+    dataset: str
+    metric: str | None
+    max_age_days: float | None
+
+
+class ProtectionOut(BaseModel):
+    model: str
+    alias: str
+    version: int | None = Field(description="The version the alias points at now, if set.")
+    gate: GateOut | None
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -18,6 +18,7 @@ from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import (
+    AliasProtection,
     AuditEntry,
     ModelAlias,
     ModelTag,
@@ -25,11 +26,12 @@ from modelyard.models import (
     RegisteredModel,
     VersionTag,
 )
-from modelyard.registry import flavors, repository
+from modelyard.registry import _protection, flavors, repository
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     ModelCreate,
     ModelUpdate,
+    ProtectionSet,
     VersionCreate,
     VersionUpdate,
 )
@@ -139,8 +141,23 @@ def update_model(session: Session, name: str, data: ModelUpdate, *, actor: str) 
     return get_model(session, name)
 
 
-def delete_model(session: Session, name: str, *, actor: str) -> None:
+def delete_model(session: Session, name: str, *, actor: str, as_admin: bool = False) -> None:
     model = _model(session, name)
+    if not as_admin:
+        held = session.scalar(
+            sa.select(ModelAlias.alias)
+            .join(
+                AliasProtection,
+                sa.and_(
+                    AliasProtection.model_id == ModelAlias.model_id,
+                    AliasProtection.alias == ModelAlias.alias,
+                ),
+            )
+            .where(ModelAlias.model_id == model.id)
+            .limit(1)
+        )
+        if held is not None:
+            raise _protection.admin_only(session, actor, name, held, "delete its model")
     # Explicit deletes keep this independent of ON DELETE support being switched on.
     version_ids = sa.select(ModelVersion.id).where(ModelVersion.model_id == model.id)
     session.execute(sa.delete(ModelAlias).where(ModelAlias.model_id == model.id))
@@ -152,6 +169,7 @@ def delete_model(session: Session, name: str, *, actor: str) -> None:
     )
     session.execute(sa.delete(ModelVersion).where(ModelVersion.model_id == model.id))
     session.execute(sa.delete(ModelTag).where(ModelTag.model_id == model.id))
+    session.execute(sa.delete(AliasProtection).where(AliasProtection.model_id == model.id))
     session.delete(model)
     session.flush()
     record(session, actor, "model.delete", "model", name)
@@ -356,9 +374,28 @@ def merge_version_metrics(
     )
 
 
-def delete_version(session: Session, name: str, selector: str, *, actor: str) -> None:
+def delete_version(
+    session: Session, name: str, selector: str, *, actor: str, as_admin: bool = False
+) -> None:
     model = _model(session, name)
     version = _version(session, model, selector)
+    if not as_admin:
+        held = session.scalar(
+            sa.select(ModelAlias.alias)
+            .join(
+                AliasProtection,
+                sa.and_(
+                    AliasProtection.model_id == ModelAlias.model_id,
+                    AliasProtection.alias == ModelAlias.alias,
+                ),
+            )
+            .where(ModelAlias.version_id == version.id)
+            .limit(1)
+        )
+        if held is not None:
+            raise _protection.admin_only(
+                session, actor, name, held, f"delete version {version.version}, which it names"
+            )
     session.execute(sa.delete(ModelAlias).where(ModelAlias.version_id == version.id))
     session.execute(sa.delete(VersionTag).where(VersionTag.version_id == version.id))
     session.execute(
@@ -379,8 +416,10 @@ def delete_version(session: Session, name: str, selector: str, *, actor: str) ->
 
 
 def set_alias(
-    session: Session, name: str, alias: str, number: int, *, actor: str
+    session: Session, name: str, alias: str, number: int, *, actor: str, as_admin: bool = False
 ) -> dict[str, Any]:
+    """Point ``alias`` at version ``number``. A protected alias moves only for an admin
+    (``as_admin``) or when the version passes the alias's gate; else a 409 saying why."""
     if not re.fullmatch(ALIAS_PATTERN, alias) or alias == "latest":
         raise BadRequest(
             f"'{alias}' is not a valid alias; use a letter then letters, digits, _ or - (and not 'latest')."
@@ -388,32 +427,121 @@ def set_alias(
     model = _model(session, name)
     version = _version(session, model, number)
     existing = session.get(ModelAlias, (model.id, alias))
-    previous = None
+    holder = session.get(ModelVersion, existing.version_id) if existing is not None else None
+    previous = holder.version if holder is not None else None
+    guard = _protection.protection(session, model.id, alias)
+    audit: dict[str, Any] = {}
+    if guard is not None:
+        verdict = _protection.judge(
+            session, guard, model=name, candidate=version, holder=holder, as_admin=as_admin
+        )
+        if not verdict.allowed:
+            raise _protection.refuse(session, actor, name, alias, number, verdict)
+        audit = {"protected": True, "allowed_by": verdict.check, **verdict.evidence}
     if existing is None:
         session.add(ModelAlias(model_id=model.id, alias=alias, version_id=version.id))
     else:
-        previous = session.scalar(
-            sa.select(ModelVersion.version).where(ModelVersion.id == existing.version_id)
-        )
         existing.version_id = version.id
         existing.updated_at = utcnow()
     _touch(session, model.id)
     session.flush()
     record(
-        session, actor, "alias.set", "model", name, alias=alias, version=number, previous=previous
+        session,
+        actor,
+        "alias.set",
+        "model",
+        name,
+        alias=alias,
+        version=number,
+        previous=previous,
+        **audit,
     )
     return get_version(session, name, number)
 
 
-def delete_alias(session: Session, name: str, alias: str, *, actor: str) -> None:
+def delete_alias(
+    session: Session, name: str, alias: str, *, actor: str, as_admin: bool = False
+) -> None:
     model = _model(session, name)
     existing = session.get(ModelAlias, (model.id, alias))
     if existing is None:
         raise NotFound(f"Model '{name}' has no alias '{alias}'.")
+    if not as_admin and _protection.protection(session, model.id, alias) is not None:
+        raise _protection.admin_only(session, actor, name, alias, "remove it")
     session.delete(existing)
     _touch(session, model.id)
     session.flush()
     record(session, actor, "alias.delete", "model", name, alias=alias)
+
+
+def _protection_out(session: Session, name: str, row: AliasProtection) -> dict[str, Any]:
+    version = session.scalar(
+        sa.select(ModelVersion.version)
+        .join(ModelAlias, ModelAlias.version_id == ModelVersion.id)
+        .where(ModelAlias.model_id == row.model_id, ModelAlias.alias == row.alias)
+    )
+    return {
+        "model": name,
+        "alias": row.alias,
+        "version": version,
+        "gate": row.gate,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def list_protections(session: Session, name: str) -> list[dict[str, Any]]:
+    model = _model(session, name)
+    rows = session.scalars(
+        sa.select(AliasProtection)
+        .where(AliasProtection.model_id == model.id)
+        .order_by(AliasProtection.alias)
+    ).all()
+    return [_protection_out(session, name, row) for row in rows]
+
+
+def get_protection(session: Session, name: str, alias: str) -> dict[str, Any]:
+    model = _model(session, name)
+    row = _protection.protection(session, model.id, alias)
+    if row is None:
+        raise NotFound(f"Alias '{alias}' of '{name}' is not protected.")
+    return _protection_out(session, name, row)
+
+
+def protect_alias(
+    session: Session, name: str, alias: str, data: ProtectionSet, *, actor: str
+) -> dict[str, Any]:
+    """Protect ``alias`` (set or not yet) or change its gate; admins only (the caller checks)."""
+    if not re.fullmatch(ALIAS_PATTERN, alias) or alias == "latest":
+        raise BadRequest(f"'{alias}' is not a valid alias.")
+    model = _model(session, name)
+    gate = _protection.gate_from(session, data.gate) if data.gate is not None else None
+    row = _protection.protection(session, model.id, alias)
+    now = utcnow()
+    if row is None:
+        row = AliasProtection(
+            model_id=model.id, alias=alias, gate=gate, created_by=actor, created_at=now
+        )
+        session.add(row)
+    else:
+        row.gate = gate
+    row.updated_at = now
+    _touch(session, model.id)
+    session.flush()
+    record(session, actor, "alias.protect", "model", name, alias=alias, gate=gate)
+    return _protection_out(session, name, row)
+
+
+def unprotect_alias(session: Session, name: str, alias: str, *, actor: str) -> None:
+    model = _model(session, name)
+    row = _protection.protection(session, model.id, alias)
+    if row is None:
+        raise NotFound(f"Alias '{alias}' of '{name}' is not protected.")
+    session.delete(row)
+    _touch(session, model.id)
+    session.flush()
+    record(session, actor, "alias.unprotect", "model", name, alias=alias)
 
 
 def set_model_tag(

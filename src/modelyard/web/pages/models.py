@@ -345,7 +345,9 @@ def set_alias(
     )
     if not version.strip().isdigit():
         raise PageError(400, "Invalid input", "Choose the version number the alias points at.")
-    registry.set_alias(session, name, alias, int(version), actor=user.name)
+    registry.set_alias(
+        session, name, alias, int(version), actor=user.name, as_admin=user.role is Role.admin
+    )
     return _after_change(request, session, name, user, f"Alias {alias} now points at v{version}.")
 
 
@@ -358,7 +360,7 @@ def delete_alias(
     session: DbSession,
 ) -> Response:
     """Remove an alias."""
-    registry.delete_alias(session, name, alias, actor=user.name)
+    registry.delete_alias(session, name, alias, actor=user.name, as_admin=user.role is Role.admin)
     return _after_change(request, session, name, user, f"Alias {alias} removed.")
 
 

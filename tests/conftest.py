@@ -24,6 +24,7 @@ from modelyard.auth.schemas import Role, UserCreate
 from modelyard.config import Settings
 from modelyard.kit import migrate
 from modelyard.kit.db import Database
+from tests.served import LiveServer, make_token, serving
 
 PG_ADMIN_URL = os.environ.get(
     "MODELYARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -172,3 +173,13 @@ def anonymous(app_client: TestClient) -> Api:
 def unique() -> str:
     """A fresh suffix so tests sharing a session database never collide."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real ``modelyard serve`` (SQLite, embedded workers) for every test of the session
+    that talks HTTP to a server: the Python client's and the CLI's."""
+    home = tmp_path_factory.mktemp("live-server")
+    with serving(home) as served:
+        tokens = {role.value: make_token(served.url, f"live-{role.value}", role) for role in Role}
+        yield LiveServer(served, tokens)

@@ -48,7 +48,7 @@ class _Quiet(BaseHTTPRequestHandler):
 def run(label: str, url: str, home: Path, ticks: int) -> None:
     migrate.upgrade(url)
     settings = Settings(home=home, database_url=url)
-    settings.alerts.webhook_hosts = ["127.0.0.1"]  # the local receiver ('*' is public hosts only)
+    settings.webhooks.hosts = ["127.0.0.1"]  # the local receiver ('*' is public hosts only)
     db = Database(url)
     evaluator = Evaluator(db, settings)
     evaluator.tick()  # CPU and latency baselines
@@ -65,7 +65,7 @@ def run(label: str, url: str, home: Path, ticks: int) -> None:
             session,
             ChannelCreate(name="bench", url=f"http://127.0.0.1:{receiver.server_address[1]}/"),
             "bench",
-            settings.alerts.webhook_hosts,
+            settings.webhooks.hosts,
         )
         rule = service.create_rule(
             session, RuleCreate(name="bench-mem", metric="memory_percent", threshold=0.0), "bench"

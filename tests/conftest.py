@@ -67,7 +67,8 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
     settings = Settings(home=home, database_url=database_url, **overrides)  # type: ignore[arg-type]
     settings.jobs.workers = int(os.environ.get("MODELYARD_TEST_WORKERS", "2"))
     settings.alerts.enabled = False  # alert tests drive Evaluator.tick themselves
-    settings.alerts.webhook_hosts = ["127.0.0.1"]  # nothing fuzzed leaves the machine
+    settings.webhooks.enabled = False  # delivery tests drive deliver_due themselves
+    settings.webhooks.hosts = ["127.0.0.1"]  # nothing fuzzed leaves the machine
     return settings
 
 

@@ -16,6 +16,7 @@ from modelyard.registry.endpoints import router as registry_router
 from modelyard.reports.endpoints import router as reports_router
 from modelyard.targets.endpoints import router as targets_router
 from modelyard.telemetry.endpoints import router as telemetry_router
+from modelyard.webhooks.endpoints import router as webhooks_router
 
 router = APIRouter(prefix="/api")
 router.include_router(registry_router)
@@ -30,3 +31,4 @@ router.include_router(analytics_router)
 router.include_router(reports_router)
 router.include_router(alerts_router)
 router.include_router(drift_router)
+router.include_router(webhooks_router)

@@ -1,5 +1,5 @@
-"""``create_app()``: the lifespan wires the database, artifact store, cache, job workers and
-live loops, then mounts the API and the web UI."""
+"""``create_app()``: the lifespan wires the database, artifact store, cache, job workers,
+live loops, the alert evaluator and the delivery sender, then mounts the API and the web UI."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from modelyard.registry.artifacts import ArtifactStore
 from modelyard.telemetry import QueryProfiler, Sampler
 from modelyard.telemetry import install as install_telemetry
 from modelyard.web import mount as mount_web
+from modelyard.webhooks.delivery import Sender
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,9 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.live = live.start_live(settings, db)
         app.state.metric_store = app.state.live.store
         app.state.alerts = Evaluator(db, settings).start() if settings.alerts.enabled else None
+        app.state.deliveries = (
+            Sender(db, settings.webhooks).start() if settings.webhooks.enabled else None
+        )
         try:
             yield
         finally:
+            if app.state.deliveries is not None:
+                app.state.deliveries.stop()
             if app.state.alerts is not None:
                 app.state.alerts.stop()
             live.stop_live(app.state.live)

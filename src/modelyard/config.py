@@ -100,14 +100,25 @@ class AlertSettings(BaseModel):
     latency_exclude_routes: list[str] = ["/events", "/stream", "/metrics"]
     """Routes whose template contains one of these are left out of the latency p99 (long-lived
     streams would otherwise dominate it)."""
-    webhook_hosts: list[str] = ["*"]
-    """Hosts a notification channel may post to (``*``: any). Narrow it where the server must
-    not be a way to reach arbitrary addresses; channels are admin-only either way."""
-    webhook_timeout_seconds: float = 5.0
-    delivery_attempts: int = 5
-    """Attempts per notification before it is recorded as failed."""
+
+
+class WebhookSettings(BaseModel):
+    """Every outbound notification: webhooks and alert channels share one delivery queue."""
+
+    enabled: bool = True
+    """Send due deliveries from this process (``modelyard serve``); any process may queue them."""
+    hosts: list[str] = ["*"]
+    """Hosts webhooks and alert channels may post to; ``*`` means any public host (a name that
+    resolves to a loopback, private or metadata address is refused unless listed)."""
+    timeout_seconds: float = 5.0
+    attempts: int = 5
+    """Attempts per delivery before it is recorded as failed."""
     retry_backoff_seconds: float = 10.0
     """Delay before the second attempt; it doubles with each further attempt."""
+    poll_seconds: float = 1.0
+    """How often the sender looks for due deliveries (queued here or by any other process)."""
+    retention_days: float = 30.0
+    """Sent and failed deliveries older than this are removed from the delivery log."""
 
 
 class Settings(BaseSettings):
@@ -130,6 +141,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @property
     def resolved_database_url(self) -> str:

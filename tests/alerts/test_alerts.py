@@ -5,16 +5,12 @@ recorded as failed), deployment alerts share the list, roles and validation are 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from modelyard.alerts._notify import deliver_due
 from modelyard.alerts._readings import quantile_from_buckets
 from modelyard.alerts.evaluator import Evaluator
 from modelyard.config import Settings
@@ -22,36 +18,9 @@ from modelyard.deployments._alerts import raise_alert, resolve_alerts
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, Target
+from modelyard.webhooks.delivery import deliver_due
 from tests.conftest import Api
-
-
-class Receiver:
-    """A tiny threaded HTTP server on 127.0.0.1 that records the JSON bodies posted to it."""
-
-    def __init__(self, status: int = 200) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", "0"))
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(status)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"no" if status >= 300 else b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.receiver import Receiver
 
 
 @pytest.fixture
@@ -73,8 +42,8 @@ def evaluator(database: Database, settings: Settings) -> Iterator[Evaluator]:
     """An evaluator limited to the rules a test adds (the seeded defaults are left alone);
     it hands its host and fleet leases back afterwards, so the next test's evaluator leads."""
     own = settings.model_copy(deep=True)
-    own.alerts.delivery_attempts = 2
-    own.alerts.retry_backoff_seconds = 0.0
+    own.webhooks.attempts = 2
+    own.webhooks.retry_backoff_seconds = 0.0
     ev = Evaluator(database, own)
     ev.only_rules = set()
     yield ev
@@ -268,7 +237,7 @@ def test_failing_receiver_is_retried_then_recorded_as_failed(
     assert first[f"failing-{unique}"]["status"] == "pending"  # one attempt left
     assert first[f"failing-{unique}"]["attempts"] == 1
 
-    deliver_due(evaluator.db, evaluator.settings.alerts, now=utcnow() + dt.timedelta(minutes=1))
+    deliver_due(evaluator.db, evaluator.settings.webhooks, now=utcnow() + dt.timedelta(minutes=1))
     final = {d["channel"]: d for d in viewer.get(f"/alerts/{event_id}/deliveries").json()}
     failing, dead = final[f"failing-{unique}"], final[f"dead-{unique}"]
     assert failing["status"] == "failed" and failing["attempts"] == 2

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from modelyard.alerts._notify import deliver_due
 from modelyard.config import Settings
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
+from modelyard.webhooks.delivery import deliver_due
 from tests.alerts.test_alerts import Receiver
 from tests.conftest import Api
 from tests.drift.test_api import check, frame, upload, wait_for
@@ -60,7 +60,7 @@ def test_drifted_check_raises_and_a_clean_one_resolves(
         assert event["resolved_at"] is not None
 
         for _ in range(3):
-            deliver_due(database, settings.alerts, now=utcnow() + dt.timedelta(seconds=1))
+            deliver_due(database, settings.webhooks, now=utcnow() + dt.timedelta(seconds=1))
         mine = [b for b in receiver.received if b["alert"]["id"] == event["id"]]
         assert [b["status"] for b in mine] == ["firing", "resolved"]
     finally:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from modelyard.alerts.service import host_allowed
 from modelyard.kit.outbound import refusal
 from modelyard.targets.base import TargetDown, TargetError
 from modelyard.targets.prometheus import PrometheusTarget
@@ -34,7 +33,7 @@ INWARD = [
 def test_star_allows_public_hosts_only(url: str) -> None:
     reason = refusal(url, ["*"], "live.scrape_hosts")
     assert reason is not None and "non-public address" in reason
-    assert not host_allowed(url, ["*"])
+    assert refusal(url, ["*"], "webhooks.hosts") is not None
 
 
 def test_listed_hosts_and_addresses_are_allowed() -> None:

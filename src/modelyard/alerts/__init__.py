@@ -4,6 +4,6 @@ and drift checks; notification channels.
 
 ``service`` holds rules, channels and events (``raise_event``/``resolve_event`` are how any
 domain opens and closes an event); ``evaluator`` is the loop the server runs; ``_leases``
-elects which process evaluates the host and fleet rules; ``_readings`` measures; ``_notify``
-sends.
+elects which process evaluates the host and fleet rules; ``_readings`` measures; channels'
+notifications go through the one delivery queue of ``modelyard.webhooks``.
 """

@@ -15,11 +15,6 @@ ALERTS_FIRED = Counter(
     "Alert events raised, by source and severity.",
     ["source", "severity"],
 )
-ALERT_DELIVERIES = Counter(
-    "modelyard_alert_deliveries_total",
-    "Notification attempts, by channel kind and outcome (sent, retry, failed).",
-    ["kind", "outcome"],
-)
 EVALUATION_SECONDS = Gauge(
     "modelyard_alerts_evaluation_seconds",
     "Time the last evaluation of the alert rules took.",

@@ -101,7 +101,7 @@ def create_channel(
     data: ChannelCreate, principal: Admin, session: DbSession, settings: AppSettings
 ) -> Response:
     """Add a notification channel (a webhook or Slack-compatible URL)."""
-    created = service.create_channel(session, data, principal.name, settings.alerts.webhook_hosts)
+    created = service.create_channel(session, data, principal.name, settings.webhooks.hosts)
     return json_response(created, 201)
 
 
@@ -115,9 +115,7 @@ def update_channel(
 ) -> Response:
     """Change a notification channel."""
     return json_response(
-        service.update_channel(
-            session, channel_id, data, principal.name, settings.alerts.webhook_hosts
-        )
+        service.update_channel(session, channel_id, data, principal.name, settings.webhooks.hosts)
     )
 
 

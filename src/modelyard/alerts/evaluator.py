@@ -36,12 +36,12 @@ from sqlalchemy.orm import Session
 
 from modelyard.alerts import _leases, service
 from modelyard.alerts._metrics import EVALUATION_SECONDS
-from modelyard.alerts._notify import deliver_due
 from modelyard.alerts._readings import ReadingKey, Readings
 from modelyard.alerts.schemas import Metric, Scope
 from modelyard.config import Settings
 from modelyard.kit.db import Database
 from modelyard.models import AlertEvent, AlertRule
+from modelyard.webhooks.delivery import deliver_due
 
 if TYPE_CHECKING:
     import httpx
@@ -120,7 +120,7 @@ class Evaluator:
             import httpx
 
             self._http = httpx.Client(
-                timeout=self.settings.alerts.webhook_timeout_seconds, follow_redirects=False
+                timeout=self.settings.webhooks.timeout_seconds, follow_redirects=False
             )
         return self._http
 
@@ -133,7 +133,7 @@ class Evaluator:
         if deliver:
             result.delivered, result.failed = deliver_due(
                 self.db,
-                self.settings.alerts,
+                self.settings.webhooks,
                 now=dt.datetime.fromtimestamp(now, dt.UTC),
                 client=self._client,
             )

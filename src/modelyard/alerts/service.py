@@ -3,8 +3,9 @@
 ``raise_event`` and ``resolve_event`` are the only way events open and close, for rules
 (``evaluator``) and deployments (``deployments._alerts``) alike: opening inserts with the
 event's ``open_key`` and does nothing when that key is already open (another process got
-there first), and both queue one delivery per channel that wants the transition. The
-deliveries are sent by ``_notify``. Functions here flush; the caller commits.
+there first), and both queue one delivery per channel that wants the transition, and emit
+``alert.fired`` / ``alert.resolved`` to webhooks, through the one delivery queue
+(``modelyard.webhooks``). Functions here flush; the caller commits.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from modelyard.kit.errors import Conflict, NotFound, Unprocessable
 from modelyard.kit.outbound import refusal
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
-from modelyard.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Deployment
+from modelyard.models import AlertChannel, AlertEvent, AlertRule, Delivery, Deployment
+from modelyard.webhooks import delivery
+from modelyard.webhooks import service as webhooks
 
 __all__ = [
     "ack_event",
@@ -128,21 +131,24 @@ def _queue_deliveries(
             AlertChannel.enabled.is_(True)
         )
     ).all()
-    rows = [
-        {
-            "event_id": event_id,
-            "channel_id": c.id,
-            "transition": transition,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": at,
-            "created_at": at,
-        }
+    wanted = [
+        c.id
         for c in channels
         if Severity(c.min_severity).rank <= rank and (transition == "firing" or c.send_resolved)
     ]
-    if rows:
-        session.execute(sa.insert(AlertDelivery), rows)
+    document = get_event(session, event_id)
+    event = "alert.resolved" if transition == "resolved" else "alert.fired"
+    shared_id = delivery.new_event_id()
+    delivery.queue(
+        session,
+        event=event,
+        payload=document,
+        channel_ids=wanted,
+        alert_id=event_id,
+        at=at,
+        event_id=shared_id,
+    )
+    webhooks.emit(session, event, delivery.plain(document), event_id=shared_id)
 
 
 def _event_query() -> sa.Select[AlertEvent, str | None, str | None]:
@@ -343,15 +349,11 @@ def _get_channel(session: Session, channel_id: int) -> AlertChannel:
     return channel
 
 
-def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
+def _check_host(url: str | None, allowed_hosts: list[str]) -> None:
     # '*' means public hosts: a name resolving to loopback, private or metadata addresses
     # is refused unless listed (kit.outbound), when the channel is saved and at each delivery.
-    return refusal(url, allowed_hosts, "alerts.webhook_hosts") is None
-
-
-def _check_host(url: str | None, allowed_hosts: list[str]) -> None:
-    if url is not None and not host_allowed(url, allowed_hosts):
-        message = "host is not in the alerts.webhook_hosts setting"
+    message = refusal(url, allowed_hosts, delivery.HOSTS_SETTING) if url is not None else None
+    if message is not None:
         raise Unprocessable(
             f"The request is not valid: url: {message}.",
             extra={"errors": [{"field": "url", "message": message}]},
@@ -387,7 +389,7 @@ def update_channel(
 
 def delete_channel(session: Session, channel_id: int, actor: str) -> None:
     channel = _get_channel(session, channel_id)
-    session.execute(sa.delete(AlertDelivery).where(AlertDelivery.channel_id == channel.id))
+    session.execute(sa.delete(Delivery).where(Delivery.channel_id == channel.id))
     session.delete(channel)
     session.flush()
     record(session, actor, "delete", "alert_channel", channel.name)
@@ -396,17 +398,17 @@ def delete_channel(session: Session, channel_id: int, actor: str) -> None:
 def list_deliveries(session: Session, event_id: int) -> list[dict[str, Any]]:
     get_event(session, event_id)
     rows = session.execute(
-        sa.select(AlertDelivery, AlertChannel.name)
-        .join(AlertChannel, AlertChannel.id == AlertDelivery.channel_id)
-        .where(AlertDelivery.event_id == event_id)
-        .order_by(AlertDelivery.id)
+        sa.select(Delivery, AlertChannel.name)
+        .join(AlertChannel, AlertChannel.id == Delivery.channel_id)
+        .where(Delivery.alert_id == event_id)
+        .order_by(Delivery.id)
     ).all()
     return [
         {
             "id": d.id,
-            "event_id": d.event_id,
+            "event_id": d.alert_id,
             "channel": name,
-            "transition": d.transition,
+            "transition": "resolved" if d.event == "alert.resolved" else "firing",
             "status": d.status,
             "attempts": d.attempts,
             "response_status": d.response_status,

@@ -34,6 +34,7 @@ from modelyard.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DriftCheck
+from modelyard.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from modelyard.drift.detector import Column, Options
@@ -258,7 +259,22 @@ def complete(session: Session, drift_id: int, outcome: dict[str, Any]) -> None:
     row.progress = 1.0
     row.finished_at = utcnow()
     session.flush()
-    _alert(session, row, [str(c) for c in outcome["summary"].get("drifted", [])])
+    drifted = [str(c) for c in outcome["summary"].get("drifted", [])]
+    _alert(session, row, drifted)
+    if row.dataset_drifted:
+        webhooks.emit(
+            session,
+            "drift.found",
+            {
+                "drift_id": row.id,
+                "reference": {"id": row.reference_id, "name": row.reference_name},
+                "current": {"id": row.current_id, "name": row.current_name},
+                "drifted_columns": drifted,
+                "columns": len(row.columns),
+                "share_drifted": row.summary.get("share_drifted"),
+                "drift_share": row.summary.get("drift_share"),
+            },
+        )
 
 
 def _alert(session: Session, row: DriftCheck, drifted: list[str]) -> None:

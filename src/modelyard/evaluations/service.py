@@ -38,6 +38,7 @@ from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, Evaluation, ModelVersion, RegisteredModel
 from modelyard.registry import service as registry_service
 from modelyard.registry.artifacts import ArtifactStore
+from modelyard.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from modelyard.evaluations.runner import Outcome, Plan
@@ -277,6 +278,13 @@ def complete(session: Session, evaluation_id: int, outcome: Outcome) -> None:
     if headline and row.version_id is not None:
         with suppress(NotFound):  # the version was deleted while it was being evaluated
             registry_service.merge_version_metrics(session, row.version_id, headline)
+    _finished(session, row)
+
+
+def _finished(session: Session, row: Evaluation) -> None:
+    """Tell webhooks that ``row`` ended (its details, which can be large, stay here)."""
+    document = {k: v for k, v in evaluation_out(row).items() if k != "details"}
+    webhooks.emit(session, "evaluation.finished", document, model=row.model_name)
 
 
 def record_external(
@@ -360,11 +368,16 @@ def end(
             (Evaluation.rows_total > 0, sa.cast(rows_done, sa.Float) / Evaluation.rows_total),
             else_=0.0,
         )
-    session.execute(
+    ended = session.execute(
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation_id, Evaluation.status.in_(ACTIVE))
         .values(**values)
-    )
+        .returning(Evaluation.id)
+    ).first()
+    if ended is not None:
+        row = session.get(Evaluation, evaluation_id, populate_existing=True)
+        if row is not None:
+            _finished(session, row)
 
 
 def requeue(session: Session, evaluation_id: int) -> None:

@@ -1,7 +1,7 @@
 """Which URLs the server may fetch or post to when a user supplied them (scrape targets,
 alert webhooks): the guard that keeps it from being a way into the rest of the network.
 
-A host named in the allowlist (``live.scrape_hosts``, ``alerts.webhook_hosts``) is trusted as
+A host named in the allowlist (``live.scrape_hosts``, ``webhooks.hosts``) is trusted as
 named, whatever it resolves to: an administrator listed it. ``*`` stands for any *public*
 host: the name is resolved and refused when any of its addresses is loopback, private,
 link-local (the cloud metadata address 169.254.169.254), shared, reserved or unspecified,

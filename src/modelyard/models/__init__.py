@@ -3,7 +3,6 @@
 from modelyard.kit.db import Base
 from modelyard.models.alerts import (
     AlertChannel,
-    AlertDelivery,
     AlertEvent,
     AlertLease,
     AlertRule,
@@ -28,10 +27,10 @@ from modelyard.models.reports import Report
 from modelyard.models.targets import Target
 from modelyard.models.tuning import TuningRecord
 from modelyard.models.users import ApiToken, User
+from modelyard.models.webhooks import Delivery, Webhook
 
 __all__ = [
     "AlertChannel",
-    "AlertDelivery",
     "AlertEvent",
     "AlertLease",
     "AlertRule",
@@ -41,6 +40,7 @@ __all__ = [
     "Base",
     "Dataset",
     "DatasetUpload",
+    "Delivery",
     "Deployment",
     "DeploymentSwitch",
     "DriftCheck",
@@ -60,4 +60,5 @@ __all__ = [
     "TuningRecord",
     "User",
     "VersionTag",
+    "Webhook",
 ]

@@ -1,5 +1,5 @@
-"""Alerts: the rules that watch the server, the events they and deployments raise, the
-channels that tell people, and each attempt to tell them.
+"""Alerts: the rules that watch the server, the events they and deployments raise, and the
+channels that tell people (their deliveries are in ``deliveries``, shared with webhooks).
 
 An event is *open* while ``resolved_at`` is null. ``open_key`` names what it is about
 (``rule:3:host-a`` for a rule and subject, ``deployment:7:prediction_error`` for a deployment's
@@ -79,29 +79,6 @@ class AlertChannel(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class AlertDelivery(Base):
-    __tablename__ = "alert_deliveries"
-    __table_args__ = (sa.Index("ix_alert_deliveries_status_due", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("alert_events.id", ondelete="CASCADE"), index=True
-    )
-    channel_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("alert_channels.id", ondelete="CASCADE"), index=True
-    )
-    transition: Mapped[str] = mapped_column(sa.String(16))
-    """``firing`` or ``resolved``."""
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    """``pending`` (due at ``next_attempt_at``), ``sending`` (claimed), ``sent`` or ``failed``."""
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    response_status: Mapped[int | None]
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[dt.datetime | None]
 
 
 class AlertLease(Base):

@@ -35,6 +35,7 @@ from modelyard.registry.schemas import (
     VersionCreate,
     VersionUpdate,
 )
+from modelyard.webhooks import service as webhooks
 
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,199})(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63})|/(?P<version>latest|[0-9]{1,9}))?$"
@@ -115,7 +116,7 @@ def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str
             [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()],
         )
     record(session, actor, "model.create", "model", data.name)
-    return {
+    created = {
         "id": model_id,
         "name": data.name,
         "description": data.description,
@@ -127,6 +128,13 @@ def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str
         "created_at": now,
         "updated_at": now,
     }
+    webhooks.emit(
+        session,
+        "model.created",
+        {k: v for k, v in created.items() if k != "id"},
+        model=data.name,
+    )
+    return created
 
 
 def update_model(session: Session, name: str, data: ModelUpdate, *, actor: str) -> dict[str, Any]:
@@ -173,6 +181,7 @@ def delete_model(session: Session, name: str, *, actor: str, as_admin: bool = Fa
     session.delete(model)
     session.flush()
     record(session, actor, "model.delete", "model", name)
+    webhooks.emit(session, "model.deleted", {"model": name, "actor": actor}, model=name)
 
 
 def _apply_tags(
@@ -294,7 +303,10 @@ def create_version(
         artifact=artifact.sha256 if artifact else None,
     )
     session.flush()
-    return get_version(session, name, number)
+    created = get_version(session, name, number)
+    document = {k: v for k, v in created.items() if k != "id"}
+    webhooks.emit(session, "version.created", document | {"actor": actor}, model=name)
+    return created
 
 
 def list_versions(
@@ -413,6 +425,12 @@ def delete_version(
     )
     _touch(session, model.id)
     record(session, actor, "version.delete", "model", name, version=version.version)
+    webhooks.emit(
+        session,
+        "version.deleted",
+        {"model": name, "version": version.version, "actor": actor},
+        model=name,
+    )
 
 
 def set_alias(
@@ -456,6 +474,20 @@ def set_alias(
         previous=previous,
         **audit,
     )
+    if previous != number:
+        webhooks.emit(
+            session,
+            "alias.moved",
+            {
+                "model": name,
+                "alias": alias,
+                "version": number,
+                "previous": previous,
+                "protected": guard is not None,
+                "actor": actor,
+            },
+            model=name,
+        )
     return get_version(session, name, number)
 
 
@@ -468,10 +500,19 @@ def delete_alias(
         raise NotFound(f"Model '{name}' has no alias '{alias}'.")
     if not as_admin and _protection.protection(session, model.id, alias) is not None:
         raise _protection.admin_only(session, actor, name, alias, "remove it")
+    held = session.scalar(
+        sa.select(ModelVersion.version).where(ModelVersion.id == existing.version_id)
+    )
     session.delete(existing)
     _touch(session, model.id)
     session.flush()
     record(session, actor, "alias.delete", "model", name, alias=alias)
+    webhooks.emit(
+        session,
+        "alias.deleted",
+        {"model": name, "alias": alias, "version": held, "actor": actor},
+        model=name,
+    )
 
 
 def _protection_out(session: Session, name: str, row: AliasProtection) -> dict[str, Any]:

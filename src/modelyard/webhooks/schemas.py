@@ -1,0 +1,145 @@
+"""Input and output shapes of the webhook endpoints, and the event types a webhook may take."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+WEBHOOK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+EVENT_TYPES: dict[str, str] = {
+    "model.created": "A model was registered.",
+    "model.deleted": "A model was deleted with its versions.",
+    "version.created": "A version was added to a model.",
+    "version.deleted": "A version was deleted.",
+    "alias.moved": "An alias was set, or moved to another version (`previous` names the old one).",
+    "alias.deleted": "An alias was removed.",
+    "evaluation.finished": "An evaluation ended: succeeded (with its metrics), failed or cancelled.",
+    "drift.found": "A drift check found the current dataset drifted from its reference.",
+    "alert.fired": "An alert opened (a rule, a deployment's own alert, or drift).",
+    "alert.resolved": "An open alert was resolved.",
+    "ping": "A test delivery (POST /api/webhooks/{id}/test); sent whatever the filters.",
+}
+
+
+def _http_url(url: str | None) -> str | None:
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+def _event_patterns(events: list[str] | None) -> list[str] | None:
+    if events is None:
+        return None
+    for pattern in events:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in EVENT_TYPES):
+            known = ", ".join(EVENT_TYPES)
+            raise ValueError(
+                f"{pattern!r} matches no event type; use one of {known} (or 'alias.*')"
+            )
+    return sorted(set(events))
+
+
+def _model_patterns(models: list[str] | None) -> list[str] | None:
+    return sorted(set(models)) if models is not None else None
+
+
+ModelPattern = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WebhookFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, min_length=8, max_length=2000)
+    events: list[str] | None = Field(
+        None,
+        max_length=50,
+        description="Event types to send (shell patterns such as `alias.*` allowed); "
+        "empty: every type.",
+    )
+    models: list[ModelPattern] | None = Field(
+        None,
+        max_length=100,
+        description="Model names or shell patterns (`smax-*`); empty: events of every model "
+        "and those of none (alerts, drift). Otherwise only events of a matching model.",
+    )
+    description: str | None = Field(None, max_length=2000)
+    enabled: bool | None = None
+
+    _url = field_validator("url")(_http_url)
+    _events = field_validator("events")(_event_patterns)
+    _models = field_validator("models")(_model_patterns)
+
+
+class WebhookCreate(WebhookFields):
+    name: str = Field(pattern=WEBHOOK_NAME_PATTERN)
+    url: str = Field(min_length=8, max_length=2000, description="Where the POST goes.")
+    events: list[str] = Field(default_factory=list, max_length=50)
+    models: list[ModelPattern] = Field(default_factory=list, max_length=100)
+    description: str = Field("", max_length=2000)
+    enabled: bool = True
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="The HMAC key; omit it and the server makes one (returned once).",
+    )
+
+
+class WebhookUpdate(WebhookFields):
+    """Fields to change (the secret changes with POST /api/webhooks/{id}/secret)."""
+
+    name: str | None = Field(None, pattern=WEBHOOK_NAME_PATTERN)
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    url: str
+    events: list[str]
+    models: list[str]
+    description: str
+    enabled: bool
+    secret_hint: str = Field(description="The secret's last four characters.")
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class WebhookWithSecret(WebhookOut):
+    secret: str = Field(description="Shown now only: keep it where the receiver checks bodies.")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    webhook_id: int | None
+    event: str
+    event_id: str = Field(description="The same for every delivery and retry of one event.")
+    model: str | None
+    status: str = Field(description="pending, sending, sent or failed.")
+    attempts: int
+    response_status: int | None
+    last_error: str | None
+    duration_ms: float | None
+    next_attempt_at: dt.datetime
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+class DeliveryDetail(DeliveryOut):
+    payload: dict[str, Any] = Field(description="The event document (the body's `data`).")
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class EventTypeOut(BaseModel):
+    name: str
+    description: str

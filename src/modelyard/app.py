@@ -3,9 +3,11 @@ live loops, the alert evaluator and the delivery sender, then mounts the API and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 import modelyard.tasks  # noqa: F401  (registers every job kind)
@@ -16,6 +18,8 @@ from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
 from modelyard.deployments import live
 from modelyard.jobs import runtime as jobs_runtime
+from modelyard.kit import health
+from modelyard.kit.backoff import Outage, await_until
 from modelyard.kit.compression import CompressionMiddleware
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
@@ -27,6 +31,37 @@ from modelyard.telemetry import install as install_telemetry
 from modelyard.web import mount as mount_web
 from modelyard.webhooks.delivery import Sender
 
+logger = logging.getLogger("modelyard.app")
+
+
+def database_check(db: Database) -> health.Check:
+    def check() -> None:
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+
+    return check
+
+
+def redis_check(url: str) -> health.Check:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def check() -> None:
+        client.ping()
+
+    return check
+
+
+def readiness_checks(settings: Settings, db: Database) -> health.Readiness:
+    """What this process needs to do its work: the database, and Redis when configured (the
+    job queue, event fan-out and shared cache)."""
+    readiness = health.Readiness()
+    readiness.add("database", database_check(db))
+    if settings.redis_url:
+        readiness.add("redis", redis_check(settings.redis_url))
+    return readiness
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -37,6 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url, echo=settings.echo_sql)
         app.state.settings = settings
         app.state.db = db
+        # Nothing here works without the database: wait for it (one log line per attempt,
+        # backing off to 30 s) rather than exit. Redis may be away: its users retry.
+        await await_until(database_check(db), Outage("the database", logger))
+        app.state.readiness = readiness_checks(settings, db)
         app.state.artifacts = ArtifactStore(settings.artifacts_dir)
         if settings.profile_queries:
             app.state.query_profiler = QueryProfiler()
@@ -78,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Report that the server is up."""
         return {"status": "ok", "version": __version__}
 
+    app.include_router(health.router)
     install_handlers(app)
     document_problems(app)
     # Inside the request metrics (added after it, so it wraps this): cached reads are counted.

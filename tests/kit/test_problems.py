@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
@@ -69,3 +71,51 @@ def test_405_allow_names_the_matched_path_only() -> None:
         r = client.put("/api/things/me")
     assert r.status_code == 405
     assert r.headers["allow"] == "GET"
+
+
+def test_full_disk_and_lost_database_are_5xx_problems(tmp_path: Path) -> None:
+    """Whatever raises it: a full disk is a 507 naming the file system, a lost database a
+    503 with Retry-After, and any other OSError stays a 500."""
+    import errno
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    app = FastAPI()
+    install_handlers(app)
+    target = tmp_path / "data" / "file.part"
+
+    @app.get("/enospc")
+    async def enospc() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    @app.get("/arrow")
+    async def arrow() -> None:
+        raise OSError(
+            "IOError: [Errno 28] Error writing bytes to file. Detail: No space left on device"
+        )
+
+    @app.get("/sqlite-full")
+    def sqlite_full() -> None:
+        raise OperationalError("insert", {}, sqlite3.OperationalError("database or disk is full"))
+
+    @app.get("/postgres-gone")
+    def postgres_gone() -> None:
+        exc = OperationalError("select", {}, Exception("server closed the connection"))
+        raise exc
+
+    @app.get("/other")
+    async def other() -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    client = TestClient(app, raise_server_exceptions=False)
+    full = client.get("/enospc")
+    assert full.status_code == 507
+    assert full.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert str(target) in full.json()["detail"] and full.json()["disk"]
+    assert client.get("/arrow").status_code == 507
+    assert client.get("/sqlite-full").status_code == 507
+    gone = client.get("/postgres-gone")
+    assert gone.status_code == 503 and int(gone.headers["retry-after"]) > 0
+    assert "database" in gone.json()["detail"]
+    assert client.get("/other").status_code == 500

@@ -30,6 +30,7 @@ __all__ = ["Cache", "active", "cache_url", "open_cache"]
 
 log = logging.getLogger("modelyard.cache")
 
+CLOSE_SECONDS = 2.0
 BLOCKING_TIMEOUT = 2.0
 """A thread waits this long for the event loop to answer a lookup, then counts a miss."""
 MAX_VALUE_BYTES = 128 * 1024
@@ -134,7 +135,15 @@ class Cache:
         self._loop = None  # blocking callers miss from now on instead of waiting
         if _active is self:
             _active = None
-        await self._cashews.close()
+        # cashews' client-side listener sleeps 10 s after losing Redis, and its close waits
+        # for that sleep (or ends cancelled): a shutdown during an outage must not hang on it.
+        closing = asyncio.ensure_future(self._cashews.close())
+        done, _ = await asyncio.wait({closing}, timeout=CLOSE_SECONDS)
+        if not done:
+            closing.cancel()
+            log.warning("the cache did not close within %g s; leaving it", CLOSE_SECONDS)
+        elif closing.cancelled() or closing.exception() is not None:
+            log.info("the cache closed with an error (Redis away?)")
 
     def start_in_thread(self) -> Cache:
         """Start on an event loop of its own, in a daemon thread: for processes that have no

@@ -9,8 +9,8 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from modelyard.cli._context import database_behind
 from modelyard.config import get_settings
-from modelyard.kit import migrate
 
 console = Console(stderr=True)
 
@@ -38,7 +38,7 @@ def serve(
         get_settings.cache_clear()
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    if migrate.pending(settings.resolved_database_url):
+    if database_behind(settings.resolved_database_url):
         console.print(
             "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."
         )

@@ -19,8 +19,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from modelyard.cli._context import database_behind
 from modelyard.config import get_settings
-from modelyard.kit import migrate
 from modelyard.kit.db import Database
 
 console = Console(stderr=True)
@@ -50,7 +50,7 @@ def worker(
     for name in import_modules or []:
         importlib.import_module(name)
     settings = get_settings()
-    if migrate.pending(settings.resolved_database_url):
+    if database_behind(settings.resolved_database_url):
         console.print(
             "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."
         )

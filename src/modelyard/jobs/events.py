@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from modelyard.kit.backoff import Outage
+
 logger = logging.getLogger(__name__)
 
 
@@ -141,6 +143,8 @@ class Broadcaster:
         self._lock = threading.Lock()
         self._redis: Any = None
         self._listener_task: asyncio.Task[None] | None = None
+        self._publish_outage = Outage("Redis (publishing job events)", logger)
+        self._listen_outage = Outage("Redis (job events from other processes)", logger)
         if redis_url:
             import redis
 
@@ -155,9 +159,11 @@ class Broadcaster:
         if self._redis is not None:
             try:
                 self._redis.publish(self.channel, event.to_wire())
+            except Exception as exc:
+                self._publish_outage.failed(exc)
+            else:
+                self._publish_outage.succeeded()
                 return
-            except Exception:
-                logger.warning("publishing a job event to Redis failed", exc_info=True)
         self.dispatch(event)
 
     def add_listener(self, callback: Callable[[JobEvent], None]) -> None:
@@ -212,6 +218,7 @@ class Broadcaster:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     ready.set()
+                    self._listen_outage.succeeded()
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
@@ -222,9 +229,9 @@ class Broadcaster:
                         self.dispatch(event)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("the Redis job-event listener lost its connection", exc_info=True)
-                await asyncio.sleep(1)
+            except Exception as exc:
+                ready.set()  # a start-up does not wait for Redis: streams re-read the table
+                await asyncio.sleep(self._listen_outage.failed(exc))
             finally:
                 await client.aclose()
 

@@ -50,6 +50,7 @@ from modelyard.jobs.events import Broadcaster, JobEvent
 from modelyard.jobs.kinds import get_kind
 from modelyard.jobs.queue import backend_name, create_huey, job_id_of, queue_priority
 from modelyard.jobs.worker import Doorbell, JobExecution, run_job, worker_loop
+from modelyard.kit.backoff import Outage, describe_error
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
 
@@ -72,6 +73,10 @@ class JobRuntime:
         self.events.add_listener(self._on_event)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.doorbell = Doorbell()
+        # Shared by the worker threads and the housekeeper: while the queue (Redis) or the
+        # database is away they back off together and log one line per step.
+        self.queue_outage = Outage(f"the {self.backend} job queue", logger)
+        self.housekeeping_outage = Outage("job housekeeping", logger, traceback=True)
         self.running: dict[int, JobExecution] = {}
         self.workers = 0
         self._stop = threading.Event()
@@ -96,7 +101,16 @@ class JobRuntime:
             self.register()
         self.workers = workers
         self.recover_dead_local_workers()
-        self.reconcile(min_age_seconds=0)
+        try:
+            self.reconcile(min_age_seconds=0)
+        except Exception as exc:
+            # Redis away at start: queued rows stay in the jobs table, and the housekeeper's
+            # reconciliation enqueues them once the queue answers.
+            logger.warning(
+                "the job queue is unavailable at start (%s); queued jobs are enqueued when "
+                "it is back",
+                describe_error(exc),
+            )
         for index in range(workers):
             thread = threading.Thread(
                 target=worker_loop,
@@ -209,6 +223,7 @@ class JobRuntime:
         next_beat = next_reap = next_schedule = time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
+            acted = now >= min(next_schedule, next_beat, next_reap if reaper else next_beat)
             try:
                 if now >= next_schedule:
                     next_schedule = now + schedule_every
@@ -219,8 +234,14 @@ class JobRuntime:
                 if reaper and now >= next_reap:
                     next_reap = now + reap_every
                     self.reap()
-            except Exception:
-                logger.exception("job housekeeping failed; continuing")
+            except Exception as exc:
+                delay = self.housekeeping_outage.failed(exc)
+                next_beat = max(next_beat, now + delay)
+                next_schedule = max(next_schedule, now + delay)
+                next_reap = max(next_reap, now + delay)
+            else:
+                if acted:
+                    self.housekeeping_outage.succeeded()
             self._stop.wait(
                 max(
                     min(next_beat, next_schedule, next_reap if reaper else next_beat)

@@ -313,10 +313,10 @@ def worker_loop(runtime: JobRuntime, stop: threading.Event) -> None:
         seen = runtime.doorbell.rings
         try:
             task = huey.dequeue()
-        except Exception:
-            logger.exception("reading the job queue failed; retrying in 1 s")
-            stop.wait(1.0)
+        except Exception as exc:
+            stop.wait(runtime.queue_outage.failed(exc))
             continue
+        runtime.queue_outage.succeeded()
         if task is None:
             if not blocking:
                 runtime.doorbell.wait(seen, runtime.settings.jobs.poll_seconds)

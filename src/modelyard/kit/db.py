@@ -34,6 +34,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+CONNECT_TIMEOUT_SECONDS = 5
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -88,7 +90,19 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    return sa.create_engine(url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if sa.engine.make_url(url).get_backend_name() == "postgresql":
+        # An unreachable server (a host that drops packets) fails a request in seconds with a
+        # 503 problem rather than holding it for the system's TCP timeout of minutes.
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return sa.create_engine(
+        url,
+        echo=echo,
+        pool_size=16,
+        max_overflow=16,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 def after_rollback(session: Session, work: Callable[[Session], None]) -> None:

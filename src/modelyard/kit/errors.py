@@ -4,25 +4,42 @@ Raise a subclass of :class:`ProblemError` anywhere (service, dependency, task); 
 installed by :func:`install_handlers` turn it, FastAPI's validation errors and Starlette's
 HTTP errors into the same shape: ``type``, ``title``, ``status``, ``detail`` and, for
 validation, ``errors`` with the field of each.
+
+Faults are never the client's doing, and they are recognised here, once, wherever they come
+from: a full disk or an exhausted quota (an ``OSError`` with ``ENOSPC``/``EDQUOT``, pyarrow's
+or SQLite's wording of it) is a 507 that names the file system (:func:`disk_full`); a database
+that is unreachable, restarting or locked is a 503 with ``Retry-After``. Code that writes a
+file removes its partial file itself before the error leaves it; code that catches
+``OSError`` broadly (a reader turning I/O errors into "corrupt file") lets a disk-full error
+through with :func:`reraise_if_disk_full`.
 """
 
 from __future__ import annotations
 
+import errno
+import inspect
+import logging
+import os
 from collections.abc import Mapping
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _STATUSES = {status.value for status in HTTPStatus}
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+logger = logging.getLogger(__name__)
 
 
 class ProblemError(Exception):
@@ -84,6 +101,127 @@ class TooManyRequests(ProblemError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailable(ProblemError):
+    status_code = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int, extra: dict[str, Any] | None = None):
+        super().__init__(detail, extra=extra)
+        self.retry_after = retry_after
+
+
+class InsufficientStorage(ProblemError):
+    status_code = 507
+    title = "Insufficient storage"
+
+
+# -- faults ---------------------------------------------------------------------------------
+
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# pyarrow and SQLite report a full disk in words (pyarrow's OSError carries no errno).
+_DISK_FULL_WORDS = ("no space left on device", "disk quota exceeded", "database or disk is full")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says that a disk or a quota is full."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, OSError | DBAPIError) or type(current).__module__.startswith(
+            ("pyarrow", "sqlite3")
+        ):
+            text = str(current).lower()
+            if any(words in text for words in _DISK_FULL_WORDS):
+                return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def reraise_if_disk_full(exc: BaseException) -> None:
+    """In an ``except OSError`` that would blame the file: a full disk is not the file's fault."""
+    if disk_full(exc):
+        raise exc
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system that holds ``path`` (or would, once created)."""
+    current = path.absolute()
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current
+
+
+def _failed_path(exc: BaseException) -> Path | None:
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            break
+        filename = getattr(current, "filename", None)
+        if isinstance(filename, str | os.PathLike) and str(filename):
+            return Path(filename)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def disk_full_problem(exc: BaseException, data_dir: Path | None) -> InsufficientStorage:
+    """The 507 for a full disk: which file system, and that nothing was kept."""
+    path = _failed_path(exc) or data_dir
+    where = ""
+    if path is not None:
+        mount = mount_point(path)
+        where = (
+            f" holding {path}"
+            if str(mount) == str(path)
+            else (f" holding {path} (the file system mounted at {mount})")
+        )
+    return InsufficientStorage(
+        f"The server's disk{where} is full or over its quota, so nothing of this request "
+        "was kept; free space there (or raise the quota) and send it again.",
+        extra={"disk": str(mount_point(path)) if path is not None else None},
+    )
+
+
+def database_unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """A 503 when ``exc`` says the database cannot be reached or is busy, else ``None``."""
+    if isinstance(exc, PoolTimeout):
+        return ServiceUnavailable(
+            "The server has no free database connection; try again in a moment.",
+            retry_after=1,
+        )
+    if isinstance(exc, DisconnectionError):
+        return ServiceUnavailable(
+            "The database connection was lost; try again in a moment.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    module = type(exc.orig).__module__ if exc.orig is not None else ""
+    if module.startswith("sqlite3"):
+        if "locked" in text or "busy" in text:
+            return ServiceUnavailable(
+                "The database is busy with another write; try again in a moment.", retry_after=1
+            )
+        if "unable to open" in text or "disk i/o error" in text:
+            return ServiceUnavailable(
+                "The server cannot open its database file; try again later.",
+                retry_after=DATABASE_RETRY_AFTER_SECONDS,
+            )
+        return None
+    interface_error = type(exc).__name__ in ("OperationalError", "InterfaceError")
+    if exc.connection_invalidated or interface_error:
+        return ServiceUnavailable(
+            "The database is unreachable or restarting; try again in a moment.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
+    return None
+
+
 def problem_response(
     status: int,
     title: str,
@@ -111,9 +249,46 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if isinstance(exc, TooManyRequests):
+        if isinstance(exc, TooManyRequests | ServiceUnavailable):
             headers = {"Retry-After": str(exc.retry_after)}
         return problem_response(exc.status_code, exc.title, exc.detail, headers, **exc.extra)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> Response:
+        if not disk_full(exc):
+            raise exc
+        return await _fault(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc, DataError):
+            return await _data(request, exc)
+        return await _fault(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        return await _fault(request, exc)
+
+    @app.exception_handler(DisconnectionError)
+    async def _disconnected(request: Request, exc: DisconnectionError) -> Response:
+        return await _fault(request, exc)
+
+    async def _fault(request: Request, exc: BaseException) -> Response:
+        """A full disk (507) or an unavailable database (503); anything else stays a 500."""
+        problem: ProblemError | None = None
+        if disk_full(exc):
+            settings = getattr(request.app.state, "settings", None)
+            problem = disk_full_problem(exc, getattr(settings, "home", None))
+        else:
+            problem = database_unavailable(exc)
+        if problem is None:
+            raise exc
+        logger.warning("%s %s: %s (%s)", request.method, request.url.path, problem.title, exc)
+        # The page handlers (web/_errors.py) wrap ProblemError: raising lets them render HTML.
+        handler = request.app.exception_handlers[ProblemError]
+        result = handler(request, problem)
+        response: Response = await result if inspect.isawaitable(result) else result
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
@@ -139,7 +314,6 @@ def install_handlers(app: FastAPI) -> None:
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
         return problem_response(exc.status_code, title, detail, headers)
 
-    @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> Response:
         # PostgreSQL refuses text with NUL characters and values past a column's bounds that
         # SQLite stores; either way the request carried the value, so it is a 400, not a 500.

@@ -146,7 +146,26 @@ class PrivatePostgres:
         )  # fmt: skip
         log.close()
         _wait_port(self.port, 30)
+        self._wait_accepting(30)
         return self
+
+    def _wait_accepting(self, timeout: float) -> None:
+        """Until a session opens: the port listens before recovery ends ("starting up")."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(
+                    f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                    connect_timeout=2,
+                ) as conn:
+                    conn.execute("select 1")
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def remove(self) -> None:
         self.stop()

@@ -1,7 +1,5 @@
-# ruff: noqa: F811
-# (the fixtures imported from test_browser are parameters of the tests below)
 """The forms and charts added to the web UI, in Chromium against a real ``modelyard serve``
-(the server, browser and page fixtures of ``test_browser``): uploading a dataset with a
+(the session's server, browser and page fixtures): uploading a dataset with a
 progress bar, a new version with an artifact (and a JSON error shown at its field), starting
 an evaluation and landing on its live job page, the metric trend chart, and walking back
 through cursor pages.
@@ -17,16 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.test_browser import (  # noqa: F401 - fixtures used by name
-    WAIT_MS,
-    _log_in,
-    browser,
-    page,
-    server,
-    sync_api,
-)
+from tests.web.browser_kit import WAIT_MS, _log_in, require_browser
 
 pytestmark = pytest.mark.browser
+sync_api = require_browser()
 
 ROWS = "".join(f"{i},{i * 1.1:.2f},{'eu' if i % 2 else 'us'}\n" for i in range(1, 41))
 CSV = "x,y,region\n" + ROWS
@@ -259,7 +251,10 @@ def test_generate_a_report_and_read_the_leaderboard(page: Any, server: dict[str,
     page.get_by_label("Days covered (ending today)").fill("7")
     page.get_by_role("button", name="Generate report").click()
     page.wait_for_url("**/jobs/*")
-    sync_api.expect(page.locator('#job-panel [data-field="status"]')).to_have_text("succeeded")
+    # one worker, shared with the session's other jobs, renders the PDF: give it time
+    sync_api.expect(page.locator('#job-panel [data-field="status"]')).to_have_text(
+        "succeeded", timeout=5 * WAIT_MS
+    )
     page.goto("/reports")
     html = page.get_by_role("link", name="HTML of report", exact=False).first
     sync_api.expect(html).to_be_visible()

@@ -71,7 +71,7 @@ def test_list_and_page(
     assert page.status_code == 200
     text = page.text
     assert f'data-metrics="/api/deployments/{deployment["id"]}/metrics"' in text
-    assert f'data-stream="/api/deployments/{deployment["id"]}/events"' in text
+    assert f'data-channel="deployment:{deployment["id"]}"' in text
     for chart in ("smax", "qps", "latency", "cpu", "error"):
         assert f'data-chart="{chart}"' in text
     assert "uPlot.iife.min.js" in text and "charts.js" in text
@@ -104,7 +104,7 @@ def test_editor_stops_a_deployment(
     assert r.status_code == 303
     assert editor.get(f"/deployments/{deployment['id']}").json()["status"] == "stopped"
     stopped = client.get(f"/deployments/{deployment['id']}").text
-    assert 'data-stream=""' in stopped and "Stop this deployment" not in stopped
+    assert 'data-channel=""' in stopped and "Stop this deployment" not in stopped
 
 
 def test_saving_tuned_parameters_needs_some(

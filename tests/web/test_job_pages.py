@@ -28,10 +28,10 @@ def test_list_and_job_page_show_the_job(browser_for: Callable[..., TestClient], 
     listing = client.get("/jobs")
     assert listing.status_code == 200
     assert f'id="job-{job_id}"' in listing.text
-    assert 'data-stream="/api/jobs/events"' in listing.text
+    assert 'data-channel="jobs"' in listing.text
     page = client.get(f"/jobs/{job_id}")
     assert page.status_code == 200
-    assert f'data-stream="/api/jobs/{job_id}/events"' in page.text
+    assert f'data-channel="job:{job_id}"' in page.text
     assert "&#34;steps&#34;: 1" in page.text  # parameters, escaped JSON
     row = client.get(f"/jobs/{job_id}/row", headers=HTMX)
     assert row.text.lstrip().startswith(f'<tr id="job-{job_id}"')

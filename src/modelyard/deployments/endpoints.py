@@ -88,7 +88,10 @@ def deployment_metrics(
     session: DbSession,
     request: Request,
     window: MetricWindow,
-    name: Annotated[list[str], Query(description="Only these series; repeat.")] = [],  # noqa: B006
+    name: Annotated[
+        list[str],
+        Query(description="Only these series (repeat); `latency_*` for every name it starts."),
+    ] = [],  # noqa: B006
     target_metrics: Annotated[bool, Query(description="Include the target's series.")] = True,
 ) -> Response:
     """Predicted against actual, headroom and the target's metrics over a time range."""
@@ -101,6 +104,7 @@ def deployment_metrics(
         step_ms=window.step_ms,
         names=name or None,
         include_target=target_metrics,
+        fields=window.fields,
     )
     return json_response(result)
 

@@ -7,6 +7,7 @@ Functions take a session and ``flush()``; the caller commits. The live loop
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -301,13 +302,14 @@ def query_metrics(
     step_ms: int,
     names: list[str] | None,
     include_target: bool = True,
+    fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The deployment's series (predicted, actual, headroom, ...) and its target's metrics."""
     deployment = get_deployment(session, ref)
     own: QueryResult = store.query(
         deployment_owner(deployment.id), from_ms=from_ms, to_ms=to_ms, step_ms=step_ms, names=names
     )
-    result = own.to_dict()
+    result = own.to_dict(fields)
     if include_target:
         target = store.query(
             target_service.target_owner(deployment.target_id),
@@ -316,7 +318,7 @@ def query_metrics(
             step_ms=step_ms,
             names=names,
         )
-        result["target_series"] = target.series
+        result["target_series"] = target.series if fields is None else target.columns(fields)
     result["deployment"] = deployment.name
     return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
@@ -20,6 +20,9 @@ from modelyard.monitoring.store import MetricStore
 __all__ = ["MetricWindow", "TimeWindow", "metric_store", "poke_live", "time_window"]
 
 DEFAULT_SPAN_MS = 15 * 60_000
+MAX_POINTS = 10_000
+Column = Literal["avg", "min", "max", "count"]
+COLUMNS: tuple[str, ...] = ("avg", "min", "max", "count")
 
 
 def metric_store(request: Request) -> MetricStore:
@@ -39,6 +42,7 @@ class TimeWindow:
     from_ms: int
     to_ms: int
     step_ms: int
+    fields: tuple[str, ...] = COLUMNS
 
 
 def time_window(
@@ -57,10 +61,24 @@ def time_window(
     step: Annotated[
         str | None, Query(max_length=16, pattern=STEP_PATTERN, description="`raw`, `10s`, `1m`...")
     ] = None,
+    points: Annotated[
+        int | None,
+        Query(
+            ge=2,
+            le=MAX_POINTS,
+            description="At most this many buckets over the range (a chart's width in pixels): "
+            "the step grows to fit; each bucket keeps its min and max.",
+        ),
+    ] = None,
+    field: Annotated[
+        list[Column],
+        Query(description="Only these columns of each bucket (repeat); default all four."),
+    ] = [],  # noqa: B006
 ) -> TimeWindow:
     to_ms = parse_time(to, int(time.time() * 1000), "to")
     from_ms = parse_time(from_, to_ms - DEFAULT_SPAN_MS, "from")
-    return TimeWindow(from_ms, to_ms, parse_step(step, from_ms, to_ms))
+    fields = tuple(c for c in COLUMNS if c in field) if field else COLUMNS
+    return TimeWindow(from_ms, to_ms, parse_step(step, from_ms, to_ms, points), fields)
 
 
 MetricWindow = Annotated[TimeWindow, Depends(time_window)]

@@ -64,9 +64,14 @@ def parse_time(value: str | None, default_ms: int, name: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def parse_step(value: str | None, from_ms: int, to_ms: int) -> int:
+def parse_step(value: str | None, from_ms: int, to_ms: int, points: int | None = None) -> int:
     """``raw``/``0``, seconds, or ``500ms``, ``10s``, ``1m``, ``1h``, ``1d``; raised so that the
-    range has at most 100,000 buckets (the response says which step was used)."""
+    range has at most 100,000 buckets (the response says which step was used).
+
+    ``points``, a budget of buckets for the range (a chart's width): the step is raised to fit
+    it, to whole seconds, and to whole minutes past one (so old ranges read the rollups). Each
+    bucket keeps its min and max, so a spike narrower than a bucket still shows.
+    """
     span = max(0, to_ms - from_ms)
     if value is None or value == "":
         step = 0 if span <= 3_600_000 else 60_000
@@ -80,6 +85,11 @@ def parse_step(value: str | None, from_ms: int, to_ms: int) -> int:
             )
         unit = match[2] or "s"
         step = int(float(match[1]) * (0.001 if unit == "ms" else _UNITS[unit]) * 1000)
+    if points is not None and span > 0:
+        budget = -(-span // max(1, points))
+        if budget > step:
+            unit = 60_000 if budget > 60_000 else 1000
+            step = -(-budget // unit) * unit
     if step and span / step > MAX_BUCKETS:
         step = -(-span // MAX_BUCKETS)
     return step

@@ -57,13 +57,18 @@ class QueryResult:
     source: str
     series: dict[str, dict[str, list[float]]]
 
-    def to_dict(self) -> dict[str, Any]:
+    def columns(self, fields: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+        """The series with only the times and these columns of each bucket."""
+        keep = ("t", *fields)
+        return {name: {k: cols[k] for k in keep} for name, cols in self.series.items()}
+
+    def to_dict(self, fields: Sequence[str] | None = None) -> dict[str, Any]:
         return {
             "from_ms": self.from_ms,
             "to_ms": self.to_ms,
             "step_ms": self.step_ms,
             "source": self.source,
-            "series": self.series,
+            "series": self.series if fields is None else self.columns(fields),
         }
 
 
@@ -347,12 +352,13 @@ class MetricStore:
     ) -> QueryResult:
         """Points of an owner's series in ``[from_ms, to_ms]``, bucketed by ``step_ms``.
 
-        ``step_ms`` 0 returns raw points (avg = min = max = the value, count 1).
+        ``step_ms`` 0 returns raw points (avg = min = max = the value, count 1). A name in
+        ``names`` that ends with ``*`` stands for every series that starts with the rest.
         """
         with self.engine.connect() as conn:
             ids = self.existing_series(conn, owner)
             if names is not None:
-                ids = {n: i for n, i in ids.items() if n in set(names)}
+                ids = {n: i for n, i in ids.items() if _wanted(n, names)}
             by_id = {sid: name for name, sid in ids.items()}
             out: dict[str, dict[str, list[float]]] = {
                 n: {"t": [], "avg": [], "min": [], "max": [], "count": []} for n in ids
@@ -512,6 +518,13 @@ def _append(
     target["min"].append(float(lo))
     target["max"].append(float(hi))
     target["count"].append(int(count))
+
+
+def _wanted(name: str, names: Sequence[str]) -> bool:
+    return any(
+        name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
+        for pattern in names
+    )
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:

@@ -100,7 +100,9 @@ def filesize(value: int | None) -> str:
 
 
 def number(value: Any, digits: int = 4) -> str:
-    """A metric for people: 4 significant digits, no float noise."""
+    """A figure for people, the same as ``format`` in static/charts.js: thousands separators,
+    whole numbers from 100 up, ``digits`` significant digits below, no exponent but for the
+    tiny."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
     if isinstance(value, int):
@@ -108,7 +110,12 @@ def number(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
-        return f"{value:.{digits}g}"
+        if abs(value) >= 100:
+            return f"{round(value):,}"
+        if value == 0 or abs(value) >= 1e-4:
+            text = f"{value:.{digits}g}"
+            return f"{float(text):f}".rstrip("0").rstrip(".") if "e" in text else text
+        return f"{value:.{digits - 1}e}"
     return str(value)
 
 

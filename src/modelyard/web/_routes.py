@@ -7,9 +7,11 @@ import logging
 
 from fastapi import APIRouter
 
+from modelyard.web import _events
 from modelyard.web.pages import auth, jobs, model_forms, models
 
 router = APIRouter(include_in_schema=False)
+router.include_router(_events.router)
 router.include_router(auth.router)
 router.include_router(model_forms.router)  # first: /models/new is not a model named "new"
 router.include_router(models.router)

@@ -1,7 +1,8 @@
 // modelyard web UI: what htmx does not do. Every page reads without this file.
 //
-// Live jobs: the list page follows GET /api/jobs/events and the job page follows
-// GET /api/jobs/{id}/events (Server-Sent Events, `event: job`, data = the job as JSON).
+// Live jobs: the list page follows the `jobs` channel and the job page `job:<id>` of the one
+// event connection the browser's tabs share (see `hub` below and static/events-worker.js);
+// they carry GET /api/jobs/events and GET /api/jobs/{id}/events (`job`, data = the job).
 // A progress report moves the bar in place; a change of status (or a job the list has not
 // shown yet) re-fetches that job's server-rendered row or panel, so the markup and the
 // buttons a user may press come from one place: the templates.
@@ -78,28 +79,110 @@
     refresh(placeholder, "/jobs/" + jobId + "/row");
   }
 
-  function setLive(on) {
+  function setLive(text, on) {
     for (const el of document.querySelectorAll("[data-live-indicator]")) {
+      if (el.dataset.finished) continue;
       el.classList.toggle("on", on);
-      el.textContent = on ? "live" : "reconnecting…";
+      el.textContent = text;
     }
   }
 
-  function connect(url, onJob) {
-    if (!window.EventSource) return null;
-    const source = new EventSource(url);
-    source.addEventListener("open", () => setLive(true));
-    source.addEventListener("error", () => setLive(false));
-    source.addEventListener("job", (event) => {
-      let job;
-      try { job = JSON.parse(event.data); } catch (e) { return; }
-      onJob(job, source);
+  // The page's side of the one event connection per browser (static/events-worker.js):
+  // subscribe(channel, onMessage) for the channels this page follows. Without SharedWorker
+  // (some mobile browsers) the page opens the same multiplexed stream itself, and closes it
+  // while it is hidden.
+  const hub = (function () {
+    const handlers = new Map(); // channel -> Set(callback)
+    const since = {}; // channel -> the event id this page's data ends at
+    let port = null;
+    let source = null;
+
+    function channels() { return [...handlers.keys()].sort(); }
+    function visible() { return document.visibilityState !== "hidden"; }
+
+    function deliver(message) {
+      const set = handlers.get(message.channel);
+      if (set) for (const callback of set) callback(message);
+    }
+
+    function status(live) {
+      setLive(live ? "live" : (visible() ? "reconnecting…" : "paused"), live);
+    }
+
+    function sync() {
+      if (port) {
+        port.postMessage({ type: "hello", channels: channels(), visible: visible(), since: since });
+        return;
+      }
+      if (source) { source.close(); source = null; }
+      if (!visible() || !handlers.size || !window.EventSource) return;
+      const query = channels().map((c) => "channel=" + encodeURIComponent(c));
+      const last = channels().filter((c) => since[c]).map((c) => c + "~" + since[c]).join("|");
+      if (last) query.push("last=" + encodeURIComponent(last));
+      source = new EventSource("/events?" + query.join("&"));
+      source.onopen = () => status(true);
+      source.onerror = () => status(false);
+      source.onmessage = (event) => {
+        for (const part of (event.lastEventId || "").split("|")) {
+          const cut = part.indexOf("~");
+          if (cut > 0) since[part.slice(0, cut)] = part.slice(cut + 1);
+        }
+        try { deliver(JSON.parse(event.data)); } catch (e) { /* not ours */ }
+      };
+    }
+
+    function start() {
+      const meta = document.querySelector('meta[name="modelyard-events-worker"]');
+      if (window.SharedWorker && meta) {
+        try {
+          const worker = new SharedWorker(meta.content, { name: "modelyard-events" });
+          port = worker.port;
+          port.onmessage = (event) => {
+            const data = event.data || {};
+            if (data.type === "event") deliver(data.message);
+            else if (data.type === "status") status(!!data.live);
+          };
+          port.start();
+          setInterval(sync, 30_000); // the worker drops tabs it has not heard from
+        } catch (e) {
+          port = null;
+        }
+      }
+      document.addEventListener("visibilitychange", sync);
+      window.addEventListener("pagehide", () => {
+        if (port) port.postMessage({ type: "bye" });
+        else if (source) { source.close(); source = null; }
+      });
+      window.addEventListener("pageshow", (event) => { if (event.persisted) sync(); });
+    }
+
+    return {
+      // `from`: the event id this page's data already covers (the channel resumes after it)
+      subscribe(channel, callback, from) {
+        if (!port && !source && !handlers.size) start();
+        if (from && !since[channel]) since[channel] = String(from);
+        if (!handlers.has(channel)) handlers.set(channel, new Set());
+        handlers.get(channel).add(callback);
+        sync();
+        return () => {
+          const set = handlers.get(channel);
+          if (set) { set.delete(callback); if (!set.size) handlers.delete(channel); }
+          sync();
+        };
+      },
+    };
+  })();
+
+  function connect(channel, onJob) {
+    let stop = null;
+    stop = hub.subscribe(channel, (message) => {
+      if (message.event === "job" && message.data) onJob(message.data, () => stop && stop());
+      else if (message.event === "error") setLive("live updates off", false);
     });
-    return source;
   }
 
   function followList(section) {
-    connect(section.dataset.stream, (job) => {
+    connect(section.dataset.channel, (job) => {
       const row = document.getElementById("job-" + job.id);
       if (row) {
         if (changedState(row, job)) refresh(row, "/jobs/" + job.id + "/row");
@@ -115,23 +198,23 @@
   }
 
   function followJob(section) {
-    connect(section.dataset.stream, (job, source) => {
+    connect(section.dataset.channel, (job, stop) => {
       const panel = section.querySelector("#job-panel");
       if (!panel) return;
       if (changedState(panel, job)) refresh(panel, "/jobs/" + job.id);
       else applyProgress(panel, job);
       if (TERMINAL.has(job.status)) {
-        // The server ends the stream; stop EventSource from reconnecting to it.
-        source.close();
+        stop(); // the server ends this channel; follow it no further
         for (const el of document.querySelectorAll("[data-live-indicator]")) {
           el.classList.remove("on");
+          el.dataset.finished = "1";
           el.textContent = "finished";
         }
       }
     });
   }
 
-  window.modelyard = { progressText: progressText, applyProgress: applyProgress };
+  window.modelyard = { progressText: progressText, applyProgress: applyProgress, events: hub };
 
   document.addEventListener("DOMContentLoaded", () => {
     for (const section of document.querySelectorAll("[data-job-list]")) followList(section);

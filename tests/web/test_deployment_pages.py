@@ -96,15 +96,36 @@ def test_editor_stops_a_deployment(
     client = browser_for("editor")
     page = client.get(f"/deployments/{deployment['id']}").text
     assert "Stop this deployment" in page
+    # one click is not enough: the form must carry its confirmation
     r = client.post(
         f"/deployments/{deployment['id']}/stop",
         data={"csrf_token": csrf_of(page)},
         follow_redirects=False,
     )
+    assert r.status_code == 400 and "confirmation" in r.text
+    assert editor.get(f"/deployments/{deployment['id']}").json()["status"] == "active"
+    r = client.post(
+        f"/deployments/{deployment['id']}/stop",
+        data={"csrf_token": csrf_of(page), "confirm": "yes"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert editor.get(f"/deployments/{deployment['id']}").json()["status"] == "stopped"
-    stopped = client.get(f"/deployments/{deployment['id']}").text
+    stopped = client.get(r.headers["location"]).text
     assert 'data-channel=""' in stopped and "Stop this deployment" not in stopped
+    assert "Deployment stopped" in stopped  # the success message
+    assert "Restart this deployment" in stopped
+    viewer_page = viewer.get(f"/deployments/{deployment['id']}").text
+    assert "Restart this deployment" not in viewer_page
+    r = viewer.post(f"/deployments/{deployment['id']}/restart", data={"csrf_token": token})
+    assert r.status_code == 403
+    r = client.post(
+        f"/deployments/{deployment['id']}/restart",
+        data={"csrf_token": csrf_of(stopped)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("done=deployment-restarted")
+    assert editor.get(f"/deployments/{deployment['id']}").json()["status"] == "active"
 
 
 def test_saving_tuned_parameters_needs_some(

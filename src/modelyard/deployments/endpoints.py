@@ -72,6 +72,17 @@ def stop_deployment(deployment: DeploymentRef, principal: Editor, session: DbSes
     return json_response(service.stop_deployment(session, deployment, actor=principal.name))
 
 
+@router.post("/deployments/{deployment}/restart", response_model=DeploymentOut)
+def restart_deployment(
+    deployment: DeploymentRef, principal: Editor, session: DbSession, request: Request
+) -> Response:
+    """Evaluate a stopped deployment again (its records carry on)."""
+    out = service.restart_deployment(session, deployment, actor=principal.name)
+    session.commit()
+    poke_live(request)
+    return json_response(out)
+
+
 @router.delete("/deployments/{deployment}", status_code=204)
 def delete_deployment(
     deployment: DeploymentRef, principal: Editor, session: DbSession, request: Request

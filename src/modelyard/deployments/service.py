@@ -158,6 +158,17 @@ def stop_deployment(session: Session, ref: str | int, *, actor: str) -> dict[str
     return deployment_out(session, deployment)
 
 
+def restart_deployment(session: Session, ref: str | int, *, actor: str) -> dict[str, Any]:
+    """Evaluate a stopped deployment again, from the next interval of its target."""
+    deployment = get_deployment(session, ref)
+    if deployment.status != "active":
+        deployment.status = "active"
+        deployment.stopped_at = None
+        session.flush()
+        record(session, actor, "deployment.restart", "deployment", deployment.name)
+    return deployment_out(session, deployment)
+
+
 def delete_deployment(session: Session, store: MetricStore, ref: str | int, *, actor: str) -> None:
     deployment = get_deployment(session, ref)
     if deployment.status == "active":

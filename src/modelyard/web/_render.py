@@ -41,6 +41,20 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+NOTICES = {
+    "created": "Created.",
+    "deployment-stopped": "Deployment stopped; its records stay, and Restart evaluates it again.",
+    "deployment-restarted": "Deployment restarted: it is evaluated from the target's next interval.",
+    "report": "Report written: the links are below.",
+    "target-started": "Target started: it is followed from its next interval.",
+    "target-stopped": "Target stopped; its deployments wait for it.",
+    "deleted": "Deleted.",
+    "archived": "Archived.",
+    "promoted": "Alias moved.",
+    "saved": "Saved.",
+}
+"""Success messages a redirect names with ``?done=``: fixed text, never echoed from the URL."""
+
 NAV: list[tuple[str, str]] = [("Models", "/models")]
 """Top navigation; sections append themselves when their domain is installed."""
 
@@ -204,6 +218,7 @@ def render(
         "is_admin": bool(user and user.can(Role.admin)),
         "csrf_token": csrf_token_for(secret) if (user and secret) else "",
         "path": request.url.path,
+        "notice": NOTICES.get(request.query_params.get("done", "")),
         **(context or {}),
     }
     body = environment().get_template(template).render(values)

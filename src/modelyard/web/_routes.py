@@ -17,7 +17,15 @@ router.include_router(model_forms.router)  # first: /models/new is not a model n
 router.include_router(models.router)
 router.include_router(jobs.router)
 
-for _section in ("evaluations", "deployments", "datasets", "reports", "alerts", "drift"):
+for _section in (
+    "evaluations",
+    "deployments",
+    "targets",
+    "datasets",
+    "reports",
+    "alerts",
+    "drift",
+):
     try:
         _module = importlib.import_module(f"modelyard.web.pages.{_section}")
     except ModuleNotFoundError as exc:  # pragma: no cover - only while a domain is missing

@@ -1,9 +1,13 @@
-"""Deployment pages: the list, and one deployment with live charts.
+"""Deployment pages: the list, a new deployment, and one deployment with live charts.
 
 The page renders the deployment, its last interval, alerts, version switches and tuning
 records from ``deployments.service``. ``static/charts.js`` then draws predicted against
 actual S_max, throughput, latency and CPU with uPlot from ``GET /api/deployments/{id}/metrics``
-and appends each interval from ``GET /api/deployments/{id}/events`` as it arrives.
+and appends each interval of the page's ``deployment:<id>`` channel as it arrives.
+
+Editors create, stop (after a confirmation: the form carries ``confirm``, which the server
+requires), restart a deployment and write its run report here; the same service calls as the
+API's, refused to viewers by the form dependencies whatever the page showed.
 """
 
 from __future__ import annotations
@@ -12,12 +16,19 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from modelyard.auth.schemas import Role
+from modelyard.deployments import report as deployment_report
 from modelyard.deployments import service as deployments_service
-from modelyard.deployments.schemas import SaveTuned
-from modelyard.kit.deps import DbSession
+from modelyard.deployments.schemas import DeploymentCreate, SaveTuned
+from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.errors import ProblemError
+from modelyard.monitoring.deps import metric_store, poke_live
+from modelyard.registry import service as registry
 from modelyard.registry.schemas import ALIAS_PATTERN
+from modelyard.targets import service as targets_service
 from modelyard.web._render import NAV, SECURITY_HEADERS, render
 from modelyard.web._session import FormEditor, PageError, PageUser
 
@@ -45,12 +56,98 @@ def deployment_list(
     )
 
 
+def _done(url: str, notice: str) -> Response:
+    return RedirectResponse(f"{url}?done={notice}", status_code=303, headers=SECURITY_HEADERS)
+
+
+def _model_refs(session: Any) -> list[str]:
+    """``name@alias`` for every alias and ``name/N`` for each model's newest version."""
+    refs: list[str] = []
+    rows, _ = registry.search_models(
+        session, q=None, tags=[], flavor="formula", sort="name", limit=200, cursor=None
+    )
+    for model in rows:
+        item = model if isinstance(model, dict) else model.model_dump()
+        refs += [f"{item['name']}@{alias}" for alias in sorted(item.get("aliases") or {})]
+        if item.get("latest_version"):
+            refs.append(f"{item['name']}/{item['latest_version']}")
+    return refs
+
+
+def _new_context(session: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "values": values,
+        "targets": targets_service.list_targets(session),
+        "model_refs": _model_refs(session),
+    }
+
+
+@router.get("/deployments/new")
+def new_deployment_page(request: Request, user: PageUser, session: DbSession) -> Response:
+    """Show the form that deploys a version against a target."""
+    if not user.can(Role.editor):
+        raise PageError(403, "Forbidden", f"This needs the editor role; you are {user.role.value}.")
+    values = {
+        "name": "",
+        "target": request.query_params.get("target", ""),
+        "model": "",
+        "auto_tune": False,
+    }
+    context = {**_new_context(session, values), "errors": {}}
+    return render(request, "deployments/new.html", context, user=user)
+
+
+@router.post("/deployments/new")
+def create_deployment(
+    request: Request,
+    user: FormEditor,
+    session: DbSession,
+    name: Annotated[str, Form(max_length=300)] = "",
+    target: Annotated[str, Form(max_length=300)] = "",
+    model: Annotated[str, Form(max_length=300)] = "",
+    auto_tune: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Create a deployment, then show it (errors come back beside their fields)."""
+    values = {
+        "name": name.strip(),
+        "target": target,
+        "model": model.strip(),
+        "auto_tune": bool(auto_tune),
+    }
+    errors: dict[str, str] = {}
+    try:
+        data = DeploymentCreate(
+            name=values["name"], target=target, model=values["model"], auto_tune=bool(auto_tune)
+        )
+        created = deployments_service.create_deployment(session, data, actor=user.name)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "form"
+            errors.setdefault(field, str(err["msg"]))
+        if "name" in errors:
+            errors["name"] = "A name is letters, digits, _ . or -, starting with a letter or digit."
+        if "model" in errors:
+            errors["model"] = "Name a version as model/3 or follow an alias as model@production."
+    except ProblemError as exc:
+        session.rollback()
+        detail = exc.detail or "Refused."
+        field = "name" if "named" in detail else "target" if "arget" in detail else "model"
+        errors[field] = detail
+    if errors:
+        context = {**_new_context(session, values), "errors": errors}
+        return render(request, "deployments/new.html", context, user=user, status_code=422)
+    session.commit()
+    poke_live(request)
+    return _done(f"/deployments/{created['id']}", "created")
+
+
 @router.get("/deployments/{ref}")
 def deployment_page(
     request: Request,
     ref: DeploymentRef,
     user: PageUser,
     session: DbSession,
+    settings: AppSettings,
     range_: Annotated[str, Query(alias="range", max_length=8)] = "-15m",
 ) -> Response:
     """Show a deployment: live charts, last interval, alerts, switches and tuning."""
@@ -69,15 +166,54 @@ def deployment_page(
         "tuning": deployments_service.list_tuning(session, row.id, limit=RECENT)[::-1],
         "range": range_,
         "ranges": RANGES,
+        "reports": _report_files(settings, row.id),
     }
     return render(request, "deployments/detail.html", context, user=user)
 
 
+def _report_files(settings: AppSettings, deployment_id: int) -> list[str]:
+    folder = deployment_report.report_dir(settings.home, deployment_id)
+    return [kind for kind, file in deployment_report.FILES.items() if (folder / file).is_file()]
+
+
 @router.post("/deployments/{ref}/stop")
-def stop(ref: DeploymentRef, user: FormEditor, session: DbSession) -> Response:
-    """Stop evaluating a deployment (its records stay)."""
+def stop(
+    ref: DeploymentRef,
+    user: FormEditor,
+    session: DbSession,
+    confirm: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Stop evaluating a deployment (its records stay), once the form says it was confirmed."""
+    if confirm != "yes":
+        raise PageError(400, "Not confirmed", "Stopping a deployment needs its confirmation.")
     out = deployments_service.stop_deployment(session, ref, actor=user.name)
-    return RedirectResponse(f"/deployments/{out['id']}", status_code=303, headers=SECURITY_HEADERS)
+    return _done(f"/deployments/{out['id']}", "deployment-stopped")
+
+
+@router.post("/deployments/{ref}/restart")
+def restart(ref: DeploymentRef, user: FormEditor, session: DbSession, request: Request) -> Response:
+    """Evaluate a stopped deployment again."""
+    out = deployments_service.restart_deployment(session, ref, actor=user.name)
+    session.commit()
+    poke_live(request)
+    return _done(f"/deployments/{out['id']}", "deployment-restarted")
+
+
+@router.post("/deployments/{ref}/report")
+def make_report(
+    ref: DeploymentRef,
+    user: FormEditor,
+    session: DbSession,
+    request: Request,
+    settings: AppSettings,
+) -> Response:
+    """Write the run's report (JSON, HTML, PNG), then show the deployment with its links."""
+    built = deployment_report.build_report(session, metric_store(request), ref)
+    deployment_id = built["deployment"]["id"]
+    deployment_report.write_report(
+        built, deployment_report.report_dir(settings.home, deployment_id)
+    )
+    return _done(f"/deployments/{deployment_id}", "report")
 
 
 @router.post("/deployments/{ref}/tuned-version")

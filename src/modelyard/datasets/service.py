@@ -30,6 +30,7 @@ from modelyard.datasets.store import DatasetStore, new_key, sha256_of
 from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
+from modelyard.kit.refs import id_or_name
 from modelyard.kit.security import plain_filename
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DatasetUpload, Evaluation
@@ -76,9 +77,10 @@ def get(session: Session, dataset_id: int) -> Dataset:
 
 def get_by_reference(session: Session, reference: str | int) -> Dataset:
     """A dataset by id (``12``) or by name."""
-    if isinstance(reference, int) or str(reference).isdigit():
-        return get(session, int(reference))
-    row = session.scalar(sa.select(Dataset).where(Dataset.name == str(reference)))
+    key = id_or_name(reference, what="dataset", listing="GET /api/datasets")
+    if isinstance(key, int):
+        return get(session, key)
+    row = session.scalar(sa.select(Dataset).where(Dataset.name == key))
     if row is None:
         raise NotFound(f"No dataset named '{reference}'; list datasets with GET /api/datasets.")
     return row

@@ -27,6 +27,7 @@ from modelyard.deployments.schemas import (
 )
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import NotFound
+from modelyard.kit.refs import MAX_ID, ascii_int
 from modelyard.kit.responses import json_response
 from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
 from modelyard.registry.schemas import VersionOut
@@ -155,11 +156,9 @@ async def deployment_events(
 
     deployment_id = await run_in_threadpool(lookup)
     owner = deployment_owner(deployment_id)
-    after = (
-        int(last_event_id)
-        if last_event_id and last_event_id.isdigit()
-        else int(time.time() * 1000) - 1
-    )
+    resume = ascii_int(last_event_id.strip()) if last_event_id else None
+    # An event id is a sample's time in ms: one past 2**62 came from no stream of ours.
+    after = resume if resume is not None and resume <= MAX_ID else int(time.time() * 1000) - 1
 
     async def stream() -> AsyncIterator[bytes]:
         nonlocal after

@@ -17,6 +17,7 @@ from modelyard.auth.service import record
 from modelyard.deployments._engine import deployment_owner
 from modelyard.deployments.schemas import DeploymentCreate, SaveTuned
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
+from modelyard.kit.refs import id_or_name
 from modelyard.kit.time import utcnow
 from modelyard.models import (
     AlertEvent,
@@ -78,10 +79,11 @@ def _row(deployment: Deployment, target_name: str, labels: dict[int, str]) -> di
 
 
 def get_deployment(session: Session, ref: str | int) -> Deployment:
-    if isinstance(ref, int) or str(ref).isdigit():
-        deployment = session.get(Deployment, int(ref))
+    key = id_or_name(ref, what="deployment", listing="GET /api/deployments")
+    if isinstance(key, int):
+        deployment = session.get(Deployment, key)
     else:
-        deployment = session.scalar(sa.select(Deployment).where(Deployment.name == ref))
+        deployment = session.scalar(sa.select(Deployment).where(Deployment.name == key))
     if deployment is None:
         raise NotFound(f"No deployment '{ref}'; list deployments with GET /api/deployments.")
     return deployment

@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"
-ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+from modelyard.kit import names
+
+MODEL_NAME_PATTERN = rf"^{names.NAME_PATTERN}$"
+ALIAS_PATTERN = rf"^{names.ALIAS_PATTERN}$"
 FLAVOR_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 TAG_KEY_PATTERN = r"^[A-Za-z0-9_.:/-]{1,128}$"
-VERSION_SELECTOR_PATTERN = r"^([0-9]{1,9}|latest|@[A-Za-z][A-Za-z0-9_-]{0,63})$"
+VERSION_SELECTOR_PATTERN = rf"^([0-9]{{1,9}}|latest|@{names.ALIAS_PATTERN})$"
 
 SortKey = Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from modelyard.auth.service import record
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
+from modelyard.kit.refs import model_reference, version_number
 from modelyard.kit.time import utcnow
 from modelyard.models import (
     AliasProtection,
@@ -36,10 +37,6 @@ from modelyard.registry.schemas import (
     VersionUpdate,
 )
 from modelyard.webhooks import service as webhooks
-
-_REF = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,199})(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63})|/(?P<version>latest|[0-9]{1,9}))?$"
-)
 
 
 @dataclass(frozen=True)
@@ -198,12 +195,8 @@ def _apply_tags(
 
 def parse_reference(ref: str) -> tuple[str, str | None]:
     """Split ``name``, ``name/3``, ``name/latest`` or ``name@alias`` into (name, selector)."""
-    match = _REF.match(ref)
-    if match is None:
-        raise BadRequest(f"'{ref}' is not a model reference; use `name`, `name/3` or `name@alias`.")
-    if match["alias"]:
-        return match["name"], "@" + match["alias"]
-    return match["name"], match["version"]
+    parsed = model_reference(ref)
+    return parsed.name, parsed.selector
 
 
 def _version_number(session: Session, model: RegisteredModel, selector: str | int | None) -> int:
@@ -219,12 +212,7 @@ def _version_number(session: Session, model: RegisteredModel, selector: str | in
         if number is None:
             raise NotFound(f"Model '{model.name}' has no alias '{selector[1:]}'.")
         return int(number)
-    try:
-        return int(selector)
-    except ValueError as exc:
-        raise BadRequest(
-            f"'{selector}' is not a version; use a number, `latest` or `@alias`."
-        ) from exc
+    return version_number(selector)
 
 
 def _version(session: Session, model: RegisteredModel, selector: str | int | None) -> ModelVersion:

@@ -139,11 +139,19 @@ class TargetPage(BaseModel):
     items: list[TargetOut]
 
 
+MAX_UNIX_SECONDS = 1e11
+"""About the year 5000: a time past it is not a time this server can store in milliseconds."""
+MetricValue = Annotated[float, Field(ge=-1e18, le=1e18)]
+"""Finite and within what sums and squares of a window's samples keep finite."""
+
+
 class PushSample(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    t: float | dt.datetime = Field(description="Unix seconds or an ISO 8601 time.")
-    metrics: dict[PushedName, float] = Field(max_length=500)
+    t: Annotated[float, Field(ge=0, le=MAX_UNIX_SECONDS)] | dt.datetime = Field(
+        description="Unix seconds or an ISO 8601 time."
+    )
+    metrics: dict[PushedName, MetricValue] = Field(max_length=500)
 
 
 class PushBatch(BaseModel):

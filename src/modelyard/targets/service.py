@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth.service import record
 from modelyard.kit.errors import BadRequest, Conflict, NotFound, Unprocessable
+from modelyard.kit.refs import id_or_name
 from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, Target
 from modelyard.monitoring.store import MetricStore
@@ -85,10 +86,11 @@ def create_target(session: Session, data: TargetCreate, *, actor: str) -> dict[s
 
 def get_target(session: Session, ref: str | int) -> Target:
     """A target by id (digits) or name."""
-    if isinstance(ref, int) or str(ref).isdigit():
-        target = session.get(Target, int(ref))
+    key = id_or_name(ref, what="target", listing="GET /api/targets")
+    if isinstance(key, int):
+        target = session.get(Target, key)
     else:
-        target = session.scalar(sa.select(Target).where(Target.name == ref))
+        target = session.scalar(sa.select(Target).where(Target.name == key))
     if target is None:
         raise NotFound(f"No target '{ref}'; list targets with GET /api/targets.")
     return target

@@ -23,6 +23,7 @@ from modelyard.evaluations.schemas import EvaluationCreate
 from modelyard.jobs.schemas import PRIORITY_LEVELS
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import ProblemError
+from modelyard.kit.refs import MAX_ID, MAX_VERSION, ascii_int
 from modelyard.registry import service as registry
 from modelyard.registry.flavors import KNOWN_FLAVORS
 from modelyard.registry.schemas import (
@@ -266,17 +267,19 @@ def start_evaluation(
     priority: Annotated[str, Form(max_length=16)] = "normal",
 ) -> Response:
     """Evaluate a version on a dataset as a job, then follow the job live."""
-    if not version.strip().isdigit():
+    version_number = ascii_int(version.strip())
+    dataset_id = ascii_int(dataset.strip())
+    if version_number is None or not 1 <= version_number <= MAX_VERSION:
         raise PageError(400, "Invalid input", "Choose the version to evaluate.")
-    if not dataset.strip().isdigit():
+    if dataset_id is None or not 1 <= dataset_id <= MAX_ID:
         raise PageError(400, "Invalid input", "Choose the dataset to evaluate on.")
     if not target.strip():
         raise PageError(400, "Invalid input", "Name the dataset column that holds the true values.")
     if priority not in PRIORITY_LEVELS:
         raise PageError(400, "Invalid input", "Choose a priority: low, normal, high or urgent.")
     data = EvaluationCreate(
-        model=f"{name}/{int(version)}",
-        dataset=int(dataset),
+        model=f"{name}/{version_number}",
+        dataset=dataset_id,
         target=target.strip(),
         priority=priority,
     )
@@ -343,10 +346,11 @@ def set_alias(
     alias = _check(
         ALIAS_PATTERN, alias, "An alias starts with a letter, then letters, digits, _ or -."
     )
-    if not version.strip().isdigit():
+    number = ascii_int(version.strip())
+    if number is None or not 1 <= number <= MAX_VERSION:
         raise PageError(400, "Invalid input", "Choose the version number the alias points at.")
     registry.set_alias(
-        session, name, alias, int(version), actor=user.name, as_admin=user.role is Role.admin
+        session, name, alias, number, actor=user.name, as_admin=user.role is Role.admin
     )
     return _after_change(request, session, name, user, f"Alias {alias} now points at v{version}.")
 

@@ -20,6 +20,7 @@ from modelyard.evaluations import metrics as metric_rules
 from modelyard.jobs import service as jobs_service
 from modelyard.jobs.schemas import PRIORITY_LEVELS
 from modelyard.kit.deps import DbSession
+from modelyard.kit.refs import ascii_int
 from modelyard.reports import service as reports_service
 from modelyard.web._pager import pager
 from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
@@ -67,14 +68,15 @@ def generate_weekly_report(
     priority: Annotated[str, Form(max_length=16)] = "normal",
 ) -> Response:
     """Generate the report of the last days as a job, then follow the job."""
-    if not days.strip().isdigit() or not 1 <= int(days) <= MAX_DAYS:
+    period = ascii_int(days.strip())
+    if period is None or not 1 <= period <= MAX_DAYS:
         raise PageError(400, "Invalid input", f"The period is 1 to {MAX_DAYS} days.")
     if priority not in PRIORITY_LEVELS:
         raise PageError(400, "Invalid input", "Choose a priority: low, normal, high or urgent.")
     job = jobs_service.submit(
         session,
         kind="weekly_report",
-        params={"days": int(days), "end": None},
+        params={"days": period, "end": None},
         priority=priority,
         submitted_by=user,
     )

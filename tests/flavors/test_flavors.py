@@ -240,3 +240,50 @@ def test_smax_formula_kinds_predict_row_by_row(kind: str) -> None:
         )
         assert values[row] == pytest.approx(expected.smax_ops_per_sec)
     assert values[0] == values[2] == values[3]
+
+
+def test_one_row_and_a_batch_agree_for_every_runnable_flavor(tmp_path: Path) -> None:
+    linear = load_model("formula", {"kind": "linear", "coef": {"a": 2.0}, "intercept": 1.0}, None)
+    row = linear.predict_row({"a": 3, "other": "ignored"})
+    assert (row.value, row.binding) == (7.0, "linear")
+    assert linear.predict({"a": np.array([3.0])}).values.tolist() == [row.value]
+
+    regressor = linear_regression()
+    sklearn = load_model(
+        "sklearn", {"features": ["a", "b"]}, write(tmp_path, "r.skops", skops_bytes(regressor))
+    )
+    onnx = load_model(
+        "onnx", {"features": ["a", "b"]}, write(tmp_path, "r.onnx", onnx_bytes(regressor))
+    )
+    for model in (sklearn, onnx):
+        batch = model.predict(COLUMNS).values
+        rows = [model.predict_row({"a": a, "b": b}).value for a, b in X.tolist()]
+        np.testing.assert_allclose(rows, batch, rtol=1e-5)
+        assert all(isinstance(value, float) for value in rows)  # plain values, not numpy's
+
+    classifier = load_model(
+        "sklearn",
+        {"features": ["a", "b"]},
+        write(tmp_path, "c.skops", skops_bytes(logistic_classifier())),
+    )
+    scored = classifier.predict_row({"a": 1.0, "b": 0.0})
+    assert scored.scores is not None and sum(scored.scores.values()) == pytest.approx(1.0)
+    assert str(scored.value) in scored.scores
+
+
+def test_a_missing_feature_is_refused_with_one_text(tmp_path: Path) -> None:
+    linear = load_model("formula", {"kind": "linear", "coef": {"a": 1.0, "b": 1.0}}, None)
+    sklearn = load_model(
+        "sklearn",
+        {"features": ["a", "b"]},
+        write(tmp_path, "r.skops", skops_bytes(linear_regression())),
+    )
+    refusal = "The model needs feature 'b', which the input lacks."
+    for call in (
+        lambda: linear.predict_row({"a": 1.0}),
+        lambda: linear.predict({"a": np.array([1.0])}),
+        lambda: sklearn.predict_row({"a": 1.0}),
+    ):
+        with pytest.raises(FlavorError) as refused:
+            call()
+        assert refused.value.detail == refusal

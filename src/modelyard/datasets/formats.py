@@ -14,7 +14,7 @@ from typing import Literal
 import zstandard
 
 from modelyard.kit.errors import BadRequest
-from modelyard.registry.artifacts import looks_like_pickle
+from modelyard.kit.security import looks_like_pickle
 
 Format = Literal["csv", "parquet", "jsonl"]
 Compression = Literal["none", "gzip", "zstd"]

@@ -32,9 +32,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelyard.deployments._alerts import raise_alert, resolve_alerts
-from modelyard.deployments._predict import Prediction, Predictor, effective_parameters, features_for
+from modelyard.deployments._predict import Predictor, effective_parameters, features_for
 from modelyard.deployments._windows import IntervalWindow, ScoredWindow, abs_error
 from modelyard.deployments.schemas import DeploymentSettings
+from modelyard.flavors import RowPrediction
 from modelyard.kit.errors import ProblemError
 from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, DeploymentSwitch, TuningRecord
@@ -227,7 +228,7 @@ class DeploymentEngine:
         if reason:
             self._switch(session, serving, reason, detail)
 
-        predictions: dict[int, Prediction] = {}
+        predictions: dict[int, RowPrediction] = {}
         failure: str | None = None
         for version in {v.version_id: v for v in versions}.values():
             overlay = self.overlay if version.version_id == serving.version_id else {}
@@ -243,7 +244,7 @@ class DeploymentEngine:
                 session, store, interval, achieved, offered, failure or "no prediction"
             )
         prediction = predictions[serving.version_id]
-        predicted = prediction.smax_ops_per_sec
+        predicted = float(prediction.value)
 
         # Compare on the window: saturated -> measured S_max; unsaturated -> a lower bound.
         saturated = window.saturated if window.full else None
@@ -251,7 +252,7 @@ class DeploymentEngine:
         actual = window_rate if saturated and window_rate else None
         if window_rate:
             for version_id, p in predictions.items():
-                error = abs_error(p.smax_ops_per_sec, window_rate, saturated)
+                error = abs_error(float(p.value), window_rate, saturated)
                 if error is not None:
                     self.errors.setdefault(
                         version_id, deque(maxlen=self.settings.selection_window)
@@ -420,7 +421,7 @@ class DeploymentEngine:
         errors = []
         for window in self.recent:
             p = self.predictor.predict(serving.flavor, serving.parameters, overlay, window.features)
-            errors.append(abs(p.smax_ops_per_sec - window.actual) / window.actual * 100.0)
+            errors.append(abs(float(p.value) - window.actual) / window.actual * 100.0)
         return statistics.median(errors)
 
     # -- alerts ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""S_max predictions for a deployed version: features from an interval, then the formula.
+"""S_max predictions for a deployed version: features from an interval, then the model.
 
-A ``formula`` version names its kind in ``parameters.kind``: ``linear`` (the registry's own:
-intercept + coef . features) or one of :data:`modelyard.perfmodels.FORMULA_KINDS`, called as
-``FORMULA_KINDS[kind](parameters, features)``. The tuner's overlay is merged over the
+The model is the version's, loaded and run through :mod:`modelyard.flavors` like everywhere
+else (``predict_row``); a deployment runs ``formula`` versions, whose kind is ``linear`` or
+one of :data:`modelyard.perfmodels.FORMULA_KINDS`. The tuner's overlay is merged over the
 version's parameters at the top level, which is where ``smax_resource`` reads overrides.
 
 Features come from the interval's configuration (the workload and options in force), mapped
@@ -23,16 +23,16 @@ import hashlib
 import json
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelyard import __version__
+from modelyard import __version__, flavors
+from modelyard.flavors import RowPrediction
 from modelyard.kit.errors import BadRequest
 
 if TYPE_CHECKING:
     from modelyard.cache import Cache
 
-__all__ = ["Prediction", "Predictor", "effective_parameters", "features_for"]
+__all__ = ["Predictor", "effective_parameters", "features_for"]
 
 _DBBENCH_NAMES = {
     "key_size": "key_size",
@@ -53,15 +53,10 @@ _DBBENCH_NAMES = {
 }
 CORES_STEP = 0.05
 SHARED = "deployments.smax"
+SHARED_FORMAT = "row-prediction/1"
+"""Part of every shared key: a change of what is stored changes it."""
 SHARED_TTL = 24 * 3600.0
 """Shared entries are never stale (see the module docstring); the TTL only frees memory."""
-
-
-@dataclass
-class Prediction:
-    smax_ops_per_sec: float
-    binding: str = ""
-    bounds: dict[str, float] = field(default_factory=dict)
 
 
 def features_for(
@@ -116,7 +111,7 @@ class Predictor:
 
     def __init__(self, size: int = 512, shared: Cache | None = None) -> None:
         self.size = size
-        self._cache: OrderedDict[str, Prediction] = OrderedDict()
+        self._cache: OrderedDict[str, RowPrediction] = OrderedDict()
         self._shared = shared
 
     def _second_level(self) -> Cache | None:
@@ -133,7 +128,9 @@ class Predictor:
         parameters: dict[str, Any],
         overlay: dict[str, Any],
         features: dict[str, Any],
-    ) -> Prediction:
+    ) -> RowPrediction:
+        """The version's prediction for one interval's features, the overlay merged over its
+        parameters and its ``live_correction`` applied."""
         if flavor != "formula":
             raise BadRequest(
                 f"A deployment predicts with `formula` versions; this version's flavor is '{flavor}'."
@@ -151,25 +148,23 @@ class Predictor:
         else:
             self._cache.move_to_end(key)
         if live_correction != 1.0:
-            return Prediction(
-                cached.smax_ops_per_sec * live_correction, cached.binding, cached.bounds
-            )
+            return RowPrediction(cached.value * live_correction, cached.binding, cached.bounds)
         return cached
 
     def _compute_shared(
         self, kind: str, parameters: dict[str, Any], features: dict[str, Any], key: str
-    ) -> Prediction:
+    ) -> RowPrediction:
         shared = self._second_level() if kind != "linear" else None  # linear costs microseconds
         if shared is None:
-            return self._compute(kind, parameters, features)
-        digest = hashlib.sha256(f"{__version__}\n{key}".encode()).hexdigest()
+            return self._compute(parameters, features)
+        digest = hashlib.sha256(f"{__version__}\n{SHARED_FORMAT}\n{key}".encode()).hexdigest()
         stored = shared.get_blocking(SHARED, digest)
         if stored is not None:
             value = json.loads(stored)
-            return Prediction(value["smax_ops_per_sec"], value["binding"], value["bounds"])
-        prediction = self._compute(kind, parameters, features)
+            return RowPrediction(value["value"], value["binding"], value["bounds"])
+        prediction = self._compute(parameters, features)
         body = {
-            "smax_ops_per_sec": prediction.smax_ops_per_sec,
+            "value": prediction.value,
             "binding": prediction.binding,
             "bounds": prediction.bounds,
         }
@@ -177,25 +172,8 @@ class Predictor:
         return prediction
 
     @staticmethod
-    def _compute(kind: str, parameters: dict[str, Any], features: dict[str, Any]) -> Prediction:
-        if kind == "linear":
-            coef = parameters.get("coef", {})
-            value = float(parameters.get("intercept", 0.0))
-            for name, weight in coef.items():
-                feature = features.get(name)
-                if not isinstance(feature, int | float):
-                    raise BadRequest(
-                        f"The linear formula needs feature '{name}', which the target does not report."
-                    )
-                value += float(weight) * float(feature)
-            return Prediction(value, "linear", {})
-        from modelyard.perfmodels import FORMULA_KINDS
-
-        formula = FORMULA_KINDS.get(kind)
-        if formula is None:
-            raise BadRequest(
-                f"Unknown formula kind '{kind}'; known: linear, {', '.join(sorted(FORMULA_KINDS))}."
-            )
-        result = formula(parameters, features)
-        bounds = {k: float(v) for k, v in result.bounds.items() if math.isfinite(v)}
-        return Prediction(float(result.smax_ops_per_sec), result.binding, bounds)
+    def _compute(parameters: dict[str, Any], features: dict[str, Any]) -> RowPrediction:
+        # Not through the loaded-model cache: a formula costs microseconds to build, and every
+        # tuned overlay is another set of parameters that would push evaluations' models out.
+        model = flavors.load_model("formula", parameters, None, cached=False)
+        return model.predict_row(features)

@@ -1,24 +1,62 @@
 """``formula`` models: built-in parametric kinds chosen by ``parameters.kind``.
 
-``linear`` is y = intercept + sum(coef[c] * x[c]), vectorised over whole columns. Every other
-kind is looked up in :data:`modelyard.perfmodels.FORMULA_KINDS`, whose contract is one
-prediction per call: ``FORMULA_KINDS[kind](parameters, features) -> SmaxPrediction``. Those
-are evaluated row by row with the row's known feature columns (db_bench options,
-``db_bench_args``, ``cpu_available_cores``, plus any named in ``parameters.features``), and
-identical rows are computed once (a benchmark table repeats few configurations many times).
+``linear`` is y = intercept + sum(coef[c] * x[c]): vectorised over whole columns for a batch,
+a plain sum for one row. Every other kind is looked up in
+:data:`modelyard.perfmodels.FORMULA_KINDS`, whose contract is one prediction per call:
+``FORMULA_KINDS[kind](parameters, features) -> SmaxPrediction``. A batch is evaluated row by
+row with the row's known feature columns (db_bench options, ``db_bench_args``,
+``cpu_available_cores``, plus any named in ``parameters.features``), and identical rows are
+computed once (a benchmark table repeats few configurations many times).
+
+:func:`load_formula` is also the validation of a formula version's parameters: the registry
+calls it before it stores one, so a version that is accepted is one that loads.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from modelyard.flavors._base import (
+    FlavorError,
+    LoadedModel,
+    Prediction,
+    RowPrediction,
+    as_float,
+    feature_list,
+    missing_feature,
+    require_features,
+)
 
-from modelyard.flavors._base import FlavorError, LoadedModel, Prediction, as_float, feature_list
+if TYPE_CHECKING:
+    import numpy as np
+
+    from modelyard.perfmodels import FormulaKind, SmaxPrediction
 
 _PER_ROW_INPUTS = {"db_bench_args", "config", "cpu_available_cores"}
+
+
+def formula_kinds() -> list[str]:
+    """Every ``parameters.kind`` a formula version may name."""
+    from modelyard.perfmodels import FORMULA_KINDS
+
+    return sorted({"linear", *FORMULA_KINDS})
+
+
+def load_formula(parameters: Mapping[str, Any]) -> LoadedModel:
+    """The formula ``parameters`` describe; :class:`FlavorError` naming what is wrong."""
+    from modelyard.perfmodels import FORMULA_KINDS
+
+    kind = parameters.get("kind")
+    if kind == "linear":
+        return LinearFormula(parameters)
+    if isinstance(kind, str) and kind in FORMULA_KINDS:
+        return PerRowFormula(kind, parameters, FORMULA_KINDS[kind])
+    raise FlavorError(
+        f"Unknown formula kind {kind!r}: `parameters.kind` must be one of "
+        f"{', '.join(formula_kinds())}."
+    )
 
 
 class LinearFormula(LoadedModel):
@@ -39,11 +77,23 @@ class LinearFormula(LoadedModel):
         self.features = tuple(self.coef)
 
     def predict(self, columns: Mapping[str, np.ndarray]) -> Prediction:
+        import numpy as np
+
+        require_features(self.features, columns)
         rows = len(next(iter(columns.values()))) if columns else 0
         out = np.full(rows, self.intercept, dtype=np.float64)
         for name, weight in self.coef.items():
             out += weight * as_float(name, columns[name])
         return Prediction(out)
+
+    def predict_row(self, features: Mapping[str, Any]) -> RowPrediction:
+        value = self.intercept
+        for name, weight in self.coef.items():
+            feature = features.get(name)
+            if not isinstance(feature, int | float):
+                raise missing_feature(name)
+            value += weight * float(feature)
+        return RowPrediction(value, "linear")
 
     def describe(self) -> dict[str, Any]:
         return super().describe() | {"kind": "linear"}
@@ -53,12 +103,21 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _plain(value: Any) -> Any:
+def _cell(value: Any) -> Any:
+    """A column's cell as a plain value, NaN (a null) as ``None``."""
+    import numpy as np
+
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def _number(result: SmaxPrediction | float) -> float:
+    """A kind's answer as a number: an :class:`SmaxPrediction`'s rate, or a plain number
+    (a kind may answer with one)."""
+    return float(result if isinstance(result, int | float) else result.smax_ops_per_sec)
 
 
 class PerRowFormula(LoadedModel):
@@ -67,74 +126,54 @@ class PerRowFormula(LoadedModel):
     flavor = "formula"
     task = "regression"
 
-    def __init__(
-        self,
-        kind: str,
-        parameters: Mapping[str, Any],
-        formula: Callable[..., Any],
-        inputs: frozenset[str],
-    ) -> None:
+    def __init__(self, kind: str, parameters: Mapping[str, Any], formula: FormulaKind) -> None:
+        from modelyard.perfmodels import DbBenchConfig
+
         self.kind = kind
         self.parameters = dict(parameters)
         self.formula = formula
         self.features = feature_list(parameters) or ()
+        inputs = frozenset(DbBenchConfig.model_fields) | _PER_ROW_INPUTS
         self.optional_features = inputs - set(self.features)
         self._memo: dict[tuple[Any, ...], float] = {}
 
     def predict(self, columns: Mapping[str, np.ndarray]) -> Prediction:
+        import numpy as np
+
+        require_features(self.features, columns)
         names = sorted(columns)
         rows = len(columns[names[0]]) if names else 0
         out = np.empty(rows, dtype=np.float64)
         for index in range(rows):
-            row = tuple(_plain(columns[name][index]) for name in names)
+            row = tuple(_cell(columns[name][index]) for name in names)
             value = self._memo.get(row)
             if value is None:
                 features = {
                     name: item for name, item in zip(names, row, strict=True) if item is not None
                 }
-                value = self._call(features)
+                try:
+                    value = _number(self.formula(self.parameters, features))
+                except Exception as exc:
+                    raise FlavorError(
+                        f"Formula '{self.kind}' could not predict for {features}: {exc}"
+                    ) from exc
                 if len(self._memo) < 100_000:
                     self._memo[row] = value
             out[index] = value
         return Prediction(out)
 
-    def _call(self, features: dict[str, Any]) -> float:
-        try:
-            result = self.formula(self.parameters, features)
-        except Exception as exc:
-            raise FlavorError(
-                f"Formula '{self.kind}' could not predict for {features}: {exc}"
-            ) from exc
-        value = (
-            result if isinstance(result, int | float) else getattr(result, "smax_ops_per_sec", None)
-        )
-        if not isinstance(value, int | float):
-            raise FlavorError(
-                f"Formula '{self.kind}' returned {type(result).__name__}, not a number."
-            )
-        return float(value)
+    def predict_row(self, features: Mapping[str, Any]) -> RowPrediction:
+        """The formula on one row; an error of the formula itself (a configuration it cannot
+        handle) is raised as it is, for the caller to report."""
+        require_features(self.features, features)
+        result = self.formula(self.parameters, features)
+        if isinstance(result, int | float):
+            return RowPrediction(float(result))
+        bounds = {k: float(v) for k, v in result.bounds.items() if math.isfinite(v)}
+        return RowPrediction(float(result.smax_ops_per_sec), result.binding, bounds)
 
     def describe(self) -> dict[str, Any]:
         return super().describe() | {
             "kind": self.kind,
             "optional_features": sorted(self.optional_features),
         }
-
-
-def _perfmodel_kinds() -> tuple[Mapping[str, Callable[..., Any]], frozenset[str]]:
-    try:
-        from modelyard.perfmodels import FORMULA_KINDS, DbBenchConfig
-    except ImportError:  # pragma: no cover - perfmodels ships with modelyard
-        return {}, frozenset()
-    return FORMULA_KINDS, frozenset(DbBenchConfig.model_fields) | _PER_ROW_INPUTS
-
-
-def load_formula(parameters: Mapping[str, Any]) -> LoadedModel:
-    kind = parameters.get("kind")
-    if kind == "linear":
-        return LinearFormula(parameters)
-    kinds, inputs = _perfmodel_kinds()
-    if isinstance(kind, str) and kind in kinds:
-        return PerRowFormula(kind, parameters, kinds[kind], inputs)
-    known = ", ".join(sorted({"linear", *kinds}))
-    raise FlavorError(f"Unknown formula kind {kind!r}; use one of {known}.")

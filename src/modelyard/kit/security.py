@@ -1,5 +1,6 @@
 """Password hashing (argon2id), random secrets for tokens and sessions, safe file-name labels,
-and the client's address as seen through trusted reverse proxies."""
+the recognition of pickle files (refused wherever a file comes in: artifacts, datasets, model
+loading), and the client's address as seen through trusted reverse proxies."""
 
 from __future__ import annotations
 
@@ -54,6 +55,28 @@ def plain_filename(name: str | None, *, max_length: int = 255) -> str | None:
     if base in ("", ".", ".."):
         return None
     return base[-max_length:]
+
+
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pck", ".dill")
+PICKLE_REFUSAL = (
+    "Pickle and joblib files are refused: loading one runs arbitrary code. Upload a "
+    "scikit-learn model saved with skops (`skops.io.dump(model, 'model.skops')`, flavor "
+    "'sklearn'), an ONNX file (flavor 'onnx'), or a formula model with JSON parameters."
+)
+
+
+def looks_like_pickle(head: bytes, filename: str | None) -> bool:
+    """Whether a file is (or claims by its name to be) a pickle or a joblib dump, from its
+    first bytes (16 are enough) and its name."""
+    if filename and filename.lower().endswith(PICKLE_SUFFIXES):
+        return True
+    # Pickle protocols 2-5 start with PROTO (0x80) and the protocol number; joblib's
+    # compressed dumps start with a zlib header around a pickle.
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    return (
+        head[:2] in (b"x\x9c", b"x\xda", b"x\x01") and filename is not None and "joblib" in filename
+    )
 
 
 def _trusted(address: str, proxies: Sequence[str]) -> bool:

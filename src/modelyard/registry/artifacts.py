@@ -30,27 +30,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.kit.errors import BadRequest, NotFound, PayloadTooLarge
+from modelyard.kit.security import PICKLE_REFUSAL, looks_like_pickle
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pck", ".dill")
-PICKLE_REFUSAL = (
-    "Pickle and joblib files are refused: loading one runs arbitrary code. Upload a "
-    "scikit-learn model saved with skops (`skops.io.dump(model, 'model.skops')`, flavor "
-    "'sklearn'), an ONNX file (flavor 'onnx'), or a formula model with JSON parameters."
-)
-
-
-def looks_like_pickle(head: bytes, filename: str | None) -> bool:
-    if filename and filename.lower().endswith(PICKLE_SUFFIXES):
-        return True
-    # Pickle protocols 2-5 start with PROTO (0x80) and the protocol number; joblib's
-    # compressed dumps start with a zlib header around a pickle.
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return True
-    return (
-        head[:2] in (b"x\x9c", b"x\xda", b"x\x01") and filename is not None and "joblib" in filename
-    )
 
 
 @dataclass(frozen=True)

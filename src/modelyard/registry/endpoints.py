@@ -16,13 +16,14 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from modelyard import flavors
 from modelyard.auth.deps import Admin, Editor, Viewer
 from modelyard.auth.schemas import Role
 from modelyard.kit.deps import AppSettings, DbSession, in_session
 from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from modelyard.kit.responses import json_response
 from modelyard.kit.security import plain_filename
-from modelyard.registry import flavors, service
+from modelyard.registry import service
 from modelyard.registry._reads import cached_json
 from modelyard.registry.artifacts import ArtifactStore, StagedArtifact
 from modelyard.registry.schemas import (

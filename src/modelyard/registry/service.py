@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelyard import flavors
 from modelyard.auth.service import record
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
@@ -27,7 +28,7 @@ from modelyard.models import (
     RegisteredModel,
     VersionTag,
 )
-from modelyard.registry import _protection, flavors, repository
+from modelyard.registry import _protection, repository
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     ModelCreate,

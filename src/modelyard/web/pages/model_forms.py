@@ -23,11 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from modelyard import flavors
 from modelyard.auth.schemas import Principal, Role
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.kit.security import plain_filename
-from modelyard.registry import flavors
 from modelyard.registry import service as registry
 from modelyard.registry.schemas import MODEL_NAME_PATTERN, ModelCreate, VersionCreate
 from modelyard.web._render import SECURITY_HEADERS, is_htmx, render

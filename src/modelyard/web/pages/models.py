@@ -20,12 +20,12 @@ from modelyard.datasets import service as datasets_service
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.evaluations import service as evaluations_service
 from modelyard.evaluations.schemas import EvaluationCreate
+from modelyard.flavors import KNOWN_FLAVORS
 from modelyard.jobs.schemas import PRIORITY_LEVELS
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.kit.refs import MAX_ID, MAX_VERSION, ascii_int
 from modelyard.registry import service as registry
-from modelyard.registry.flavors import KNOWN_FLAVORS
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,

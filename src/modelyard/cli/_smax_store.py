@@ -92,7 +92,11 @@ def save_profile(name: str, profile: dict[str, Any]) -> str:
 
 
 def load_profile(name: str) -> dict[str, Any] | None:
-    db = _database()
+    """The profile ``name`` from the registry; reading never creates a database (a missing
+    one is :class:`~modelyard.cli._context.NoDatabase`, one sentence)."""
+    from modelyard.cli._context import open_database
+
+    db = open_database(Settings().resolved_database_url)
     try:
         with db.session() as session:
             try:

@@ -15,12 +15,15 @@ from modelyard.config import get_settings
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.garbage import collect_artifacts
 
-app = typer.Typer(help="The artifact store: garbage collection.", no_args_is_help=True)
+app = typer.Typer(
+    help="The artifact store: garbage collection, on this machine's database and files.",
+    no_args_is_help=True,
+)
 
 
 @app.callback()
 def _group() -> None:
-    """The artifact store: garbage collection."""
+    """The artifact store: garbage collection, on this machine's database and files."""
 
 
 @app.command()

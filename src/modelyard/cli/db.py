@@ -5,10 +5,14 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from modelyard.cli._context import check_database
 from modelyard.config import get_settings
 from modelyard.kit import migrate
 
-app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema migrations, on MODELYARD_DATABASE_URL / MODELYARD_HOME.",
+    no_args_is_help=True,
+)
 console = Console(stderr=True)
 
 
@@ -23,8 +27,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 
 @app.command()
 def status() -> None:
-    """Say whether migrations are pending."""
+    """Say whether migrations are pending (without creating a database)."""
     settings = get_settings()
+    check_database(settings.resolved_database_url)
     console.print(
         "migrations pending" if migrate.pending(settings.resolved_database_url) else "up to date"
     )

@@ -12,18 +12,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelyard.cli._context import check_database
 from modelyard.config import get_settings
 from modelyard.kit import migrate
 from modelyard.kit.db import Database
 
-app = typer.Typer(no_args_is_help=True, help="Live targets, deployments and online tuning.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Live targets, deployments and online tuning, on this machine's database directly.",
+)
 console = Console(stderr=True)
 
 
 def _database() -> Database:
     settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
+    check_database(url)
     if migrate.pending(url):
         console.print(
             "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."

@@ -1,4 +1,9 @@
-"""``modelyard user`` and ``modelyard token``: accounts and API tokens from the shell."""
+"""``modelyard user`` and ``modelyard token``: accounts and API tokens on the database directly.
+
+They need no server and no token: they are how the first admin and the first token come to
+be (``modelyard user create alice --role admin``, ``modelyard token create alice``). Against
+a running server, an admin's token does the same through the API (``modelyard.client``).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,14 @@ from modelyard.auth.schemas import Role, UserCreate, UserUpdate
 from modelyard.cli._context import session
 from modelyard.kit.errors import ProblemError
 
-user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
-token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Users, on this machine's database directly (no server, no token needed).",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(
+    help="API tokens, on this machine's database directly (how the first token is made).",
+    no_args_is_help=True,
+)
 console = Console()
 CLI_ACTOR = "cli"
 

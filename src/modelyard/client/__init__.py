@@ -5,7 +5,7 @@
     with Client("http://127.0.0.1:8000", token="...") as client:   # or MODELYARD_URL/_TOKEN
         client.models.create("sales", tags={"team": "forecasting"})
         version = client.versions.create("sales", flavor="formula",
-                                         parameters={"kind": "linear", "coefficients": {"x": 2.0}})
+                                         parameters={"kind": "linear", "coef": {"x": 2.0}})
         client.aliases.set("sales", "production", version.version)
         evaluation = client.evaluations.create("sales@production", dataset="sales-2026", target="y")
         done = client.evaluations.wait(evaluation.id, progress=lambda job: print(job.progress))
@@ -20,10 +20,22 @@ The package imports httpx and pydantic, never the server (FastAPI, SQLAlchemy): 
 wherever the ``modelyard`` package is installed, with or without the server's extras.
 """
 
+from modelyard.kit.optional_imports import hidden
+
+# httpx imports its command line (click, rich and pygments: ~7 MB, a tenth of a second) when
+# click is installed, as the server's dependencies make it; the client never runs it.
+with hidden("click"):
+    import httpx  # noqa: F401
+
 from modelyard.client._async import AsyncClient
-from modelyard.client._async._datasets import UploadFailed
 from modelyard.client._config import DEFAULT_URL, Connection, config_path, resolve
-from modelyard.client._errors import ApiError, ConnectionFailed, FieldError, ModelyardError
+from modelyard.client._errors import (
+    ApiError,
+    ConnectionFailed,
+    FieldError,
+    ModelyardError,
+    UploadFailed,
+)
 from modelyard.client._retry import RetryPolicy
 from modelyard.client._sse import ServerEvent
 from modelyard.client._sync import Client

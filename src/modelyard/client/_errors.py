@@ -13,7 +13,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["ApiError", "ConnectionFailed", "FieldError", "ModelyardError"]
+__all__ = ["ApiError", "ConnectionFailed", "FieldError", "ModelyardError", "UploadFailed"]
 
 
 class ModelyardError(Exception):
@@ -26,6 +26,14 @@ class ConnectionFailed(ModelyardError):
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
         self.url = url
+
+
+class UploadFailed(ModelyardError):
+    """A dataset upload stopped; ``upload_id`` resumes it (``datasets.upload(..., resume=...)``)."""
+
+    def __init__(self, message: str, upload_id: str) -> None:
+        super().__init__(message)
+        self.upload_id = upload_id
 
 
 class FieldError:

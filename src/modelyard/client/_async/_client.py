@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from modelyard import __version__
-from modelyard.client._async._auth import AsyncTokens, AsyncUsers
-from modelyard.client._async._datasets import AsyncDatasets
 from modelyard.client._async._http import AsyncHttp, AsyncRetryTransport
-from modelyard.client._async._jobs import AsyncDrift, AsyncEvaluations, AsyncJobs, AsyncReports
-from modelyard.client._async._live import (
-    AsyncAlerts,
-    AsyncAnalytics,
-    AsyncDeployments,
-    AsyncTargets,
-)
-from modelyard.client._async._registry import (
-    AsyncAliases,
-    AsyncArtifacts,
-    AsyncAudit,
-    AsyncModels,
-    AsyncVersions,
-)
 from modelyard.client._config import resolve
 from modelyard.client._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from modelyard.client._async._auth import AsyncTokens, AsyncUsers
+    from modelyard.client._async._datasets import AsyncDatasets
+    from modelyard.client._async._jobs import AsyncDrift, AsyncEvaluations, AsyncJobs, AsyncReports
+    from modelyard.client._async._live import (
+        AsyncAlerts,
+        AsyncAnalytics,
+        AsyncDeployments,
+        AsyncTargets,
+    )
+    from modelyard.client._async._registry import (
+        AsyncAliases,
+        AsyncArtifacts,
+        AsyncAudit,
+        AsyncModels,
+        AsyncVersions,
+    )
 
 
 class AsyncClient:
@@ -66,24 +69,122 @@ class AsyncClient:
                 transport or httpx.AsyncHTTPTransport(), retry or RetryPolicy()
             ),
         )
-        http = AsyncHttp(self._client, self.url)
-        self.models = AsyncModels(http)
-        self.versions = AsyncVersions(http)
-        self.aliases = AsyncAliases(http)
-        self.artifacts = AsyncArtifacts(http)
-        self.audit = AsyncAudit(http)
-        self.datasets = AsyncDatasets(http)
-        self.jobs = AsyncJobs(http)
-        self.evaluations = AsyncEvaluations(http, self.jobs)
-        self.drift = AsyncDrift(http, self.jobs)
-        self.reports = AsyncReports(http)
-        self.targets = AsyncTargets(http)
-        self.deployments = AsyncDeployments(http)
-        self.alerts = AsyncAlerts(http)
-        self.analytics = AsyncAnalytics(http)
-        self.users = AsyncUsers(http)
-        self.tokens = AsyncTokens(http)
-        self._http = http
+        self._http = AsyncHttp(self._client, self.url)
+
+    # Each group is built (and its schemas imported) on first use, so that a program or a CLI
+    # command that needs one group does not pay for the others.
+
+    @cached_property
+    def models(self) -> AsyncModels:
+        """Register, find, describe, tag and delete models."""
+        from modelyard.client._async._registry import AsyncModels
+
+        return AsyncModels(self._http)
+
+    @cached_property
+    def versions(self) -> AsyncVersions:
+        """Add versions (artifacts streamed), read, tag."""
+        from modelyard.client._async._registry import AsyncVersions
+
+        return AsyncVersions(self._http)
+
+    @cached_property
+    def aliases(self) -> AsyncAliases:
+        """Point ``name@alias`` at a version."""
+        from modelyard.client._async._registry import AsyncAliases
+
+        return AsyncAliases(self._http)
+
+    @cached_property
+    def artifacts(self) -> AsyncArtifacts:
+        """Download a version's file, checked by SHA-256."""
+        from modelyard.client._async._registry import AsyncArtifacts
+
+        return AsyncArtifacts(self._http)
+
+    @cached_property
+    def audit(self) -> AsyncAudit:
+        """Who changed what."""
+        from modelyard.client._async._registry import AsyncAudit
+
+        return AsyncAudit(self._http)
+
+    @cached_property
+    def datasets(self) -> AsyncDatasets:
+        """Resumable uploads, listing, preview."""
+        from modelyard.client._async._datasets import AsyncDatasets
+
+        return AsyncDatasets(self._http)
+
+    @cached_property
+    def jobs(self) -> AsyncJobs:
+        """Background jobs, followed live."""
+        from modelyard.client._async._jobs import AsyncJobs
+
+        return AsyncJobs(self._http)
+
+    @cached_property
+    def evaluations(self) -> AsyncEvaluations:
+        """Evaluate a version on a dataset, wait, compare."""
+        from modelyard.client._async._jobs import AsyncEvaluations
+
+        return AsyncEvaluations(self._http, self.jobs)
+
+    @cached_property
+    def drift(self) -> AsyncDrift:
+        """Data drift checks."""
+        from modelyard.client._async._jobs import AsyncDrift
+
+        return AsyncDrift(self._http, self.jobs)
+
+    @cached_property
+    def reports(self) -> AsyncReports:
+        """The weekly report and report files."""
+        from modelyard.client._async._jobs import AsyncReports
+
+        return AsyncReports(self._http)
+
+    @cached_property
+    def targets(self) -> AsyncTargets:
+        """Live targets; pushed metrics."""
+        from modelyard.client._async._live import AsyncTargets
+
+        return AsyncTargets(self._http)
+
+    @cached_property
+    def deployments(self) -> AsyncDeployments:
+        """Models run against live targets."""
+        from modelyard.client._async._live import AsyncDeployments
+
+        return AsyncDeployments(self._http)
+
+    @cached_property
+    def alerts(self) -> AsyncAlerts:
+        """Alert events, rules, channels."""
+        from modelyard.client._async._live import AsyncAlerts
+
+        return AsyncAlerts(self._http)
+
+    @cached_property
+    def analytics(self) -> AsyncAnalytics:
+        """Leaderboards."""
+        from modelyard.client._async._live import AsyncAnalytics
+
+        return AsyncAnalytics(self._http)
+
+    @cached_property
+    def users(self) -> AsyncUsers:
+        """Accounts."""
+        from modelyard.client._async._auth import AsyncUsers
+
+        return AsyncUsers(self._http)
+
+    @cached_property
+    def tokens(self) -> AsyncTokens:
+        """API tokens."""
+        from modelyard.client._async._auth import AsyncTokens
+
+        return AsyncTokens(self._http)
 
     async def health(self) -> dict[str, Any]:
         """The server's ``/healthz``: ``{"status": "ok", "version": ...}``."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from modelyard.client._async._http import AsyncHttp
-from modelyard.client._errors import ApiError, ConnectionFailed, ModelyardError
+from modelyard.client._errors import ApiError, ConnectionFailed, UploadFailed
 from modelyard.client._refs import segment
 from modelyard.datasets.schemas import (
     DatasetOut,
@@ -22,14 +22,6 @@ from modelyard.datasets.schemas import (
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 CHUNK_RETRIES = 8
-
-
-class UploadFailed(ModelyardError):
-    """The upload stopped; ``upload_id`` resumes it (``datasets.upload(..., resume=upload_id)``)."""
-
-    def __init__(self, message: str, upload_id: str) -> None:
-        super().__init__(message)
-        self.upload_id = upload_id
 
 
 class _Hasher:

@@ -30,6 +30,7 @@ from modelyard.client._sse import EventDecoder, ServerEvent
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Params = Mapping[str, Any]
+Progress = Callable[[int, int], None]
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -220,12 +221,18 @@ class Http:
                     raise ConnectionFailed(_describe(exc, self.url), url=self.url) from exc
 
     def download(
-        self, path: str, destination: Path | IO[bytes], *, sha256: str | None = None
+        self,
+        path: str,
+        destination: Path | IO[bytes],
+        *,
+        sha256: str | None = None,
+        progress: Progress | None = None,
     ) -> int:
         """Stream a response body into a file; returns its size.
 
         A path is written whole or not at all (through ``<name>.part``). With ``sha256``, a
         body that hashes otherwise raises :class:`ModelyardError`, and a path is not written.
+        ``progress(bytes_so_far, total)`` follows it (total 0 when the server does not say).
         """
         timeout = httpx.Timeout(30.0, read=300.0)
         digest = hashlib.sha256()
@@ -233,12 +240,14 @@ class Http:
         try:
             with self.http.stream("GET", path, timeout=timeout) as response:
                 self._raise_for_problem(response)
+                total = int(response.headers.get("Content-Length") or 0)
+                report = (lambda done: progress(done, total)) if progress else None
                 if isinstance(destination, Path):
                     partial = destination.with_name(destination.name + ".part")
                     with partial.open("wb") as handle:
-                        size = _copy(response, handle, digest)
+                        size = _copy(response, handle, digest, report)
                 else:
-                    size = _copy(response, destination, digest)
+                    size = _copy(response, destination, digest, report)
             if sha256 is not None and digest.hexdigest() != sha256:
                 raise ModelyardError(
                     f"{path} arrived with SHA-256 {digest.hexdigest()}, not {sha256}; "
@@ -256,10 +265,42 @@ class Http:
                 partial.unlink(missing_ok=True)
 
 
-def _copy(response: httpx.Response, handle: IO[bytes], digest: Any) -> int:
+def _copy(
+    response: httpx.Response,
+    handle: IO[bytes],
+    digest: Any,
+    report: Callable[[int], None] | None,
+) -> int:
     size = 0
     for chunk in response.iter_bytes(1 << 20):
         handle.write(chunk)
         digest.update(chunk)
         size += len(chunk)
+        if report:
+            report(size)
     return size
+
+
+class ReadProgress:
+    """A binary file whose reads report ``progress(bytes_read, total)``: an upload's progress,
+    since httpx reads a streamed file as it sends it."""
+
+    def __init__(self, handle: IO[bytes], total: int, progress: Progress) -> None:
+        self._handle = handle
+        self._total = total
+        self._progress = progress
+        self._done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._handle.read(size)
+        self._done += len(chunk)
+        self._progress(self._done, self._total)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._handle.seek(offset, whence)
+        self._done = position
+        return position
+
+    def tell(self) -> int:
+        return self._handle.tell()

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from modelyard.client._errors import ModelyardError
 from modelyard.client._refs import segment, split_reference
-from modelyard.client._sync._http import Http
+from modelyard.client._sync._http import Http, Progress, ReadProgress
 from modelyard.evaluations.schemas import MetricTrend
 from modelyard.registry.schemas import (
     AliasSet,
@@ -124,9 +124,11 @@ class Versions:
         description: str = "",
         tags: Mapping[str, str] | None = None,
         parent: str | None = None,
+        progress: Progress | None = None,
     ) -> VersionOut:
         """Add a version; ``artifact`` (a file: skops, ONNX, anything for ``generic``) is
-        streamed as it is read. ``parent`` records lineage (``model/3``, ``model@alias``)."""
+        streamed as it is read, ``progress(bytes_sent, total)`` following it. ``parent``
+        records lineage (``model/3``, ``model@alias``)."""
         body = VersionCreate(
             flavor=flavor,
             parameters=dict(parameters or {}),
@@ -147,8 +149,11 @@ class Versions:
             )
         file = Path(artifact)
         with file.open("rb") as handle:
+            stream: Any = handle
+            if progress:
+                stream = ReadProgress(handle, file.stat().st_size, progress)
             files = {
-                "file": (file.name, handle, "application/octet-stream"),
+                "file": (file.name, stream, "application/octet-stream"),
                 "metadata": (None, body, "application/json"),
             }
             return self._http.call(VersionOut, "POST", path, files=files)
@@ -245,6 +250,8 @@ class Artifacts:
         reference: str,
         destination: Path | str | IO[bytes],
         version: int | str | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> int:
         """Write the artifact to ``destination`` (a path, written whole or not at all, or a
         binary file object); returns its size. A file whose SHA-256 differs from the one the
@@ -254,7 +261,9 @@ class Artifacts:
             raise ModelyardError(f"{described.model}/{described.version} has no artifact.")
         path = f"{_version_path(described.model, described.version)}/artifact"
         target = Path(destination) if isinstance(destination, str | Path) else destination
-        return self._http.download(path, target, sha256=described.artifact.sha256)
+        return self._http.download(
+            path, target, sha256=described.artifact.sha256, progress=progress
+        )
 
 
 class Audit:

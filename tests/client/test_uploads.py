@@ -1,4 +1,10 @@
-"""``modelyard datasets upload``: chunks, retries after lost requests and responses, resume."""
+"""Resumable dataset uploads: chunks, broken requests and answers, giving up, resuming.
+
+The client talks to the app through its own transport with chosen chunk PUTs broken:
+before the server sees them (``lost_requests``) or after it stored them, losing only the
+answer (``lost_answers``). The client's transport retries are off, so what is tested is the
+upload's own recovery: ask the server how much arrived and go on from there.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from modelyard.cli import app as cli_app
-from modelyard.cli.datasets import UploadFailed, upload_file
+from modelyard.client import ApiError, Client, RetryPolicy, UploadFailed
 from tests.conftest import Api
 
 DATA = gzip.compress(b"a,y\n" + b"".join(b"%d,%d\n" % (i, 3 * i) for i in range(30_000)))
 
 
 class FlakyTransport(httpx.BaseTransport):
-    """The app's transport, except that chosen chunk PUTs break: before the server sees them
-    (``lost_requests``) or after it stored them, losing only the answer (``lost_answers``)."""
-
     def __init__(
         self, inner: httpx.BaseTransport, *, lost_requests: set[int], lost_answers: set[int]
     ) -> None:
@@ -43,9 +44,10 @@ class FlakyTransport(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-def _client(app_client: TestClient, api: Api, **faults: set[int]) -> httpx.Client:
+def _client(app_client: TestClient, api: Api, **faults: set[int]) -> Client:
     transport = FlakyTransport(app_client._transport, **faults)  # type: ignore[attr-defined]
-    return httpx.Client(transport=transport, base_url="http://testserver", headers=api.headers)
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    return Client("http://testserver", token, transport=transport, retry=RetryPolicy(retries=0))
 
 
 def test_upload_survives_broken_chunks(
@@ -56,17 +58,16 @@ def test_upload_survives_broken_chunks(
     seen: list[int] = []
     retries: list[str] = []
     with _client(app_client, editor, lost_requests={2}, lost_answers={4}) as client:
-        dataset = upload_file(
-            client,
+        dataset = client.datasets.upload(
             path,
             name=f"cli-{unique}",
             chunk_bytes=20_000,
-            on_progress=seen.append,
+            progress=lambda done, _total: seen.append(done),
             on_retry=retries.append,
             backoff_seconds=0,
         )
-    assert dataset["row_count"] == 30_000
-    assert dataset["sha256"] == hashlib.sha256(DATA).hexdigest()
+    assert dataset.row_count == 30_000
+    assert dataset.sha256 == hashlib.sha256(DATA).hexdigest()
     assert len(retries) == 2
     assert seen[-1] == len(DATA) and seen == sorted(seen)
 
@@ -77,30 +78,21 @@ def test_upload_gives_up_and_can_be_resumed(
     path = tmp_path / "series.csv.gz"
     path.write_bytes(DATA)
     flaky = _client(app_client, editor, lost_requests=set(range(3, 100)), lost_answers=set())
-    with flaky, pytest.raises(UploadFailed, match="--resume") as failed:
-        upload_file(flaky, path, chunk_bytes=10_000, retries=2, backoff_seconds=0)
-    upload_id = str(failed.value).split("--resume ")[1].rstrip(".")
+    with flaky, pytest.raises(UploadFailed, match="resume it later") as failed:
+        flaky.datasets.upload(path, chunk_bytes=10_000, retries=2, backoff_seconds=0)
+    upload_id = failed.value.upload_id
     assert editor.get(f"/datasets/uploads/{upload_id}").json()["received"] == 20_000
     with _client(app_client, editor, lost_requests=set(), lost_answers=set()) as client:
-        dataset = upload_file(
-            client, path, chunk_bytes=10_000, resume=upload_id, name=f"ignored-{unique}"
+        dataset = client.datasets.upload(
+            path, chunk_bytes=10_000, resume=upload_id, name=f"ignored-{unique}"
         )
-    assert dataset["sha256"] == hashlib.sha256(DATA).hexdigest()
+    assert dataset.sha256 == hashlib.sha256(DATA).hexdigest()
 
 
 def test_upload_reports_a_refused_file(app_client: TestClient, editor: Api, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(b"a,b\n1,2\n3\n")
     client = _client(app_client, editor, lost_requests=set(), lost_answers=set())
-    with client, pytest.raises(UploadFailed, match="Line 3 has 1 fields"):
-        upload_file(client, path)
-
-
-def test_the_command_needs_a_token(tmp_path: Path) -> None:
-    path = tmp_path / "x.csv"
-    path.write_bytes(b"a\n1\n")
-    result = CliRunner().invoke(
-        cli_app, ["datasets", "upload", str(path)], env={"MODELYARD_TOKEN": ""}
-    )
-    assert result.exit_code == 2
-    assert "MODELYARD_TOKEN" in result.output
+    with client, pytest.raises(ApiError, match="Line 3 has 1 fields") as refused:
+        client.datasets.upload(path)
+    assert 400 <= refused.value.status < 500

@@ -1,7 +1,8 @@
 """Rendering: one Jinja2 environment (autoescape always on), filters, and the page response.
 
-Every template is escaped, whatever its file name: user text (descriptions, tags, job
-messages) is data, never markup, and nothing here marks it ``|safe``. Responses carry a
+Every template is escaped, whatever its file name: user text (tags, job messages) is data,
+never markup, and nothing here marks it ``|safe``; descriptions go through :func:`markdown`,
+which renders CommonMark with raw HTML turned off. Responses carry a
 Content-Security-Policy that allows scripts and styles from this server only, so even a
 missed escape could not run an inline script.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from modelyard import __version__
@@ -133,6 +135,22 @@ def number(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+@cache
+def _markdown_parser() -> Any:
+    from markdown_it import MarkdownIt
+
+    # CommonMark without raw HTML: tags in the text come out escaped, and markdown-it's own
+    # link check drops javascript:, vbscript:, file: and data: (but image) URLs.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def markdown(value: str | None) -> Markup:
+    """A description written in Markdown, as safe HTML."""
+    if not value:
+        return Markup("")
+    return Markup(_markdown_parser().render(value))
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -187,6 +205,7 @@ def environment() -> Environment:
         number=number,
         pretty_json=pretty_json,
         duration=duration,
+        markdown=markdown,
     )
     env.globals.update(static_url=static_url, vendor_available=vendor_available, nav=NAV, Role=Role)
     return env

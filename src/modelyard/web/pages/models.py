@@ -30,6 +30,8 @@ from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,
     TAG_KEY_PATTERN,
+    ModelUpdate,
+    VersionUpdate,
 )
 from modelyard.web._pager import pager
 from modelyard.web._render import SECURITY_HEADERS, is_htmx, render
@@ -303,7 +305,12 @@ def version_page(
     return render(
         request,
         "models/version.html",
-        {"version": row, "lineage": _lineage(session, row["parent"])},
+        {
+            "version": row,
+            "lineage": _lineage(session, row["parent"]),
+            "promote_to": list(PROMOTE_TO),
+            "model_aliases": sorted(registry.get_model(session, name)["aliases"]),
+        },
         user=user,
     )
 
@@ -397,3 +404,91 @@ def delete_tag(
     key = _check(TAG_KEY_PATTERN, key, "Name the tag to remove.")
     registry.delete_model_tag(session, name, key, actor=user.name)
     return _after_change(request, session, name, user, f"Tag {key} removed.")
+
+
+# --- description, promotion and deletion ---------------------------------------------------
+
+PROMOTE_TO = ("production", "staging")
+"""Aliases a version page offers to move in one click, besides the model's own."""
+
+
+def _done(url: str, notice: str) -> Response:
+    return RedirectResponse(f"{url}?done={notice}", status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.post("/models/{name}/description")
+def edit_description(
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    description: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Replace a model's description (Markdown)."""
+    registry.update_model(session, name, ModelUpdate(description=description), actor=user.name)
+    return _done(f"/models/{quote(name)}", "saved")
+
+
+@router.post("/models/{name}/versions/{version}/description")
+def edit_version_description(
+    name: ModelName,
+    version: Annotated[int, Path(ge=1, le=999_999_999)],
+    user: FormEditor,
+    session: DbSession,
+    description: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Replace a version's description (Markdown)."""
+    registry.update_version(
+        session, name, str(version), VersionUpdate(description=description), actor=user.name
+    )
+    return _done(f"/models/{quote(name)}/versions/{version}", "saved")
+
+
+@router.post("/models/{name}/versions/{version}/promote")
+def promote(
+    name: ModelName,
+    version: Annotated[int, Path(ge=1, le=999_999_999)],
+    user: FormEditor,
+    session: DbSession,
+    alias: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Point an alias at this version (protected aliases refuse as in the API)."""
+    alias = _check(
+        ALIAS_PATTERN, alias, "An alias starts with a letter, then letters, digits, _ or -."
+    )
+    registry.set_alias(
+        session, name, alias, version, actor=user.name, as_admin=user.role is Role.admin
+    )
+    return _done(f"/models/{quote(name)}/versions/{version}", "promoted")
+
+
+@router.post("/models/{name}/versions/{version}/delete")
+def delete_version(
+    name: ModelName,
+    version: Annotated[int, Path(ge=1, le=999_999_999)],
+    user: FormEditor,
+    session: DbSession,
+    confirm: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Delete a version and the aliases on it, once confirmed (audited)."""
+    if confirm != "yes":
+        raise PageError(400, "Not confirmed", "Deleting a version needs its confirmation.")
+    registry.delete_version(
+        session, name, str(version), actor=user.name, as_admin=user.role is Role.admin
+    )
+    return _done(f"/models/{quote(name)}", "deleted")
+
+
+@router.post("/models/{name}/delete")
+def delete_model(
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    confirm: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """Delete a model with every version, once its name was typed to confirm (audited)."""
+    if confirm.strip() != name:
+        raise PageError(
+            400, "Not confirmed", f"Type the model's name, {name}, to confirm deleting it."
+        )
+    registry.delete_model(session, name, actor=user.name, as_admin=user.role is Role.admin)
+    return _done("/models", "deleted")

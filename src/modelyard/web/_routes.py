@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter
 
 from modelyard.web import _events
-from modelyard.web.pages import auth, jobs, model_forms, models
+from modelyard.web.pages import admin, auth, jobs, model_forms, models
 
 router = APIRouter(include_in_schema=False)
 router.include_router(_events.router)
@@ -34,3 +34,5 @@ for _section in (
         logging.getLogger(__name__).warning("web: no %s pages (%s)", _section, exc)
         continue
     router.include_router(_module.router)
+
+router.include_router(admin.router)

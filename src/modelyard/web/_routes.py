@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter
 
 from modelyard.web import _events
-from modelyard.web.pages import admin, auth, jobs, model_forms, models
+from modelyard.web.pages import admin, auth, jobs, model_forms, models, notifications
 
 router = APIRouter(include_in_schema=False)
 router.include_router(_events.router)
@@ -36,3 +36,4 @@ for _section in (
     router.include_router(_module.router)
 
 router.include_router(admin.router)
+router.include_router(notifications.router)

@@ -13,7 +13,7 @@ from modelyard.config import Settings
 from modelyard.deployments.experiment import run_experiment
 from modelyard.kit.db import Database
 from modelyard.monitoring.store import MetricStore
-from modelyard.targets._factory import target_dir
+from modelyard.targets.factory import target_dir
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.alerts.schemas import Metric, Scope
 from modelyard.models import Deployment, Job
-from modelyard.telemetry._metrics import REQUEST_SECONDS
+from modelyard.telemetry import REQUEST_SECONDS
 
 __all__ = ["ReadingKey", "Readings", "quantile_from_buckets"]
 

@@ -39,8 +39,8 @@ from modelyard.monitoring.store import MetricStore
 from modelyard.registry import service as registry_service
 from modelyard.registry.schemas import ModelCreate, VersionCreate
 from modelyard.targets import service as target_service
-from modelyard.targets._factory import target_dir
 from modelyard.targets.base import Interval
+from modelyard.targets.factory import target_dir
 from modelyard.targets.schemas import EmbeddedTargetCreate
 
 __all__ = ["PRIOR_PROFILE", "ExperimentResult", "run_experiment"]

@@ -40,7 +40,6 @@ from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.targets import service as target_service
-from modelyard.targets._factory import build_adapter
 from modelyard.targets.base import (
     Interval,
     TargetDown,
@@ -50,6 +49,7 @@ from modelyard.targets.base import (
 from modelyard.targets.base import (
     Target as TargetAdapter,
 )
+from modelyard.targets.factory import build_adapter
 
 __all__ = ["LiveRuntime", "LiveSupervisor", "start_live", "stop_live"]
 

@@ -19,6 +19,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+# The directions are the registry's (a protected alias's gate compares them too).
+from modelyard.registry.metrics import CLOSER_TO_ZERO_IS_BETTER as CLOSER_TO_ZERO_IS_BETTER
+from modelyard.registry.metrics import HIGHER_IS_BETTER as HIGHER_IS_BETTER
+from modelyard.registry.metrics import LOWER_IS_BETTER as LOWER_IS_BETTER
+from modelyard.registry.metrics import direction as direction
+
 if TYPE_CHECKING:
     # numpy (about 10 MB) is imported by the functions that compute, so that importing the
     # metric names and directions (as the API and pages do) does not load it.
@@ -28,26 +34,10 @@ QUANTILES = (0.5, 0.9, 0.95, 0.99)
 EXACT_LIMIT = 1_000_000
 AUC_BINS = 10_000
 
-LOWER_IS_BETTER = frozenset(
-    {"mae", "rmse", "mape", "max_error", "error_p50", "error_p90", "error_p95", "error_p99"}
-)
-HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "precision", "recall", "f1", "roc_auc"})
-CLOSER_TO_ZERO_IS_BETTER = frozenset({"mean_error"})
 HEADLINE = {
     "regression": ("mae", "rmse", "mape", "r2"),
     "classification": ("accuracy", "f1", "roc_auc"),
 }
-
-
-def direction(metric: str) -> str | None:
-    """``lower``, ``higher``, ``zero`` (closest to 0 wins) or None (not comparable)."""
-    if metric in LOWER_IS_BETTER:
-        return "lower"
-    if metric in HIGHER_IS_BETTER:
-        return "higher"
-    if metric in CLOSER_TO_ZERO_IS_BETTER:
-        return "zero"
-    return None
 
 
 def _finite(value: float) -> float | None:

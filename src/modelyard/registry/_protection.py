@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth.service import record
 from modelyard.datasets import service as datasets_service
-from modelyard.evaluations.metrics import direction
 from modelyard.kit.db import after_rollback
 from modelyard.kit.errors import BadRequest, Conflict
 from modelyard.kit.time import utcnow
 from modelyard.models import AliasProtection, Evaluation, ModelVersion
+from modelyard.registry.metrics import direction
 from modelyard.registry.schemas import AliasGate
 
 

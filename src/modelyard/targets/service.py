@@ -22,7 +22,7 @@ from modelyard.kit.refs import id_or_name
 from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, Target
 from modelyard.monitoring.store import MetricStore
-from modelyard.targets._factory import target_dir
+from modelyard.targets.factory import target_dir
 from modelyard.targets.schemas import PushBatch, TargetCreate
 
 __all__ = [

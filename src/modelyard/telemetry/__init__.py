@@ -7,8 +7,16 @@ sampled by a daemon thread into gauges, which also works in prometheus_client's
 multiprocess mode where custom collectors are not allowed.
 """
 
+from modelyard.telemetry._metrics import REQUEST_SECONDS
 from modelyard.telemetry._middleware import PrometheusMiddleware
 from modelyard.telemetry._queries import QueryProfiler
 from modelyard.telemetry._setup import Sampler, install, metrics_router
 
-__all__ = ["PrometheusMiddleware", "QueryProfiler", "Sampler", "install", "metrics_router"]
+__all__ = [
+    "REQUEST_SECONDS",
+    "PrometheusMiddleware",
+    "QueryProfiler",
+    "Sampler",
+    "install",
+    "metrics_router",
+]

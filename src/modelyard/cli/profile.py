@@ -29,7 +29,7 @@ def set_profile(
     default: Annotated[bool, typer.Option("--default", help="Use it when none is named.")] = False,
 ) -> None:
     """Create or change a profile."""
-    from modelyard.client._config import save_profile
+    from modelyard.client import save_profile
 
     path = save_profile(name, url=url, token=token, make_default=default)
     typer.echo(f"profile {name} saved in {path}")
@@ -38,7 +38,7 @@ def set_profile(
 @app.command("list")
 def list_profiles() -> None:
     """List the profiles (tokens are not shown)."""
-    from modelyard.client._config import config_path, load_config
+    from modelyard.client import config_path, load_config
 
     config = load_config()
     default = config.get("default_profile")
@@ -55,7 +55,7 @@ def list_profiles() -> None:
 @app.command("remove")
 def remove(name: Annotated[str, typer.Argument(help="The profile's name.")]) -> None:
     """Remove a profile."""
-    from modelyard.client._config import remove_profile
+    from modelyard.client import remove_profile
 
     remove_profile(name)
     typer.echo(f"profile {name} removed")

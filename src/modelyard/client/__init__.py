@@ -28,7 +28,15 @@ with hidden("click"):
     import httpx  # noqa: F401
 
 from modelyard.client._async import AsyncClient
-from modelyard.client._config import DEFAULT_URL, Connection, config_path, resolve
+from modelyard.client._config import (
+    DEFAULT_URL,
+    Connection,
+    config_path,
+    load_config,
+    remove_profile,
+    resolve,
+    save_profile,
+)
 from modelyard.client._errors import (
     ApiError,
     ConnectionFailed,
@@ -53,5 +61,8 @@ __all__ = [
     "ServerEvent",
     "UploadFailed",
     "config_path",
+    "load_config",
+    "remove_profile",
     "resolve",
+    "save_profile",
 ]

@@ -29,6 +29,7 @@ from modelyard.registry.artifacts import ArtifactStore
 from modelyard.telemetry import QueryProfiler, Sampler
 from modelyard.telemetry import install as install_telemetry
 from modelyard.web import mount as mount_web
+from modelyard.web.api_docs import router as api_docs_router
 from modelyard.webhooks.delivery import Sender
 
 logger = logging.getLogger("modelyard.app")
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Model registry, evaluation jobs, live deployments and RocksDB capacity models.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served from the wheel's own files by web.api_docs
+        redoc_url=None,
     )
 
     # First among the routes: probes are matched before the API's many routes.
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: compresses pages, API bodies and errors alike (never event streams).
     app.add_middleware(CompressionMiddleware)
     app.include_router(api_router)
+    app.include_router(api_docs_router)
     mount_web(app)
 
     return app

@@ -34,9 +34,9 @@ def test_openapi_documents_problem_responses(app_client: TestClient) -> None:
     assert "HTTPValidationError" not in document["components"]["schemas"]
     create = document["paths"]["/api/models"]["post"]["responses"]
     for status in ("400", "401", "403", "404", "409", "422"):
-        assert create[status]["content"] == {
-            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
-        }
+        media = create[status]["content"][PROBLEM_MEDIA_TYPE]
+        assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert media["example"]["status"] == int(status)
     listing = document["paths"]["/api/models"]["get"]["responses"]
     assert "409" not in listing and "413" not in listing
     assert "401" in document["paths"]["/api/auth/login"]["post"]["responses"]

@@ -12,10 +12,10 @@ from starlette.responses import Response
 from modelyard.alerts import service
 from modelyard.alerts.evaluator import Evaluator
 from modelyard.alerts.schemas import (
+    AlertDeliveryOut,
     ChannelCreate,
     ChannelOut,
     ChannelUpdate,
-    DeliveryOut,
     EventOut,
     EventPage,
     RuleCreate,
@@ -149,7 +149,7 @@ def ack_alert(event_id: EventId, principal: Editor, session: DbSession) -> Respo
     return json_response(service.ack_event(session, event_id, principal.name))
 
 
-@router.get("/{event_id:int}/deliveries", response_model=list[DeliveryOut])
+@router.get("/{event_id:int}/deliveries", response_model=list[AlertDeliveryOut])
 def list_deliveries(event_id: EventId, _: Viewer, session: DbSession) -> Response:
     """Notification attempts of an alert event, per channel."""
     return json_response(service.list_deliveries(session, event_id))

@@ -209,7 +209,7 @@ class ChannelOut(BaseModel):
     created_at: dt.datetime
 
 
-class DeliveryOut(BaseModel):
+class AlertDeliveryOut(BaseModel):
     id: int
     event_id: int
     channel: str

@@ -35,7 +35,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from modelyard.kit.problem_types import type_uri
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Starlette's own HTTP errors (a static file not found, a method not allowed) by status.
+_HTTP_TYPES = {
+    401: "not-authenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "too-many-requests",
+    503: "service-unavailable",
+}
 _STATUSES = {status.value for status in HTTPStatus}
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -45,6 +58,7 @@ logger = logging.getLogger(__name__)
 class ProblemError(Exception):
     status_code = 400
     title = "Bad request"
+    type = "bad-request"
 
     def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
@@ -55,46 +69,55 @@ class ProblemError(Exception):
 class BadRequest(ProblemError):
     status_code = 400
     title = "Bad request"
+    type = "bad-request"
 
 
 class Unauthorized(ProblemError):
     status_code = 401
     title = "Not authenticated"
+    type = "not-authenticated"
 
 
 class Forbidden(ProblemError):
     status_code = 403
     title = "Forbidden"
+    type = "forbidden"
 
 
 class NotFound(ProblemError):
     status_code = 404
     title = "Not found"
+    type = "not-found"
 
 
 class Conflict(ProblemError):
     status_code = 409
     title = "Conflict"
+    type = "conflict"
 
 
 class PayloadTooLarge(ProblemError):
     status_code = 413
     title = "Payload too large"
+    type = "payload-too-large"
 
 
 class UnsupportedMediaType(ProblemError):
     status_code = 415
     title = "Unsupported media type"
+    type = "unsupported-media-type"
 
 
 class Unprocessable(ProblemError):
     status_code = 422
     title = "Unprocessable content"
+    type = "unprocessable"
 
 
 class TooManyRequests(ProblemError):
     status_code = 429
     title = "Too many requests"
+    type = "too-many-requests"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, extra={"retry_after": retry_after})
@@ -104,6 +127,7 @@ class TooManyRequests(ProblemError):
 class ServiceUnavailable(ProblemError):
     status_code = 503
     title = "Service unavailable"
+    type = "service-unavailable"
 
     def __init__(self, detail: str, *, retry_after: int, extra: dict[str, Any] | None = None):
         super().__init__(detail, extra=extra)
@@ -113,6 +137,7 @@ class ServiceUnavailable(ProblemError):
 class InsufficientStorage(ProblemError):
     status_code = 507
     title = "Insufficient storage"
+    type = "insufficient-storage"
 
 
 # -- faults ---------------------------------------------------------------------------------
@@ -227,9 +252,12 @@ def problem_response(
     title: str,
     detail: str,
     headers: Mapping[str, str] | None = None,
+    *,
+    type: str = "http-error",
     **extra: Any,
 ) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    """The problem document; ``type`` is a slug of :mod:`modelyard.kit.problem_types`."""
+    body = {"type": type_uri(type), "title": title, "status": status, "detail": detail, **extra}
     # A detail may quote the request (a name, a path); nosniff keeps a browser from ever
     # rendering it as HTML.
     return Response(
@@ -251,7 +279,9 @@ def install_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         if isinstance(exc, TooManyRequests | ServiceUnavailable):
             headers = {"Retry-After": str(exc.retry_after)}
-        return problem_response(exc.status_code, exc.title, exc.detail, headers, **exc.extra)
+        return problem_response(
+            exc.status_code, exc.title, exc.detail, headers, type=exc.type, **exc.extra
+        )
 
     @app.exception_handler(OSError)
     async def _os_error(request: Request, exc: OSError) -> Response:
@@ -298,21 +328,27 @@ def install_handlers(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(
-            422, "Invalid request", f"The request is not valid: {summary}.", errors=errors
+            422,
+            "Invalid request",
+            f"The request is not valid: {summary}.",
+            type="invalid-request",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = exc.headers
+        kind = _HTTP_TYPES.get(exc.status_code, "http-error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such endpoint; see /docs for the API."
+            kind = "no-such-endpoint"
         elif exc.status_code == 405:
             allowed = allowed_methods(request)
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
             detail = f"This endpoint accepts {', '.join(allowed)}; see /docs for the API."
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
-        return problem_response(exc.status_code, title, detail, headers)
+        return problem_response(exc.status_code, title, detail, headers, type=kind)
 
     async def _data(_: Request, exc: DataError) -> Response:
         # PostgreSQL refuses text with NUL characters and values past a column's bounds that
@@ -322,6 +358,7 @@ def install_handlers(app: FastAPI) -> None:
             "Bad request",
             "A value in the request cannot be stored: it is too long, out of range, or "
             "contains a NUL character (\\u0000).",
+            type="unstorable-value",
         )
 
 

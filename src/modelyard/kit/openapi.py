@@ -32,6 +32,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from modelyard.kit.errors import PROBLEM_MEDIA_TYPE
+from modelyard.kit.problem_types import PROBLEM_TYPES, type_uri
 
 _REF = "#/components/schemas/Problem"
 _WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -40,16 +41,24 @@ _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
 
 class FieldError(BaseModel):
     field: str = Field(description="The input that is wrong, as a dotted path (`tags.team`).")
-    message: str
+    message: str = Field(description="What is wrong with it.")
 
 
 class Problem(BaseModel):
     """An RFC 9457 problem document: what went wrong and how to fix it."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str = Field(description="What is wrong and how to fix it, as a sentence.")
+    type: str = Field(
+        default="/problems#bad-request",
+        description="A URI naming the error, `/problems#<slug>`: the table at /problems says "
+        "what each means.",
+        examples=["/problems#not-found"],
+    )
+    title: str = Field(description="A short summary of the type.", examples=["Not found"])
+    status: int = Field(description="The HTTP status code.", examples=[404])
+    detail: str = Field(
+        description="What is wrong and how to fix it, as a sentence.",
+        examples=["No model named 'sales'; list models with GET /api/models."],
+    )
     errors: list[FieldError] | None = Field(
         default=None, description="For invalid input: one entry per wrong field."
     )
@@ -90,9 +99,16 @@ def operation_id(route: APIRoute) -> str:
 
 
 def _problem_response(status: int) -> dict[str, Any]:
+    kind = next((p for p in PROBLEM_TYPES if p.status == status), None)
+    example = {
+        "type": type_uri(kind.slug if kind else "http-error"),
+        "title": kind.title if kind else http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": kind.meaning if kind else http.HTTPStatus(status).description,
+    }
     return {
         "description": http.HTTPStatus(status).phrase,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF}}},
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF}, "example": example}},
     }
 
 
@@ -146,12 +162,203 @@ def add_problem_responses(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def hoist_definitions(document: dict[str, Any]) -> dict[str, Any]:
+    """Move ``$defs`` of schemas written by hand (``openapi_extra`` bodies from
+    ``model_json_schema``) into ``components``, where their ``$ref`` points."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, schema in node.pop("$defs", {}).items():
+                schemas.setdefault(name, schema)
+                visit(schema)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(document.get("paths", {}))
+    return document
+
+
+def add_summaries(document: dict[str, Any]) -> dict[str, Any]:
+    """Each operation's summary is its handler's docstring's first line (an imperative
+    sentence), not a title made from the function's name."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and operation.get("description"):
+                first = operation["description"].strip().split("\n\n")[0]
+                operation["summary"] = " ".join(first.split()).rstrip(".")
+    return document
+
+
+# Path and query parameters that recur, with a value that reads like real use.
+PARAMETER_EXAMPLES: dict[str, Any] = {
+    "name": "sales",
+    "version": "3",
+    "alias": "production",
+    "key": "team",
+    "model": "sales@production",
+    "dataset": "sales-2026-11",
+    "target": "rocksdb-bench",
+    "deployment": "smax-production",
+    "upload_id": "6f1c0f0e8e6a4a9f9b3d2c1b0a998877",
+    "kind": "html",
+    "fmt": "html",
+    "metric": "mape",
+    "q": "sales",
+    "cursor": "WzQyXQ",
+    "ids": "4,7",
+}
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = document["components"]["schemas"].get(name, {})
+    return schema
+
+
+_FORMATS = {
+    "date-time": "2026-11-22T05:43:00Z",
+    "date": "2026-11-22",
+    "binary": None,
+    "uri": "https://hooks.example.com/modelyard",
+}
+
+
+# String fields that recur, by name, when their schema has no example of its own.
+FIELD_EXAMPLES: dict[str, str] = {
+    **{k: v for k, v in PARAMETER_EXAMPLES.items() if isinstance(v, str)},
+    "url": "https://hooks.example.com/modelyard",
+    "password": "correct-horse-battery",
+    "current_password": "correct-horse-battery",
+    "new_password": "staple-battery-horse",
+    "description": "Units sold per region, weekly.",
+    "filename": "sales-2026-11.csv.gz",
+    "reference": "sales-2026-10",
+    "current": "sales-2026-11",
+    "flavor": "formula",
+    "source": "git:3f2a9c1",
+    "parent": "sales/2",
+    "user": "alice",
+    "message": "must be a number",
+    "field": "parameters.coef.x",
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "token": "my_8dJ3kq0Vb9x2mXnYpL4sQeRt7wUzA1cH",
+}
+TEXT_EXAMPLES = {
+    "text/event-stream": 'event: job\nid: 1795310000000000\ndata: {"id": 42, "status": "running"}\n\n',
+    "text/plain": "# TYPE modelyard_http_requests_total counter\n"
+    'modelyard_http_requests_total{method="GET",status="200"} 1024\n',
+}
+
+
+def example_of(
+    document: dict[str, Any], schema: dict[str, Any], depth: int = 0, name: str = ""
+) -> Any:
+    """A value of ``schema``: its own example, else one made of its fields' examples,
+    defaults and first allowed values (``name``: the field's, for a string without one)."""
+    schema = _resolve(document, schema)
+    for key in ("examples",):
+        if schema.get(key):
+            return schema[key][0]
+    for key in ("example", "const"):
+        if key in schema:
+            return schema[key]
+    if "default" in schema and schema["default"] not in (None, {}, []):
+        return schema["default"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = [o for o in schema.get(key, []) if _resolve(document, o).get("type") != "null"]
+        if options:
+            if key == "allOf" and len(options) > 1:
+                merged: dict[str, Any] = {}
+                for option in options:
+                    value = example_of(document, option, depth + 1)
+                    if isinstance(value, dict):
+                        merged.update(value)
+                return merged
+            return example_of(document, options[0], depth + 1, name)
+    kind = schema.get("type")
+    if schema.get("format") in _FORMATS:
+        return _FORMATS[schema["format"]]
+    if kind == "object" or "properties" in schema:
+        if depth > 6:
+            return {}
+        required = set(schema.get("required", []))
+        result = {}
+        for field_name, field in schema.get("properties", {}).items():
+            resolved = _resolve(document, field)
+            if field_name in required or "examples" in resolved or "default" in resolved:
+                result[field_name] = example_of(document, field, depth + 1, field_name)
+        return result
+    if kind == "array":
+        item = example_of(document, schema.get("items", {}), depth + 1, name)
+        return [] if item is None else [item]
+    if kind == "integer":
+        return max(int(schema.get("minimum", 1)), 1)
+    if kind == "number":
+        return float(schema.get("minimum", 0.0)) or 1.5
+    if kind == "boolean":
+        return True
+    if kind == "string":
+        text = FIELD_EXAMPLES.get(name) or FIELD_EXAMPLES.get(str(schema.get("title", "")).lower())
+        text = text or "sales"
+        return text.ljust(int(schema.get("minLength", 0)), "-")
+    return None
+
+
+def add_examples(document: dict[str, Any]) -> dict[str, Any]:
+    """An example for each body and answer (JSON, event streams, text), and each parameter
+    that lacks one."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if "example" in parameter or "examples" in parameter or "examples" in schema:
+                    continue
+                if parameter["name"] in PARAMETER_EXAMPLES and parameter["in"] in ("path", "query"):
+                    value = PARAMETER_EXAMPLES[parameter["name"]]
+                    if _resolve(document, schema).get("type") == "integer":
+                        value = 3
+                    parameter["example"] = value
+                elif parameter["in"] == "path":
+                    parameter["example"] = example_of(document, schema)
+            bodies = [operation.get("requestBody", {})]
+            bodies += list(operation.get("responses", {}).values())
+            for body in bodies:
+                for media_type, media in body.get("content", {}).items():
+                    if "example" in media or "examples" in media:
+                        continue
+                    if media_type in TEXT_EXAMPLES:
+                        media["example"] = TEXT_EXAMPLES[media_type]
+                        continue
+                    if "json" not in media_type or "schema" not in media:
+                        continue
+                    value = example_of(document, media["schema"])
+                    if value is not None:
+                        media["example"] = value
+    return document
+
+
+def complete_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Every step above, in order; each is idempotent."""
+    for step in (hoist_definitions, add_problem_responses, add_summaries, add_examples):
+        document = step(document)
+    return document
+
+
 def document_problems(app: FastAPI) -> None:
-    """Post-process ``app.openapi()`` so that every document it returns lists its errors."""
+    """Post-process ``app.openapi()``: errors, hoisted definitions, summaries, examples."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         # FastAPI caches the document and rebuilds it when routes change; the edit is idempotent.
-        return add_problem_responses(generate())
+        return complete_document(generate())
 
     app.openapi = openapi  # type: ignore[method-assign]

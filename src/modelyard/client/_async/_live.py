@@ -10,10 +10,10 @@ from typing import IO, Any, Literal
 from pydantic import TypeAdapter
 
 from modelyard.alerts.schemas import (
+    AlertDeliveryOut,
     ChannelCreate,
     ChannelOut,
     ChannelUpdate,
-    DeliveryOut,
     EventOut,
     RuleCreate,
     RuleOut,
@@ -293,9 +293,9 @@ class AsyncAlerts:
     async def ack(self, event_id: int) -> EventOut:
         return await self._http.call(EventOut, "POST", f"/api/alerts/{int(event_id)}/ack")
 
-    async def deliveries(self, event_id: int) -> builtins.list[DeliveryOut]:
+    async def deliveries(self, event_id: int) -> builtins.list[AlertDeliveryOut]:
         return await self._http.call_list(
-            DeliveryOut, "GET", f"/api/alerts/{int(event_id)}/deliveries"
+            AlertDeliveryOut, "GET", f"/api/alerts/{int(event_id)}/deliveries"
         )
 
     async def evaluate(self) -> TickOut:

@@ -11,10 +11,10 @@ from typing import IO, Any, Literal
 from pydantic import TypeAdapter
 
 from modelyard.alerts.schemas import (
+    AlertDeliveryOut,
     ChannelCreate,
     ChannelOut,
     ChannelUpdate,
-    DeliveryOut,
     EventOut,
     RuleCreate,
     RuleOut,
@@ -284,8 +284,10 @@ class Alerts:
     def ack(self, event_id: int) -> EventOut:
         return self._http.call(EventOut, "POST", f"/api/alerts/{int(event_id)}/ack")
 
-    def deliveries(self, event_id: int) -> builtins.list[DeliveryOut]:
-        return self._http.call_list(DeliveryOut, "GET", f"/api/alerts/{int(event_id)}/deliveries")
+    def deliveries(self, event_id: int) -> builtins.list[AlertDeliveryOut]:
+        return self._http.call_list(
+            AlertDeliveryOut, "GET", f"/api/alerts/{int(event_id)}/deliveries"
+        )
 
     def evaluate(self) -> TickOut:
         """Evaluate every rule now (admins); what fired and resolved."""

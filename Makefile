@@ -10,10 +10,12 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The versions the tests passed with: uv.lock (`uv lock` after changing pyproject.toml).
+# [dev] includes [all], every optional part.
+$(STAMP): pyproject.toml uv.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync -q --frozen --inexact --extra dev
 	bash scripts/fetch-assets.sh
 	touch $(STAMP)
 

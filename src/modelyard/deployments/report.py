@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.deployments import service
 from modelyard.deployments._engine import deployment_owner
+from modelyard.kit.extras import needs
 from modelyard.kit.time import utcnow
 from modelyard.monitoring.store import MetricStore
 from modelyard.targets.service import target_owner
@@ -126,10 +127,11 @@ def build_report(session: Session, store: MetricStore, ref: str | int) -> dict[s
 
 
 def _png(report: dict[str, Any]) -> bytes:
-    import matplotlib
+    with needs("reports"):
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
     own = report["series"]["deployment"]
     target = report["series"]["target"]

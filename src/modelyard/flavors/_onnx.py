@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.flavors._base import TASKS, FlavorError, LoadedModel, Prediction, feature_list
+from modelyard.kit.extras import needs
 
 _DTYPES = {
     "tensor(float)": np.float32,
@@ -37,7 +38,8 @@ class OnnxModel(LoadedModel):
     flavor = "onnx"
 
     def __init__(self, path: Path, parameters: Mapping[str, Any]) -> None:
-        import onnxruntime as ort
+        with needs("onnx"):
+            import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3

@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 
 from modelyard.flavors._base import FlavorError, LoadedModel, Prediction, feature_list
+from modelyard.kit.extras import needs
 
 TRUSTED_PREFIXES = ("sklearn.",)
 
 
 def untrusted_types(path: Path) -> list[str]:
     """The types outside skops' defaults that the file would construct."""
-    from skops.io import get_untrusted_types
+    with needs("sklearn"):
+        from skops.io import get_untrusted_types
 
     try:
         found = get_untrusted_types(file=path)
@@ -48,9 +50,10 @@ class SklearnModel(LoadedModel):
     flavor = "sklearn"
 
     def __init__(self, path: Path, parameters: Mapping[str, Any]) -> None:
-        from sklearn.base import is_classifier
-        from skops.io import load
-        from skops.io.exceptions import UntrustedTypesFoundException
+        with needs("sklearn"):
+            from sklearn.base import is_classifier
+            from skops.io import load
+            from skops.io.exceptions import UntrustedTypesFoundException
 
         extra = untrusted_types(path)
         refused = [name for name in extra if not name.startswith(TRUSTED_PREFIXES)]

@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from modelyard.kit.extras import MissingExtra
 from modelyard.kit.problem_types import type_uri
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -319,6 +320,12 @@ def install_handlers(app: FastAPI) -> None:
         result = handler(request, problem)
         response: Response = await result if inspect.isawaitable(result) else result
         return response
+
+    @app.exception_handler(MissingExtra)
+    async def _missing_extra(_: Request, exc: MissingExtra) -> Response:
+        return problem_response(
+            501, "Not installed", exc.detail, type="missing-extra", extra=exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:

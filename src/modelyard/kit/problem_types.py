@@ -101,6 +101,12 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
         "Too many attempts (failed logins, event streams); wait for Retry-After seconds.",
     ),
     ProblemType(
+        "missing-extra",
+        501,
+        "Not installed",
+        "The request needs an optional part that this installation lacks; the detail names the extra to install (`pip install 'modelyard[sklearn]'`).",
+    ),
+    ProblemType(
         "service-unavailable",
         503,
         "Service unavailable",

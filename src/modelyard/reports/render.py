@@ -18,6 +18,8 @@ from typing import Any
 import jinja2
 import orjson
 
+from modelyard.kit.extras import needs
+
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True,
@@ -43,6 +45,8 @@ def pdf_unavailable() -> str | None:
     try:
         import weasyprint  # noqa: F401
     except (ImportError, OSError) as exc:  # OSError: Pango's shared libraries are missing
+        if isinstance(exc, ModuleNotFoundError):
+            return f"WeasyPrint is not installed (pip install 'modelyard[reports]'): {exc}"
         return f"WeasyPrint cannot load ({exc}); install Pango (Debian: libpango-1.0-0)"
     return None
 
@@ -71,10 +75,11 @@ def to_pdf(title: str, summary: dict[str, Any], png: bytes) -> bytes | None:
 
 
 def to_png(summary: dict[str, Any]) -> bytes:
-    import matplotlib
+    with needs("reports"):
+        import matplotlib
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
 
     days = summary["period"]["days"]
     labels = [d[5:] for d in days]

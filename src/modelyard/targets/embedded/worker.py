@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelyard.kit.extras import needs
 from modelyard.targets._logtail import LogTail, summarise_events
 from modelyard.targets.dbbench import parsers
 from modelyard.targets.embedded.workload import Phase, RocksDbOptions, WorkloadSpec
@@ -51,7 +52,8 @@ _OPS = ("put", "get", "scan")
 
 
 def open_db(path: Path, options: RocksDbOptions) -> tuple[Any, Any]:
-    from rocksdict import DBCompressionType, Options, Rdict
+    with needs("rocksdb"):
+        from rocksdict import DBCompressionType, Options, Rdict
 
     opts = Options(raw_mode=True)
     opts.create_if_missing(True)

@@ -43,14 +43,26 @@ class ModelCreate(BaseModel):
     name: str = Field(
         pattern=MODEL_NAME_PATTERN, description="Letters, digits, _ . -; 1-200 chars."
     )
-    description: str = Field(default="", max_length=10_000)
-    tags: Tags = Field(default_factory=dict, json_schema_extra=_TAG_KEYS)
+    description: str = Field(
+        default="",
+        max_length=10_000,
+        description="What the model is for (Markdown).",
+        examples=["Units sold per region, weekly."],
+    )
+    tags: Tags = Field(
+        default_factory=dict,
+        json_schema_extra=_TAG_KEYS,
+        description="Labels, key -> value.",
+        examples=[{"team": "forecasting"}],
+    )
 
     _tags = field_validator("tags")(_check_tags)
 
 
 class ModelUpdate(BaseModel):
-    description: str | None = Field(default=None, max_length=10_000)
+    description: str | None = Field(
+        default=None, max_length=10_000, description="A new description; null keeps it."
+    )
     tags: TagChanges | None = Field(
         default=None,
         description="Tags to set; a null value removes that tag.",
@@ -61,20 +73,24 @@ class ModelUpdate(BaseModel):
 
 
 class ModelOut(BaseModel):
-    name: str
-    description: str
-    latest_version: int
-    latest_flavor: str | None
-    tags: Tags
-    aliases: dict[str, int]
-    created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    name: str = Field(description="The model's name, unique.")
+    description: str = Field(description="What the model is for (Markdown).")
+    latest_version: int = Field(description="The newest version's number; 0 before the first.")
+    latest_flavor: str | None = Field(
+        description="The newest version's flavor; null before the first."
+    )
+    tags: Tags = Field(description="Labels, key -> value.")
+    aliases: dict[str, int] = Field(description="Alias -> the version it points at.")
+    created_by: str = Field(description="The user who registered it.")
+    created_at: dt.datetime = Field(description="When it was registered (UTC).")
+    updated_at: dt.datetime = Field(description="When it or its versions last changed (UTC).")
 
 
 class ModelPage(BaseModel):
-    items: list[ModelOut]
-    next_cursor: str | None
+    items: list[ModelOut] = Field(description="This page's models.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class VersionCreate(BaseModel):
@@ -83,11 +99,23 @@ class VersionCreate(BaseModel):
         pattern=FLAVOR_PATTERN,
         description="formula, sklearn (skops), onnx, or generic for an opaque artifact.",
     )
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(default_factory=dict)
-    source: str = Field(default="", max_length=1000)
-    description: str = Field(default="", max_length=10_000)
-    tags: Tags = Field(default_factory=dict, json_schema_extra=_TAG_KEYS)
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The version's parameters; a formula's are the model itself.",
+        examples=[{"kind": "linear", "coef": {"x": 2.0}, "intercept": 1.0}],
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="Scores to record with it, name -> number."
+    )
+    source: str = Field(
+        default="", max_length=1000, description="Where it came from (a commit, a run)."
+    )
+    description: str = Field(
+        default="", max_length=10_000, description="What changed in it (Markdown)."
+    )
+    tags: Tags = Field(
+        default_factory=dict, json_schema_extra=_TAG_KEYS, description="Labels, key -> value."
+    )
     parent: str | None = Field(
         default=None,
         max_length=300,
@@ -98,8 +126,12 @@ class VersionCreate(BaseModel):
 
 
 class VersionUpdate(BaseModel):
-    description: str | None = Field(default=None, max_length=10_000)
-    metrics: dict[str, float] | None = None
+    description: str | None = Field(
+        default=None, max_length=10_000, description="A new description; null keeps it."
+    )
+    metrics: dict[str, float] | None = Field(
+        default=None, description="Scores to set, name -> number; null keeps them."
+    )
     tags: TagChanges | None = Field(
         default=None,
         description="Tags to set; a null value removes that tag.",
@@ -110,53 +142,68 @@ class VersionUpdate(BaseModel):
 
 
 class ArtifactOut(BaseModel):
-    sha256: str
-    size: int
-    filename: str | None
+    sha256: str = Field(description="The file's SHA-256, hex; downloads are checked against it.")
+    size: int = Field(description="Bytes.")
+    filename: str | None = Field(description="The uploader's file name, a label only.")
 
 
 class VersionOut(BaseModel):
-    model: str
-    version: int
-    flavor: str
-    parameters: dict[str, Any]
-    metrics: dict[str, Any]
-    source: str
-    description: str
-    tags: Tags
-    aliases: list[str]
-    parent: str | None
-    artifact: ArtifactOut | None
-    created_by: str
-    created_at: dt.datetime
+    model: str = Field(description="The model's name.")
+    version: int = Field(description="The version's number, from 1.")
+    flavor: str = Field(description="formula, sklearn, onnx or generic.")
+    parameters: dict[str, Any] = Field(
+        description="The version's parameters (a formula's are the model)."
+    )
+    metrics: dict[str, Any] = Field(
+        description="Scores written on the version, and `metric@dataset` headline scores of its evaluations."
+    )
+    source: str = Field(description="Where it came from (a commit, a run).")
+    description: str = Field(description="What changed in it (Markdown).")
+    tags: Tags = Field(description="Labels, key -> value.")
+    aliases: list[str] = Field(description="The aliases that point at it.")
+    parent: str | None = Field(description="Lineage: the version it derives from, `model/3`.")
+    artifact: ArtifactOut | None = Field(description="Its file, if it has one.")
+    created_by: str = Field(description="The user who added it.")
+    created_at: dt.datetime = Field(description="When it was added (UTC).")
 
 
 class VersionPage(BaseModel):
-    items: list[VersionOut]
-    next_cursor: str | None
+    items: list[VersionOut] = Field(description="This page's versions, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class AliasSet(BaseModel):
-    version: int = Field(ge=1, le=999_999_999)
+    version: int = Field(
+        ge=1, le=999_999_999, description="The version the alias points at.", examples=[3]
+    )
 
 
 class TagSet(BaseModel):
-    value: str = Field(default="", max_length=500)
+    value: str = Field(
+        default="",
+        max_length=500,
+        description="The tag's value (may be empty).",
+        examples=["forecasting"],
+    )
 
 
 class AuditOut(BaseModel):
-    id: int
-    at: dt.datetime
-    actor: str
-    action: str
-    object_type: str
-    object_key: str
-    detail: dict[str, Any]
+    id: int = Field(description="The entry's id.")
+    at: dt.datetime = Field(description="When (UTC).")
+    actor: str = Field(description="Who: a user name, or `cli`/`system`.")
+    action: str = Field(description="What, e.g. `model.create`, `alias.set`.")
+    object_type: str = Field(description="The kind of object: model, version, alias, user ...")
+    object_key: str = Field(description="Which one, e.g. `sales/3`.")
+    detail: dict[str, Any] = Field(description="What changed, as recorded.")
 
 
 class AuditPage(BaseModel):
-    items: list[AuditOut]
-    next_cursor: str | None
+    items: list[AuditOut] = Field(description="This page's entries, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class AliasGate(BaseModel):

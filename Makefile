@@ -10,12 +10,13 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-# The versions the tests passed with: uv.lock (`uv lock` after changing pyproject.toml).
+# The versions the tests passed with: uv.lock. --locked refuses a lock older than pyproject.toml:
+# after changing the dependencies, run `.venv/bin/uv lock` and commit uv.lock with them.
 # [dev] includes [all], every optional part.
 $(STAMP): pyproject.toml uv.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip uv
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync -q --frozen --inexact --extra dev
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync -q --locked --inexact --extra dev
 	bash scripts/fetch-assets.sh
 	touch $(STAMP)
 

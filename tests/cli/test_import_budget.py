@@ -36,7 +36,7 @@ def _imported(*args: str) -> tuple[int, set[str]]:
 def test_help_imports_no_command_group() -> None:
     code, modules = _imported("--help")
     assert code == 0
-    heavy = SERVER + DATA + ("httpx", "pydantic", "modelyard.client", "modelyard.config")
+    heavy = SERVER + DATA + ("httpx", "pydantic", "rich", "modelyard.client", "modelyard.config")
     assert sorted(m for m in modules if m.split(".")[0] in heavy or m in heavy) == []
     assert not any(m.startswith("modelyard.cli.") for m in modules)
 

@@ -134,6 +134,18 @@ class _LazyRoot(TyperGroup):
         for name, module, attribute, help_text, panel in COMMANDS:
             self.add_command(_Deferred(name, module, attribute, help_text, panel))
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Plain help, one section per panel: rich's help (typer.rich_utils) imports rich and
+        # markdown-it, several times what the rest of `modelyard --help` costs.
+        for panel in (REMOTE, LOCAL):
+            rows = [
+                (c.name or "", c.help or "")
+                for c in self.commands.values()
+                if getattr(c, "rich_help_panel", None) == panel
+            ]
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: Any) -> Any:
         from modelyard.cli._errors import handled
 
@@ -148,6 +160,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # see _LazyRoot.format_commands
 )
 
 

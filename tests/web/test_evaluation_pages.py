@@ -103,3 +103,27 @@ def test_cancel_is_for_editors_and_ended_ones_conflict(
         headers={**HTMX, "X-CSRF-Token": csrf_of(page)},
     )
     assert r.status_code == 409 and "already ended" in r.text
+
+
+def test_compare_flags_different_datasets_and_marks_no_best(
+    browser_for: Callable[..., TestClient],
+    editor: Api,
+    evaluations: list[int],
+    model_name: str,
+    unique: str,
+) -> None:
+    client = browser_for("viewer")
+    same = client.get("/evaluations/compare", params={"ids": f"{evaluations[0]},{evaluations[1]}"})
+    assert "not comparable" not in same.text and "★" in same.text
+    r = editor.post("/datasets", files={"file": ("e.csv", CSV)}, data={"name": f"other-{unique}"})
+    assert r.status_code == 201, r.text
+    r = editor.post(
+        "/evaluations",
+        json={"model": f"{model_name}/1", "dataset": r.json()["id"], "target": "y"},
+    )
+    assert r.status_code == 202, r.text
+    other = r.json()["id"]
+    assert _wait(editor, other)["status"] == "succeeded"
+    mixed = client.get("/evaluations/compare", params={"ids": f"{evaluations[1]},{other}"})
+    assert mixed.status_code == 200
+    assert "different datasets" in mixed.text and "★" not in mixed.text

@@ -91,7 +91,12 @@ def compare(
     if len(numbers) < 2:
         raise PageError(400, "Pick two or more", "Tick two or more evaluations to compare.")
     comparison = evaluations_service.compare(session, numbers)
-    return render(request, "evaluations/compare.html", {"comparison": comparison}, user=user)
+    evaluations = (
+        comparison["evaluations"] if isinstance(comparison, dict) else comparison.evaluations
+    )
+    datasets = {(e["dataset"]["id"] if isinstance(e, dict) else e.dataset.id) for e in evaluations}
+    context = {"comparison": comparison, "same_dataset": len(datasets) <= 1}
+    return render(request, "evaluations/compare.html", context, user=user)
 
 
 @router.get("/evaluations/{evaluation_id}")

@@ -183,8 +183,20 @@ def _evaluation_choices(session: Session) -> dict[str, Any]:
     datasets, _ = datasets_service.list_datasets(
         session, q=None, limit=DATASET_CHOICES, cursor=None
     )
-    columns = sorted({c["name"] for d in datasets for c in d["columns"]})[:500]
-    return {"eval_datasets": datasets, "eval_columns": columns, "priorities": PRIORITY_LEVELS}
+    targets = {d["id"]: _likely_target([c["name"] for c in d["columns"]]) for d in datasets}
+    return {"eval_datasets": datasets, "eval_targets": targets, "priorities": PRIORITY_LEVELS}
+
+
+TARGET_NAMES = ("target", "y", "label", "actual", "observed", "smax", "s_max")
+
+
+def _likely_target(columns: list[str]) -> str:
+    """The column a dataset most likely holds true values in: a usual name, else the last."""
+    by_lower = {c.lower(): c for c in columns}
+    for name in TARGET_NAMES:
+        if name in by_lower:
+            return by_lower[name]
+    return columns[-1] if columns else ""
 
 
 def _lineage(session: Session, parent: str | None) -> list[dict[str, Any]]:

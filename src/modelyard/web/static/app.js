@@ -216,7 +216,78 @@
 
   window.modelyard = { progressText: progressText, applyProgress: applyProgress, events: hub };
 
+  // A column picker follows its dataset picker: only the chosen dataset's columns are
+  // offered, its likely target column chosen (without this script every dataset's columns
+  // show, grouped by dataset, and the server checks the pair).
+  function followDataset(select) {
+    const source = document.getElementById(select.dataset.columnsOf);
+    if (!source) return;
+    const apply = () => {
+      let chosen = null;
+      for (const group of select.querySelectorAll("optgroup")) {
+        const mine = group.dataset.dataset === source.value;
+        group.hidden = !mine;
+        group.disabled = !mine;
+        if (mine) {
+          chosen = [...group.querySelectorAll("option")].find((o) => o.value === group.dataset.preferred)
+            || group.querySelector("option");
+        }
+      }
+      if (chosen && (!select.selectedOptions[0] || select.selectedOptions[0].parentElement.disabled)) chosen.selected = true;
+    };
+    source.addEventListener("change", () => { select.value = ""; apply(); });
+    apply();
+  }
+
+  // Sortable tables: a click on a column head sorts by it (again: the other way), by each
+  // cell's data-sort or text, numbers as numbers. The server's order is the first one.
+  function sortable(table) {
+    const heads = table.tHead ? [...table.tHead.rows[0].cells] : [];
+    heads.forEach((th, index) => {
+      if (!th.textContent.trim() || th.querySelector(".sr-only")) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = th.textContent.trim();
+      th.replaceChildren(button);
+      th.setAttribute("aria-sort", "none");
+      button.addEventListener("click", () => {
+        const ascending = th.getAttribute("aria-sort") !== "ascending";
+        heads.forEach((h) => h.setAttribute("aria-sort", "none"));
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        const key = (row) => {
+          const cell = row.cells[index];
+          const raw = cell ? (cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent.trim()) : "";
+          const number = Number(raw.replace(/[,%×\s]|ops\/s/g, ""));
+          return raw !== "" && isFinite(number) ? number : raw.toLowerCase();
+        };
+        for (const body of table.tBodies) {
+          const rows = [...body.rows];
+          rows.sort((a, b) => {
+            const x = key(a), y = key(b);
+            const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+            return ascending ? order : -order;
+          });
+          body.append(...rows);
+        }
+      });
+    });
+  }
+
+  // Leaving a page with an unsent form that was changed (or an upload under way) asks first.
+  function guard(form) {
+    let dirty = false;
+    form.addEventListener("input", () => { dirty = true; });
+    form.addEventListener("submit", () => { dirty = false; });
+    window.addEventListener("beforeunload", (event) => {
+      if (dirty || document.querySelector("[data-uploading]")) { event.preventDefault(); event.returnValue = ""; }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    for (const select of document.querySelectorAll("select[data-columns-of]")) followDataset(select);
+    for (const table of document.querySelectorAll("table[data-sortable]")) sortable(table);
+    for (const form of document.querySelectorAll("form[data-guard]")) guard(form);
     for (const section of document.querySelectorAll("[data-job-list]")) followList(section);
     for (const section of document.querySelectorAll("[data-job-detail]")) followJob(section);
     if (window.modelyardCharts) window.modelyardCharts(document);

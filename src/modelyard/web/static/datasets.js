@@ -1,4 +1,5 @@
-// Dataset upload with a progress bar, in resumable chunks. The form works without this file
+// Dataset upload with a progress bar, in resumable chunks (a broken upload of the same file
+// resumes from the page; leaving mid-upload asks first). The form works without this file
 // (a plain multipart POST to /datasets/upload, streamed to disk by the server). With it, the
 // file goes through the datasets API's resumable uploads, authenticated by the page session:
 //
@@ -29,6 +30,7 @@
     p.setAttribute("role", "alert");
     p.textContent = message; // text only: the message may quote a file name
     flash.replaceChildren(p);
+    flash.scrollIntoView({ block: "nearest" }); // not off-screen below a long form
   }
 
   class UploadError extends Error {
@@ -82,10 +84,25 @@
       const value = String(data.get(key) || "").trim();
       if (value) request[key] = value;
     }
-    const created = await api("POST", "/api/datasets/uploads", request);
-    const id = created.id;
-    const chunk = Math.max(1, Math.min(created.chunk_bytes || MAX_CHUNK, MAX_CHUNK));
-    let offset = created.received;
+    // A broken upload of this same file resumes where the server's copy ends.
+    const key = "modelyard-upload:" + file.name + ":" + file.size + ":" + file.lastModified;
+    let state = null;
+    const kept = window.localStorage ? localStorage.getItem(key) : null;
+    if (kept) {
+      try {
+        state = await api("GET", "/api/datasets/uploads/" + encodeURIComponent(kept));
+        ui.note("Resuming the earlier upload at " + formatBytes(state.received) + "…");
+      } catch (error) {
+        state = null;
+      }
+    }
+    if (!state) {
+      state = await api("POST", "/api/datasets/uploads", request);
+      if (window.localStorage) localStorage.setItem(key, String(state.id));
+    }
+    const id = state.id;
+    const chunk = Math.max(1, Math.min(state.chunk_bytes || MAX_CHUNK, MAX_CHUNK));
+    let offset = state.received;
     let failures = 0;
     try {
       while (offset < file.size) {
@@ -104,9 +121,17 @@
         }
       }
       ui.converting();
-      return await api("POST", "/api/datasets/uploads/" + id + "/complete", {});
+      const dataset = await api("POST", "/api/datasets/uploads/" + id + "/complete", {});
+      if (window.localStorage) localStorage.removeItem(key);
+      return dataset;
     } catch (error) {
-      // Give the server its disk back; the upload cannot be finished from this page.
+      if (!error.status || error.status >= 500) {
+        // the connection or the server: keep what arrived, for a resume with the same file
+        error.message += " Choose the same file and upload again to resume.";
+        throw error;
+      }
+      // the file itself was refused: give the server its disk back
+      if (window.localStorage) localStorage.removeItem(key);
       fetch("/api/datasets/uploads/" + id, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
       throw error;
     }
@@ -137,15 +162,18 @@
       event.preventDefault();
       box.hidden = false;
       button.disabled = true;
+      form.dataset.uploading = "1"; // leaving the page now asks first (app.js)
       const flash = document.getElementById("flash");
       if (flash) flash.replaceChildren();
       ui.sent(0, file.size);
       upload(form, file, ui).then(
         (dataset) => {
+          delete form.dataset.uploading;
           text.textContent = "Done.";
           window.location.assign("/datasets/" + encodeURIComponent(dataset.id));
         },
         (error) => {
+          delete form.dataset.uploading;
           button.disabled = false;
           box.hidden = true;
           showError(error.message || "The upload failed.");

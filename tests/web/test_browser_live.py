@@ -88,3 +88,24 @@ def test_eight_live_tabs_share_one_connection_and_a_ninth_page_loads(
         assert in_flight <= 1 + 7 + 1 + 1, in_flight
     finally:
         context.close()
+
+
+def test_the_service_worker_serves_the_offline_page(browser: Any, server: dict[str, Any]) -> None:
+    context = browser.new_context(base_url=server["base"])
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        _log_in(page)
+        page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+        page.reload()  # now controlled by the worker, which cached the static assets
+        assert page.evaluate("() => !!navigator.serviceWorker.controller")
+        context.set_offline(True)
+        page.goto("/jobs")
+        sync_api.expect(page.get_by_role("heading", level=1)).to_have_text(
+            "modelyard cannot be reached"
+        )
+        context.set_offline(False)
+        page.goto("/jobs")
+        sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Jobs")
+    finally:
+        context.close()

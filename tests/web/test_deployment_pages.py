@@ -140,3 +140,37 @@ def test_saving_tuned_parameters_needs_some(
         data={"csrf_token": token, "alias": "9bad"},
     )
     assert r.status_code == 400
+
+
+def test_metrics_sized_to_a_chart_keep_extremes(
+    app_client: TestClient, deployment: dict[str, Any], editor: Api
+) -> None:
+    from modelyard.deployments._engine import deployment_owner
+
+    store = app_client.app.state.metric_store  # type: ignore[attr-defined]
+    now = int(time.time() * 1000)
+    points = [(now - (600 - i) * 1000, {"predicted_smax": 40_000.123456 + i}) for i in range(600)]
+    points[300] = (points[300][0], {"predicted_smax": 999_999.987654})  # one spike
+    store.write(deployment_owner(deployment["id"]), points)
+    _write_intervals(app_client, deployment, 3)
+    r = editor.get(
+        f"/deployments/{deployment['id']}/metrics",
+        params=[
+            ("from", "-11m"),
+            ("points", "50"),
+            ("digits", "4"),
+            ("field", "avg"),
+            ("field", "max"),
+            ("name", "predicted_smax"),
+            ("name", "latency_*"),
+        ],
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["step_ms"] >= 660_000 // 50 and body["step_ms"] % 1000 == 0
+    own = body["series"]["predicted_smax"]
+    assert set(own) == {"t", "avg", "max"}  # only the columns asked for
+    assert len(own["t"]) <= 51
+    assert max(own["max"]) == 1_000_000  # the spike survives, rounded to 4 digits
+    assert all(len(repr(v).replace(".", "").rstrip("0")) <= 6 for v in own["avg"])
+    assert set(body["target_series"]) == {"latency_p99_us"}  # the prefix, and nothing else

@@ -1,4 +1,4 @@
-"""``GET /events``: the one stream a browser's tabs share, multiplexing the API's streams."""
+"""``GET /api/events``: the one stream a browser's tabs share, multiplexing the API's streams."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_one_stream_carries_several_channels_and_resumes(
         ended = {(m["channel"], m["event"]) for m in messages}
         return (f"job:{job_id}", "end") in ended and ("deployment:99999999", "error") in ended
 
-    url = f"/events?channel=job:{job_id}&channel=deployment:99999999&channel=bogus"
+    url = f"/api/events?channel=job:{job_id}&channel=deployment:99999999&channel=bogus"
     messages, last_id = _read(client, url, done)
     channels = {m["channel"] for m in messages}
     assert channels == {f"job:{job_id}", "deployment:99999999"}  # the bogus one is dropped
@@ -66,7 +66,7 @@ def test_one_stream_carries_several_channels_and_resumes(
     # Resuming with the last id: the finished job's stream has nothing newer to send
     again, _ = _read(
         client,
-        f"/events?channel=job:{job_id}",
+        f"/api/events?channel=job:{job_id}",
         lambda ms: any(m["event"] == "end" for m in ms),
         headers={"Last-Event-ID": last_id},
     )
@@ -79,7 +79,7 @@ def test_a_channel_the_user_may_not_read_is_refused(
     r = admin.post("/jobs", json={"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}})
     job_id = r.json()["id"]
     viewer = browser_for("viewer")  # not the submitter, not an admin
-    messages, _ = _read(viewer, f"/events?channel=job:{job_id}", lambda ms: len(ms) >= 1)
+    messages, _ = _read(viewer, f"/api/events?channel=job:{job_id}", lambda ms: len(ms) >= 1)
     assert messages[0]["event"] == "error" and messages[0]["data"]["status"] == 404
     anonymous = browser_for(None)
-    assert anonymous.get(f"/events?channel=job:{job_id}").status_code == 401
+    assert anonymous.get(f"/api/events?channel=job:{job_id}").status_code == 401

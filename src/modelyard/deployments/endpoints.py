@@ -117,6 +117,7 @@ def deployment_metrics(
         names=name or None,
         include_target=target_metrics,
         fields=window.fields,
+        digits=window.digits,
     )
     return json_response(result)
 

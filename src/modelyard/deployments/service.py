@@ -316,13 +316,14 @@ def query_metrics(
     names: list[str] | None,
     include_target: bool = True,
     fields: Sequence[str] | None = None,
+    digits: int | None = None,
 ) -> dict[str, Any]:
     """The deployment's series (predicted, actual, headroom, ...) and its target's metrics."""
     deployment = get_deployment(session, ref)
     own: QueryResult = store.query(
         deployment_owner(deployment.id), from_ms=from_ms, to_ms=to_ms, step_ms=step_ms, names=names
     )
-    result = own.to_dict(fields)
+    result = own.to_dict(fields, digits)
     if include_target:
         target = store.query(
             target_service.target_owner(deployment.target_id),
@@ -331,7 +332,9 @@ def query_metrics(
             step_ms=step_ms,
             names=names,
         )
-        result["target_series"] = target.series if fields is None else target.columns(fields)
+        result["target_series"] = (
+            target.series if fields is None and digits is None else target.columns(fields, digits)
+        )
     result["deployment"] = deployment.name
     return result
 

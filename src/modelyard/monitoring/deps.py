@@ -43,6 +43,7 @@ class TimeWindow:
     to_ms: int
     step_ms: int
     fields: tuple[str, ...] = COLUMNS
+    digits: int | None = None
 
 
 def time_window(
@@ -74,11 +75,19 @@ def time_window(
         list[Column],
         Query(description="Only these columns of each bucket (repeat); default all four."),
     ] = [],  # noqa: B006
+    digits: Annotated[
+        int | None,
+        Query(
+            ge=2,
+            le=17,
+            description="Round values to this many significant digits (a chart needs 4).",
+        ),
+    ] = None,
 ) -> TimeWindow:
     to_ms = parse_time(to, int(time.time() * 1000), "to")
     from_ms = parse_time(from_, to_ms - DEFAULT_SPAN_MS, "from")
     fields = tuple(c for c in COLUMNS if c in field) if field else COLUMNS
-    return TimeWindow(from_ms, to_ms, parse_step(step, from_ms, to_ms, points), fields)
+    return TimeWindow(from_ms, to_ms, parse_step(step, from_ms, to_ms, points), fields, digits)
 
 
 MetricWindow = Annotated[TimeWindow, Depends(time_window)]

@@ -57,18 +57,34 @@ class QueryResult:
     source: str
     series: dict[str, dict[str, list[float]]]
 
-    def columns(self, fields: Sequence[str]) -> dict[str, dict[str, list[float]]]:
-        """The series with only the times and these columns of each bucket."""
-        keep = ("t", *fields)
-        return {name: {k: cols[k] for k in keep} for name, cols in self.series.items()}
+    def columns(
+        self, fields: Sequence[str] | None = None, digits: int | None = None
+    ) -> dict[str, dict[str, list[float]]]:
+        """The series with only the times and these columns of each bucket, the values
+        rounded to ``digits`` significant digits (what a chart can show compresses far better
+        than a double's 17)."""
+        keep = ("t", *(fields if fields is not None else ("avg", "min", "max", "count")))
+        if digits is None:
+            return {name: {k: cols[k] for k in keep} for name, cols in self.series.items()}
+        return {
+            name: {
+                k: cols[k] if k in ("t", "count") else [_round(v, digits) for v in cols[k]]
+                for k in keep
+            }
+            for name, cols in self.series.items()
+        }
 
-    def to_dict(self, fields: Sequence[str] | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, fields: Sequence[str] | None = None, digits: int | None = None
+    ) -> dict[str, Any]:
         return {
             "from_ms": self.from_ms,
             "to_ms": self.to_ms,
             "step_ms": self.step_ms,
             "source": self.source,
-            "series": self.series if fields is None else self.columns(fields),
+            "series": self.series
+            if fields is None and digits is None
+            else self.columns(fields, digits),
         }
 
 
@@ -518,6 +534,12 @@ def _append(
     target["min"].append(float(lo))
     target["max"].append(float(hi))
     target["count"].append(int(count))
+
+
+def _round(value: float, digits: int) -> float:
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
 def _wanted(name: str, names: Sequence[str]) -> bool:

@@ -88,7 +88,7 @@ def target_metrics(
         step_ms=window.step_ms,
         names=name or None,
     )
-    return json_response({**result.to_dict(window.fields), "target": row.name})
+    return json_response({**result.to_dict(window.fields, window.digits), "target": row.name})
 
 
 @router.delete("/targets/{target}", status_code=204)

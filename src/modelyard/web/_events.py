@@ -1,4 +1,4 @@
-"""``GET /events``: one event stream per browser, carrying every live channel its tabs follow.
+"""``GET /api/events``: one event stream per browser, carrying every live channel its tabs follow.
 
 A browser allows six HTTP/1.1 connections per host, and an ``EventSource`` holds one for as
 long as its page is open; with one stream per page, a seventh tab could not load anything.
@@ -174,7 +174,7 @@ async def _follow(
         await out.put((channel, None, _message(channel, "end", None)))
 
 
-@router.get("/events")
+@router.get("/api/events")
 async def events(
     request: Request,
     _: Viewer,

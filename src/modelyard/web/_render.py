@@ -207,7 +207,13 @@ def environment() -> Environment:
         duration=duration,
         markdown=markdown,
     )
-    env.globals.update(static_url=static_url, vendor_available=vendor_available, nav=NAV, Role=Role)
+    env.globals.update(
+        asset_version=asset_version,
+        static_url=static_url,
+        vendor_available=vendor_available,
+        nav=NAV,
+        Role=Role,
+    )
     return env
 
 

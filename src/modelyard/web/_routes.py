@@ -8,11 +8,12 @@ import logging
 from fastapi import APIRouter
 
 from modelyard.web import _events
-from modelyard.web.pages import admin, auth, jobs, model_forms, models, notifications
+from modelyard.web.pages import admin, auth, jobs, model_forms, models, notifications, offline
 
 router = APIRouter(include_in_schema=False)
 router.include_router(_events.router)
 router.include_router(auth.router)
+router.include_router(offline.router)
 router.include_router(model_forms.router)  # first: /models/new is not a model named "new"
 router.include_router(models.router)
 router.include_router(jobs.router)

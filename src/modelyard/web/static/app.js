@@ -119,7 +119,7 @@
       const query = channels().map((c) => "channel=" + encodeURIComponent(c));
       const last = channels().filter((c) => since[c]).map((c) => c + "~" + since[c]).join("|");
       if (last) query.push("last=" + encodeURIComponent(last));
-      source = new EventSource("/events?" + query.join("&"));
+      source = new EventSource("/api/events?" + query.join("&"));
       source.onopen = () => status(true);
       source.onerror = () => status(false);
       source.onmessage = (event) => {
@@ -284,7 +284,16 @@
     });
   }
 
+  // The service worker keeps the static assets and an offline page (static/sw.js).
+  function registerServiceWorker() {
+    const meta = document.querySelector('meta[name="modelyard-service-worker"]');
+    if (meta && navigator.serviceWorker && window.isSecureContext) {
+      navigator.serviceWorker.register(meta.content, { scope: "/" }).catch(() => {});
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    registerServiceWorker();
     for (const select of document.querySelectorAll("select[data-columns-of]")) followDataset(select);
     for (const table of document.querySelectorAll("table[data-sortable]")) sortable(table);
     for (const form of document.querySelectorAll("form[data-guard]")) guard(form);

@@ -266,7 +266,7 @@
           });
         }
         const options = {
-          width: Math.max(240, box.clientWidth || figure.clientWidth || 400),
+          width: Math.max(200, box.clientWidth || figure.clientWidth || 400),
           height: HEIGHT,
           legend: { show: false },
           cursor: { sync: { key: sync.key }, points: { show: false } },
@@ -326,7 +326,7 @@
     function loadSince() {
       const since = Math.max(lastTargetMs, Date.now() - span * 1000);
       // the target's series only: the deployment's own come with the interval events
-      return load(query(TARGET, "step=raw&from=" + encodeURIComponent(((since + 1) / 1000).toFixed(3))));
+      return load(query(TARGET, "step=raw&digits=4&from=" + encodeURIComponent(((since + 1) / 1000).toFixed(3))));
     }
 
     function updateStats(event) {
@@ -366,8 +366,9 @@
 
     const loadedAt = Date.now();
     const first = root.querySelector(".plot");
-    const points = Math.max(60, Math.min(1000, Math.round((first && first.clientWidth) || 600)));
-    load(query(WANTED, "from=" + encodeURIComponent(root.dataset.range || "-15m") + "&points=" + points + "&field=avg&field=min&field=max")).then(follow);
+    // a bucket per two pixels, values to four digits: all a 220 px chart can show
+    const points = Math.max(60, Math.min(600, Math.round(((first && first.clientWidth) || 600) / 2)));
+    load(query(WANTED, "from=" + encodeURIComponent(root.dataset.range || "-15m") + "&points=" + points + "&digits=4&field=avg&field=min&field=max")).then(follow);
     root.modelyardData = data; // for tests and the curious: what the charts hold
   }
 

@@ -1,7 +1,7 @@
 // modelyard's one event connection per browser: a SharedWorker every tab of the site talks to.
 //
 // Each tab (a port) says which channels it follows and whether it is visible. The worker
-// keeps ONE EventSource on GET /events for the union of the channels of all tabs, and hands
+// keeps ONE EventSource on GET /api/events for the union of the channels of all tabs, and hands
 // each message to the tabs that follow its channel. When no tab is visible the connection is
 // closed (a hidden tab costs the server nothing); when one shows again, or the set of channels
 // changes, it is reopened with ?last= the last event id of each channel, so every channel
@@ -43,7 +43,7 @@ function update() {
   const query = channels.map((c) => "channel=" + encodeURIComponent(c));
   const last = channels.filter((c) => ids.has(c)).map((c) => c + "~" + ids.get(c)).join("|");
   if (last) query.push("last=" + encodeURIComponent(last));
-  source = new EventSource("/events?" + query.join("&"));
+  source = new EventSource("/api/events?" + query.join("&"));
   source.onopen = () => setLive(true);
   source.onerror = () => setLive(false);
   source.onmessage = (event) => {

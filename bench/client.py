@@ -15,7 +15,8 @@ Each of ``--rounds`` rounds (20) does, through each system's own client:
 
 It prints median and p95 per step for both and MLflow/modelyard at the median. MLflow runs in
 ``bench/.venv-mlflow`` (installed on the first run by ``bench/api.py``'s ``ensure_mlflow``),
-its flow as a child process of that venv's Python that reports its timings as JSON. Both
+its flow as a child process of that venv's Python that reports its timings as JSON
+(``mlflow server --workers 1``: the flow sends one request at a time). Both
 servers are started here with fresh SQLite stores and stopped at the end; the figures go to
 ``bench/out/client-<time>.json``.
 
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OUT_DIR, start_modelyard, summarise
 
-from api import MLFLOW_VENV, mlflow_version, start_mlflow
+from api import MLFLOW_VENV, start_mlflow
 from modelyard.client import Client
 
 STEPS = ("register", "alias", "resolve", "evaluate", "compare")
@@ -92,7 +93,8 @@ for i in range(rounds):
         assert len(runs) == 2 and "mean_absolute_error" in runs[0].data.metrics
         times["compare"].append(time.perf_counter() - t)
     previous = evaluation.info.run_id
-print(json.dumps({"times": times, "mae": result.metrics.get("mean_absolute_error")}))
+print(json.dumps({"times": times, "mae": result.metrics.get("mean_absolute_error"),
+                  "version": mlflow.__version__}))
 """
 
 
@@ -174,12 +176,17 @@ def main() -> None:
         report["modelyard"] = modelyard_flow(server.url, server.token or "", args.rounds, data)
     finally:
         server.stop()
+    OUT_DIR.mkdir(exist_ok=True)
+    partial = OUT_DIR / f"client-{started:%Y%m%dT%H%M%S}.json"
+    partial.write_text(json.dumps(report, indent=1))  # kept if the peer's run fails
     if not args.skip_mlflow:
         (work / "mlflow").mkdir()
-        mlflow_server = start_mlflow(work / "mlflow", None)
+        # One uvicorn process: the flow is sequential, and on a busy machine uvicorn's
+        # supervisor kills workers that miss its 5 s health check, over and over.
+        mlflow_server = start_mlflow(work / "mlflow", 1)
         try:
-            report["mlflow_version"] = mlflow_version()
             report["mlflow"] = mlflow_flow(mlflow_server.url, args.rounds, data)
+            report["mlflow_version"] = report["mlflow"].get("version")
         finally:
             mlflow_server.stop()
     report["load_after"] = os.getloadavg()

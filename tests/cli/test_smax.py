@@ -21,8 +21,14 @@ def profile_file(tmp_path: Path) -> Path:
         cores=2,
         cpu_available_cores=1.8,
         foreground_cpu_sec_per_op=8e-6,
-        flush_costs={"none": CpuCost(cpu_sec_per_record=0.5e-6, cpu_sec_per_byte=1e-9)},
-        compaction_costs={"none": CpuCost(cpu_sec_per_record=1e-6, cpu_sec_per_byte=1e-9)},
+        flush_costs={
+            kind: CpuCost(cpu_sec_per_record=0.5e-6, cpu_sec_per_byte=1e-9)
+            for kind in ("none", "snappy")
+        },
+        compaction_costs={
+            kind: CpuCost(cpu_sec_per_record=1e-6, cpu_sec_per_byte=1e-9)
+            for kind in ("none", "snappy")
+        },
     )
     path = tmp_path / "unit.json"
     path.write_text(profile.model_dump_json())
@@ -45,6 +51,49 @@ def test_predict_prints_json(profile_file: Path) -> None:
     data = json.loads(result.stdout)
     assert data["smax_ops_per_sec"] > 0
     assert data["binding"] in data["bounds"]
+    assert data["p10_ops_per_sec"] < data["smax_ops_per_sec"] < data["p90_ops_per_sec"]
+    assert data["smax_ops_per_sec"] <= data["closed_loop_ops_per_sec"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--value_sz=400 --num=100000", "--value_sz is not a db_bench flag (did you mean --value_size?)"),
+        ("--value_size=abc", "--value_size=abc is not valid: --value_size takes an integer."),
+        ("--compression_type=lzma", "--compression_type=lzma is not a compression type"),
+    ],
+)
+def test_predict_refuses_bad_arguments_in_one_sentence(
+    profile_file: Path, args: str, message: str
+) -> None:
+    result = runner.invoke(
+        smax.app, ["predict", "--db-bench-args", args, "--profile", str(profile_file)]
+    )
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_predict_refuses_a_compression_the_profile_has_not_measured(profile_file: Path) -> None:
+    result = runner.invoke(
+        smax.app,
+        ["predict", "--db-bench-args", "--compression_type=zstd", "--profile", str(profile_file)],
+    )
+    assert result.exit_code == 2
+    assert "no costs for compression 'zstd'" in " ".join(result.output.split())
+
+
+def test_predict_without_a_profile_says_how_to_make_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MODELYARD_DATABASE_URL", raising=False)
+    result = runner.invoke(smax.app, ["predict", "--db-bench-args", "--num=100000"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    text = " ".join(" ".join(lines).split())
+    assert "modelyard smax calibrate --name default --nice=-10" in text
+    assert "Traceback" not in result.output
 
 
 def test_predict_all_models(profile_file: Path) -> None:
@@ -53,7 +102,7 @@ def test_predict_all_models(profile_file: Path) -> None:
         [
             "predict",
             "--db-bench-args",
-            "--num=100000",
+            "--num=100000 --compression_type=none",
             "--profile",
             str(profile_file),
             "--model",
@@ -76,6 +125,8 @@ def test_profiles_are_stored_and_loaded_by_name(
 def test_validate_on_stored_measurements(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_file: Path
 ) -> None:
+    """Scoring reuses the measurements: the prediction comes from the profile, the arguments and
+    the CPU sample taken before the measurement, never from what the probes had."""
     monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
     args = "--value_size=400 --num=100000 --compression_type=none"
     matrix = tmp_path / "matrix.json"
@@ -85,42 +136,60 @@ def test_validate_on_stored_measurements(
     probe = {
         "target_ops_per_sec": 50_000.0,
         "sustainable": True,
-        "cpu": {"available_cores": 1.8, "steal_fraction": 0.01, "other_cores": 0.1},
+        "loadavg": [3.0, 3.0, 3.0],
+        "cpu": {"available_cores": 0.2, "steal_fraction": 0.01, "other_cores": 1.8},
     }
     (measurements / "c1.json").write_text(
         json.dumps(
             {
                 "smax_ops_per_sec": 50_000.0,
                 "bracket": [50_000.0, 55_000.0],
-                "cpu_available_cores_at_smax": 1.8,
-                "closed": {"achieved_ops_per_sec": 90_000.0, "cpu": {"available_cores": 1.7}},
+                "availability_before": {"cores": 1.8, "ns_per_iteration": None},
+                "closed": {
+                    "achieved_ops_per_sec": 90_000.0,
+                    "loadavg": [2.0, 2.0, 2.0],
+                    "cpu": {"available_cores": 0.1},
+                },
                 "probes": [probe],
             }
         )
     )
-    result = runner.invoke(
-        smax.app,
-        [
-            "validate",
-            "--matrix",
-            str(matrix),
-            "--profile",
-            str(profile_file),
-            "--measurements",
-            str(measurements),
-            "--json",
-        ],
-    )
+    invoke = [
+        "validate",
+        "--matrix",
+        str(matrix),
+        "--profile",
+        str(profile_file),
+        "--measurements",
+        str(measurements),
+        "--json",
+    ]
+    result = runner.invoke(smax.app, invoke)
     assert result.exit_code == 0, result.output
     table = json.loads(result.stdout)
     row = table["rows"][0]
     assert row["measured_ops_per_sec"] == 50_000.0
-    assert row["cpu_available_cores"] == 1.8  # the S_max probe's CPU by default
-    assert "smax_resource@closed_cpu" in row["predictions"]
+    assert row["cpu_available_cores"] == 1.8  # the sample before, not the probes' 0.2
+    assert row["loadavg"] == [2.0, 3.0]
     resource = row["predictions"]["smax_resource"]
     assert resource["error"] == pytest.approx((resource["smax_ops_per_sec"] - 50_000) / 50_000)
-    assert table["summary"]["smax_resource"]["mape"] == pytest.approx(abs(resource["error"]))
+    assert resource["closed_error"] == pytest.approx(
+        (resource["closed_loop_ops_per_sec"] - 90_000) / 90_000
+    )
+    assert resource["smax_ops_per_sec"] <= resource["closed_loop_ops_per_sec"]
+    assert "smax_resource@profile_cpu" in row["predictions"]
+    summary = table["summary"]["smax_resource"]
+    assert summary["mape"] == pytest.approx(abs(resource["error"]))
+    assert summary["interval_coverage"] in (0.0, 1.0)
+    assert summary["above_predicted_closed"] == 0
     assert list((tmp_path / "home" / "smax" / "validations").glob("*.json"))
+    # a prediction stored before the measurement is what gets scored
+    stored = {"models": {k: dict(resource, smax_ops_per_sec=40_000.0) for k in smax.MODEL_KINDS}}
+    data = json.loads((measurements / "c1.json").read_text())
+    (measurements / "c1.json").write_text(json.dumps(data | {"prediction": stored}))
+    again = json.loads(runner.invoke(smax.app, invoke).stdout)
+    assert again["rows"][0]["predictions"]["smax_resource"]["error"] == pytest.approx(-0.2)
+    assert again["rows"][0]["prediction_made"] == "before the measurement"
 
 
 RECORDED = Path(smax.__file__).parent / "demo_data" / "smax"

@@ -8,12 +8,15 @@ import pytest
 
 from modelyard.perfmodels import (
     FORMULA_KINDS,
+    MissingCompressionError,
+    ResourceParameters,
     AdaptiveFactor,
     CpuCost,
     DbBenchConfig,
     DeviceEnvelope,
     Profile,
     lsm_shape,
+    parse_db_bench_args,
     predict,
     predict_resource,
     predict_v1,
@@ -23,6 +26,7 @@ from modelyard.perfmodels import (
     textbook_write_amp,
 )
 from modelyard.perfmodels._lsm import _fair_share
+from modelyard.perfmodels._resource import SUSTAINED_CPU_FRACTION as SUSTAINED
 
 ENVELOPE = DeviceEnvelope(
     seq_write_bytes_per_sec=1e9,
@@ -138,7 +142,17 @@ def test_simulation_writer_short_of_cpu() -> None:
 def test_resource_model_writer_bound() -> None:
     prediction = predict_resource(SMALL, _profile(foreground_cpu_sec_per_op=100e-6))
     assert prediction.binding == "writer_threads"
-    assert prediction.smax_ops_per_sec == pytest.approx(10_000)
+    # the closed run has the whole core; a rate-limited one the share it can use smoothly
+    assert prediction.closed_loop_ops_per_sec == pytest.approx(10_000, rel=0.01)
+    assert prediction.smax_ops_per_sec == pytest.approx(10_000 * SUSTAINED, rel=0.01)
+    full = predict_resource(
+        SMALL,
+        _profile(foreground_cpu_sec_per_op=100e-6),
+        parameters=ResourceParameters.from_profile(
+            _profile(foreground_cpu_sec_per_op=100e-6), "none"
+        ).model_copy(update={"sustained_cpu_fraction": 1.0}),
+    )
+    assert full.smax_ops_per_sec == pytest.approx(10_000, rel=0.01)
     assert set(prediction.bounds) == {
         "writer_threads",
         "flush",
@@ -146,11 +160,18 @@ def test_resource_model_writer_bound() -> None:
         "cpu_total",
         "device",
         "lsm_backlog",
+        "closed_loop",
     }
 
 
 def test_resource_model_compaction_cpu_bound_falls_with_cores() -> None:
-    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=10)
+    c = DbBenchConfig(
+        value_size=400,
+        compression_type="none",
+        num=2_000_000,
+        duration=10,
+        write_buffer_size=4 << 20,
+    )
     heavy = CpuCost(cpu_sec_per_record=3e-6, cpu_sec_per_byte=3e-9)
     profile = _profile(compaction_costs={"default": heavy})
     two = predict_resource(c, profile, available_cores=2.0)
@@ -193,7 +214,7 @@ def test_formula_kinds_contract() -> None:
 def test_formula_parameters_override_the_profile() -> None:
     parameters = {"profile": _profile().model_dump(), "foreground_cpu_sec_per_op": 100e-6}
     result = predict("smax_resource", parameters, {"config": SMALL.model_dump()})
-    assert result.smax_ops_per_sec == pytest.approx(10_000)
+    assert result.smax_ops_per_sec == pytest.approx(10_000 * SUSTAINED)
     v5 = predict(
         "smax_v5",
         {"profile": _profile().model_dump(), "adaptive_factor": {"k": 0.5}},
@@ -209,18 +230,99 @@ def test_concurrent_writers_cost_extra_cpu() -> None:
     profile = _profile(foreground_cpu_sec_per_op=100e-6, foreground_cpu_sec_per_op_concurrent=25e-6)
     one = predict_resource(SMALL, profile)
     two = predict_resource(SMALL.with_updates(threads=2), profile)
-    assert one.bounds["writer_threads"] == pytest.approx(1 / 100e-6)
-    assert two.bounds["writer_threads"] == pytest.approx(2 / 125e-6)
+    assert one.bounds["writer_threads"] == pytest.approx(SUSTAINED / 100e-6)
+    assert two.bounds["writer_threads"] == pytest.approx(2 * SUSTAINED / 125e-6)
 
 
-def test_burst_capacity_only_helps_the_backlog() -> None:
-    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=8)
-    heavy = _profile(
-        compaction_costs={"default": CpuCost(cpu_sec_per_record=3e-6, cpu_sec_per_byte=3e-9)}
+HEAVY = CpuCost(cpu_sec_per_record=3e-6, cpu_sec_per_byte=3e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "cores"),
+    [
+        ("--value_size=400 --compression_type=none --num=2000000 --duration=8", 1.0),
+        ("--value_size=100 --compression_type=none --num=1000000000 --duration=20", 2.0),
+        ("--value_size=4000 --compression_type=none --num=300000", 1.5),
+        ("--value_size=60 --threads=4 --compression_type=none --num=50000000 --duration=10", 0.7),
+    ],
+)
+def test_smax_is_never_above_the_predicted_closed_loop_maximum(args: str, cores: float) -> None:
+    """The sanity bound: a sustainable rate above what the same run reaches with no rate limit
+    at all is impossible, whatever the costs make the other bounds say."""
+    for compaction in (COST, HEAVY):
+        profile = _profile(compaction_costs={"default": compaction})
+        prediction = predict_resource(parse_db_bench_args(args), profile, available_cores=cores)
+        closed = prediction.closed_loop_ops_per_sec
+        assert closed is not None and closed > 0
+        assert prediction.smax_ops_per_sec <= closed
+        assert prediction.bounds["closed_loop"] == closed
+        assert prediction.p10_ops_per_sec is not None and prediction.p90_ops_per_sec is not None
+        assert prediction.p10_ops_per_sec < prediction.smax_ops_per_sec < prediction.p90_ops_per_sec
+
+
+def test_closed_loop_run_stalls_where_compaction_cannot_keep_up() -> None:
+    c = DbBenchConfig(
+        value_size=400,
+        compression_type="none",
+        num=2_000_000,
+        duration=10,
+        write_buffer_size=4 << 20,
     )
-    steady = predict_resource(c, heavy, available_cores=1.0)
-    bursty = predict_resource(c, heavy, available_cores=1.0, burst_cores=2.0)
-    assert bursty.bounds["lsm_backlog"] >= steady.bounds["lsm_backlog"]
-    assert bursty.details["burst_cores"] == 2.0
-    # the average CPU still has to pay for every put
-    assert bursty.smax_ops_per_sec <= bursty.bounds["cpu_total"]
+    closed = simulate(
+        c,
+        0.0,
+        foreground_cpu_sec_per_op=5e-6,
+        flush_cost=COST,
+        compaction_cost=HEAVY,
+        available_cores=1.0,
+        closed=True,
+    )
+    assert closed.closed and not closed.sustainable
+    assert closed.l0_max_files >= c.level0_slowdown_writes_trigger
+    # the writer alone could do 1 / 5 us = 200k/s; the stalls hold the average far below
+    assert closed.achieved_ops_per_sec < 100_000
+
+
+def test_a_slower_cpu_second_scales_every_cost() -> None:
+    c = DbBenchConfig(value_size=400, compression_type="none", num=2_000_000, duration=8)
+    profile = _profile(cpu_speed_ns_per_iteration=100.0)
+    same = predict_resource(c, profile, available_cores=1.0, cpu_speed_ns_per_iteration=100.0)
+    slow = predict_resource(c, profile, available_cores=1.0, cpu_speed_ns_per_iteration=200.0)
+    assert slow.details["cpu_speed_factor"] == 2.0
+    assert slow.details["foreground_cpu_us_per_op"] == pytest.approx(
+        2 * same.details["foreground_cpu_us_per_op"]
+    )
+    # half the CPU speed on the same cores: the same as half the cores at the old speed
+    half = predict_resource(c, profile, available_cores=0.5)
+    assert slow.smax_ops_per_sec == pytest.approx(half.smax_ops_per_sec, rel=0.02)
+
+
+def test_a_compression_the_profile_has_not_measured_is_refused() -> None:
+    profile = _profile(
+        compaction_costs={"none": COST, "snappy": COST},
+        flush_costs={"none": COST, "snappy": COST},
+    )
+    with pytest.raises(MissingCompressionError, match="no costs for compression 'zstd'"):
+        predict_resource(DbBenchConfig(compression_type="zstd", num=100_000), profile)
+
+
+def test_memtable_size_costs_the_writer() -> None:
+    profile = _profile(foreground_cpu_sec_per_memtable_doubling=0.1e-6)
+    small = predict_resource(SMALL.with_updates(write_buffer_size=2 << 20), profile)
+    large = predict_resource(SMALL.with_updates(write_buffer_size=128 << 20), profile)
+    assert large.details["foreground_cpu_us_per_op"] == pytest.approx(
+        small.details["foreground_cpu_us_per_op"] + 0.1 * 6, rel=1e-6
+    )
+
+
+def test_compressed_fraction_comes_from_the_profile() -> None:
+    profile = _profile(compressed_fraction={"zstd": 0.4})
+    zstd = DbBenchConfig(value_size=1000, compression_type="zstd", num=100_000)
+    assert predict_resource(zstd, profile).details["sst_bytes_per_entry"] == pytest.approx(
+        16 + 8 + 400
+    )
+    # a run that asks db_bench for more compressible data keeps less
+    denser = zstd.with_updates(compression_ratio=0.25)
+    assert predict_resource(denser, profile).details["sst_bytes_per_entry"] == pytest.approx(
+        16 + 8 + 200
+    )

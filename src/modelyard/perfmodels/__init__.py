@@ -33,7 +33,12 @@ The `formula` contract (what the application's `formula` flavor calls):
 Units: ops/s for rates, bytes and bytes/s for sizes and bandwidths, CPU-seconds for costs.
 """
 
-from modelyard.perfmodels._config import DbBenchConfig, parse_db_bench_args
+from modelyard.perfmodels._config import (
+    COMPRESSION_TYPES,
+    DbBenchArgsError,
+    DbBenchConfig,
+    parse_db_bench_args,
+)
 from modelyard.perfmodels._kinds import (
     FORMULA_KINDS,
     FormulaKind,
@@ -58,20 +63,43 @@ from modelyard.perfmodels._lsm import (
     sustainable_rate,
     textbook_write_amp,
 )
-from modelyard.perfmodels._profile import NOTES_ENVELOPE, CpuCost, DeviceEnvelope, Profile
+from modelyard.perfmodels._profile import (
+    NOTES_ENVELOPE,
+    AvailabilityStats,
+    CostSpread,
+    CpuCost,
+    DeviceEnvelope,
+    MissingCompressionError,
+    Profile,
+)
 from modelyard.perfmodels._resource import ResourceParameters, SmaxPrediction, predict_resource
+from modelyard.perfmodels._sampler import (
+    COMPRESSIONS,
+    SampledConfiguration,
+    SamplerSpace,
+    sample_configurations,
+    space_for,
+)
 
 __all__ = [
+    "COMPRESSIONS",
+    "COMPRESSION_TYPES",
     "FORMULA_KINDS",
     "NOTES_ENVELOPE",
     "AdaptiveFactor",
+    "AvailabilityStats",
+    "CostSpread",
     "CpuCost",
+    "DbBenchArgsError",
     "DbBenchConfig",
     "DeviceEnvelope",
     "FormulaKind",
     "LsmShape",
+    "MissingCompressionError",
     "Profile",
     "ResourceParameters",
+    "SampledConfiguration",
+    "SamplerSpace",
     "SimulationResult",
     "SmaxPrediction",
     "config_from_features",
@@ -86,7 +114,9 @@ __all__ = [
     "predict_v4",
     "predict_v5",
     "profile_from_parameters",
+    "sample_configurations",
     "simulate",
+    "space_for",
     "sustainable_rate",
     "textbook_write_amp",
 ]

@@ -7,11 +7,14 @@ are encoded once.
 
 from __future__ import annotations
 
+import difflib
 import math
 import shlex
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from modelyard.perfmodels._flags import DB_BENCH_FLAGS
 
 MIB = 1024 * 1024
 
@@ -24,35 +27,6 @@ MEMTABLE_OVERHEAD_BYTES = 35
 # Bytes an SST entry costs beyond key and (compressed) value: the 8-byte internal key suffix,
 # varints, index and block trailers; measured from table_file_creation: 423.8 B for 416 B.
 SST_OVERHEAD_BYTES = 8
-
-_INT_FIELDS = {
-    "key_size",
-    "value_size",
-    "num",
-    "duration",
-    "threads",
-    "write_buffer_size",
-    "max_write_buffer_number",
-    "min_write_buffer_number_to_merge",
-    "level0_file_num_compaction_trigger",
-    "level0_slowdown_writes_trigger",
-    "level0_stop_writes_trigger",
-    "max_bytes_for_level_base",
-    "target_file_size_base",
-    "target_file_size_multiplier",
-    "num_levels",
-    "max_background_jobs",
-    "max_background_compactions",
-    "max_background_flushes",
-    "subcompactions",
-    "benchmark_write_rate_limit",
-    "delayed_write_rate",
-    "soft_pending_compaction_bytes_limit",
-    "hard_pending_compaction_bytes_limit",
-    "seed",
-}
-_FLOAT_FIELDS = {"max_bytes_for_level_multiplier", "compression_ratio"}
-_BOOL_FIELDS = {"disable_wal", "sync", "level_compaction_dynamic_level_bytes", "use_existing_db"}
 
 
 class DbBenchConfig(BaseModel):
@@ -188,38 +162,182 @@ class DbBenchConfig(BaseModel):
     def with_updates(self, **changes: Any) -> DbBenchConfig:
         return self.model_copy(update=changes)
 
+    @property
+    def unmodelled_flags(self) -> list[str]:
+        """Flags given that db_bench accepts but no model describes (the prediction ignores
+        them): reporting, paths and seeds are left out, they change nothing modelled."""
+        return sorted(f for f in self.extra if f not in _NEUTRAL_FLAGS)
 
-def _coerce(name: str, raw: str) -> Any:
-    if name in _INT_FIELDS:
-        return int(float(raw))
-    if name in _FLOAT_FIELDS:
-        return float(raw)
-    if name in _BOOL_FIELDS:
-        return raw.lower() in {"1", "true", "yes", "on", ""}
+
+class DbBenchArgsError(ValueError):
+    """A db_bench argument string the models cannot take; the message is one sentence."""
+
+
+# What RocksDB 7.8's db_bench here compresses with, and the spellings it accepts for them.
+COMPRESSION_TYPES = ("none", "snappy", "lz4", "zstd")
+_COMPRESSION_ALIASES = {"no": "none", "nocompression": "none"}
+_ROCKSDB_ONLY = {"zlib", "bzip2", "lz4hc", "xpress"}
+# The write benchmarks the models describe.
+WRITE_BENCHMARKS = ("fillrandom", "fillseq")
+# Flags db_bench accepts that change nothing the models describe (reporting, paths, seeds).
+_NEUTRAL_FLAGS = {
+    "db",
+    "wal_dir",
+    "report_file",
+    "report_interval_seconds",
+    "statistics",
+    "stats_interval",
+    "stats_interval_seconds",
+    "stats_per_interval",
+    "stats_dump_period_sec",
+    "stats_persist_period_sec",
+    "histogram",
+    "seed",
+    "use_existing_db",
+    "compression_ratio",
+    "benchmark_write_rate_limit",
+    "progress_reports",
+    "perf_level",
+    "statistics_string",
+}
+_KIND_WORDS = {
+    "int": "an integer",
+    "uint": "a non-negative integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+}
+_TRUE = {"true", "t", "yes", "y", "1", ""}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def _value(flag: str, raw: str) -> Any:
+    """The value of one flag, checked against the kind db_bench expects."""
+    kind = DB_BENCH_FLAGS[flag]
+    try:
+        if kind == "bool":
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind in {"int", "uint"}:
+            number = int(raw, 0) if raw.lower().startswith("0x") else int(raw)
+            if kind == "uint" and number < 0:
+                raise ValueError(raw)
+            return number
+        if kind == "float":
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(raw)
+            return value
+    except ValueError:
+        raise DbBenchArgsError(
+            f"--{flag}={raw} is not valid: --{flag} takes {_KIND_WORDS[kind]}."
+        ) from None
     return raw
 
 
+def _nearest_flag(name: str) -> str:
+    close = difflib.get_close_matches(name, DB_BENCH_FLAGS, n=1, cutoff=0.6)
+    if not close:  # a prefix typed short (--value_sz) is what people do most
+        close = sorted(f for f in DB_BENCH_FLAGS if f.startswith(name[: max(3, len(name) - 2)]))
+    return f" (did you mean --{close[0]}?)" if close else ""
+
+
+# Lower bounds a modelled value must meet (db_bench accepts some of these and misbehaves).
+_MINIMUM = {
+    "key_size": 8,
+    "value_size": 1,
+    "num": 1,
+    "duration": 0,
+    "threads": 1,
+    "write_buffer_size": 65536,
+    "max_write_buffer_number": 1,
+    "min_write_buffer_number_to_merge": 1,
+    "level0_file_num_compaction_trigger": 1,
+    "level0_slowdown_writes_trigger": 1,
+    "level0_stop_writes_trigger": 1,
+    "max_bytes_for_level_base": 65536,
+    "target_file_size_base": 65536,
+    "target_file_size_multiplier": 1,
+    "num_levels": 2,
+    "max_background_jobs": 1,
+    "subcompactions": 1,
+    "benchmark_write_rate_limit": 0,
+    "delayed_write_rate": 1,
+}
+
+
+def _check_modelled(name: str, value: Any) -> Any:
+    low = _MINIMUM.get(name)
+    if low is not None and value < low:
+        raise DbBenchArgsError(f"--{name}={value} is out of range: it must be at least {low}.")
+    if name == "max_bytes_for_level_multiplier" and value <= 1.0:
+        raise DbBenchArgsError(f"--{name}={value} is out of range: it must be above 1.")
+    if name == "compression_ratio" and not 0.0 < value <= 1.0:
+        raise DbBenchArgsError(f"--{name}={value} is out of range: it must be in (0, 1].")
+    if name == "compression_type":
+        key = _COMPRESSION_ALIASES.get(str(value).lower(), str(value).lower())
+        if key not in COMPRESSION_TYPES:
+            known = ", ".join(COMPRESSION_TYPES)
+            why = "is not modelled" if key in _ROCKSDB_ONLY else "is not a compression type"
+            raise DbBenchArgsError(
+                f"--compression_type={value} {why}: use one of {known} "
+                "(the ones RocksDB 7.8's db_bench offers here)."
+            )
+        return key
+    if name == "benchmarks":
+        names = [b for b in str(value).split(",") if b]
+        if len(names) != 1 or names[0] not in WRITE_BENCHMARKS:
+            raise DbBenchArgsError(
+                f"--benchmarks={value} is not modelled: S_max is predicted for one write "
+                f"benchmark, {' or '.join(WRITE_BENCHMARKS)}."
+            )
+    return value
+
+
 def parse_db_bench_args(args: str | list[str]) -> DbBenchConfig:
-    """Parse `--flag=value` / `--flag value` db_bench arguments into a `DbBenchConfig`."""
-    tokens = shlex.split(args) if isinstance(args, str) else list(args)
+    """Parse `--flag=value`, `--flag value`, `--flag` and `--noflag` db_bench arguments.
+
+    Every flag must be one db_bench 7.8.3 accepts (`DB_BENCH_FLAGS`) and every value of the
+    kind it takes; a modelled option must be in the range the models cover. Anything else
+    raises `DbBenchArgsError` with one sentence saying what is wrong (for an unknown flag, the
+    nearest known name). Flags db_bench accepts that the models do not describe are kept in
+    `extra` (see `DbBenchConfig.unmodelled_flags`).
+    """
+    try:
+        tokens = shlex.split(args) if isinstance(args, str) else list(args)
+    except ValueError as error:
+        raise DbBenchArgsError(f"the db_bench arguments do not parse: {error}.") from None
     values: dict[str, Any] = {}
     extra: dict[str, str] = {}
     i = 0
     while i < len(tokens):
         token = tokens[i]
         i += 1
-        if not token.startswith("-"):
-            continue
+        if not token.startswith("-") or token.strip("-") == "":
+            raise DbBenchArgsError(
+                f"{token!r} is not a db_bench flag: flags look like --name=value."
+            )
         body = token.lstrip("-")
-        if "=" in body:
-            name, raw = body.split("=", 1)
-        elif i < len(tokens) and not tokens[i].startswith("-"):
-            name, raw = body, tokens[i]
-            i += 1
-        else:
-            name, raw = body, "true"
+        name, has_value, raw = body.partition("=")
+        negated = name.startswith("no") and DB_BENCH_FLAGS.get(name[2:]) == "bool"
+        if name not in DB_BENCH_FLAGS and negated and not has_value:  # gflags' --noflag
+            name, has_value, raw = name[2:], "=", "false"
+        if name not in DB_BENCH_FLAGS:
+            raise DbBenchArgsError(f"--{name} is not a db_bench flag{_nearest_flag(name)}.")
+        if not has_value:
+            if DB_BENCH_FLAGS[name] == "bool":
+                raw = "true"
+            elif i < len(tokens):
+                raw = tokens[i]
+                i += 1
+            else:
+                raise DbBenchArgsError(f"--{name} needs a value.")
+        value = _value(name, raw)
         if name in DbBenchConfig.model_fields and name != "extra":
-            values[name] = _coerce(name, raw)
+            values[name] = _check_modelled(name, value)
         else:
             extra[name] = raw
     return DbBenchConfig(**values, extra=extra)

@@ -52,13 +52,15 @@ def _resource(parameters: Mapping[str, Any], features: Mapping[str, Any]) -> Sma
     overrides = {k: v for k, v in parameters.items() if k in _RESOURCE_KEYS}
     if overrides:
         params = params.model_copy(update=overrides)
-    burst = features.get("cpu_burst_cores", parameters.get("cpu_burst_cores"))
+    speed = features.get("cpu_speed_ns_per_iteration")
+    single = features.get("cpu_single_thread_cores")
     return predict_resource(
         config,
         profile,
         available_cores=_cores(features, parameters),
-        burst_cores=float(burst) if burst is not None else None,
         parameters=params,
+        cpu_speed_ns_per_iteration=float(speed) if speed is not None else None,
+        single_thread_cores=float(single) if single is not None else None,
     )
 
 

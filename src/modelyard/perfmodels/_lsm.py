@@ -63,15 +63,22 @@ def textbook_write_amp(config: DbBenchConfig, db_bytes: float) -> float:
 
 @dataclass
 class _Job:
-    source: int  # 0 for L0->L1, i for Li->Li+1
-    cpu_left: float
-    io_left: float
-    in_entries: float
-    out_entries: float
+    """A flush or compaction in progress: CPU to spend, device bytes to write, then blocked time."""
+
+    source: int  # -1 for a flush, 0 for L0->L1, i for Li->Li+1
+    cpu_total: float
+    write_bytes: float
+    blocked_left: float
+    in_entries: float = 0.0
+    out_entries: float = 0.0
     l0_files: int = 0
     moved_entries: float = 0.0
     read_bytes: float = 0.0
-    write_bytes: float = 0.0
+    done: float = 0.0  # fraction of the CPU and device work finished
+
+    @property
+    def working(self) -> bool:
+        return self.done < 1.0 - 1e-12
 
 
 @dataclass
@@ -98,6 +105,7 @@ class SimulationResult:
     flush_cpu_sec_second_half: float
     ops_second_half: float
     level_bytes: list[float] = field(default_factory=list)
+    closed: bool = False
 
     @property
     def write_amp(self) -> float:
@@ -147,6 +155,367 @@ def _union(n_keys: float, a: float, b: float) -> float:
     return n_keys * (1.0 - (1.0 - min(a, n_keys) / n_keys) * (1.0 - min(b, n_keys) / n_keys))
 
 
+@dataclass(frozen=True)
+class SimulationCosts:
+    """What the threads pay: CPU-seconds per put, per flush and per compaction, and the time a
+    background thread is blocked (not on CPU) per byte it writes."""
+
+    foreground_cpu_sec_per_op: float
+    flush_cost: CpuCost
+    compaction_cost: CpuCost
+    compaction_io_sec_per_byte: float = 0.0
+    flush_io_sec_per_byte: float = 0.0
+
+
+class _Run:
+    """One simulated db_bench run; `run()` advances it step by step (see the module doc).
+
+    Each step: the writers' allowance (stalls), starting flushes, sharing the CPU, the writers'
+    progress, the background threads' progress (CPU and device), finishing jobs, scheduling
+    new compactions, sampling L0 and the pending compaction bytes. `judge()` applies the
+    measurement's sustainability criteria.
+    """
+
+    def __init__(
+        self,
+        config: DbBenchConfig,
+        rate: float,
+        costs: SimulationCosts,
+        *,
+        available_cores: float,
+        single_thread_cores: float | None,
+        sst_bytes_per_entry: float,
+        device_write_bytes_per_sec: float | None,
+        writer_first: bool,
+        closed: bool,
+        max_steps: int,
+    ) -> None:
+        self.config = config
+        self.costs = costs
+        self.cores = available_cores
+        self.single = min(1.0, single_thread_cores or available_cores)
+        self.device = device_write_bytes_per_sec
+        self.writer_first = writer_first and not closed
+        self.closed = closed
+        self.threads = max(1, config.threads)
+        fg = costs.foreground_cpu_sec_per_op
+        writer_max = min(float(self.threads), available_cores) / fg if fg > 0 else 1e12
+        self.rate = writer_max if closed else max(rate, 1e-6)
+        self.num_bound = config.duration <= 0
+        self.seconds = config.run_seconds_at(self.rate)
+        self.dt = max(0.01, self.seconds / max_steps)
+        self.max_seconds = self.seconds * (20.0 if closed and self.num_bound else 1.0)
+        self.spe = sst_bytes_per_entry
+        self.entries_per_mem = config.write_buffer_size / config.memtable_bytes_per_op
+        self.flush_file_bytes = self.entries_per_mem * sst_bytes_per_entry
+        self.n_keys = float(config.num) if not config.benchmarks.startswith("fillseq") else 1e18
+        self.trigger = config.level0_file_num_compaction_trigger
+        self.slowdown = config.level0_slowdown_writes_trigger
+        self.stop = config.level0_stop_writes_trigger
+        self.speedup_at = self.trigger + (self.slowdown - self.trigger) // 4
+        self.nlev = config.num_levels
+        self.delayed_ops = config.delayed_write_rate / config.entry_bytes
+        self.max_immutable = max(1, max(2, config.max_write_buffer_number) - 1)
+        # state
+        self.t = 0.0
+        self.mem_entries = 0.0
+        self.imm: list[float] = []  # entries of immutable memtables, oldest first
+        self.flushes: list[_Job] = []  # running flushes, oldest first
+        self.l0: list[float] = []  # entries per L0 file
+        self.levels = [0.0] * self.nlev  # entries per level (index 0 unused)
+        self.jobs: list[_Job] = []  # running compactions
+        self.busy_levels: set[int] = set()
+        # accounting
+        self.ops_done = self.ops2 = self.stall_time = 0.0
+        self.ingest = self.flush_bytes = self.c_read = self.c_write = 0.0
+        self.c_cpu = self.f_cpu = self.fg_cpu = self.c_cpu2 = self.f_cpu2 = 0.0
+        self.l0_points: list[tuple[float, float]] = []
+        self.pending_points: list[tuple[float, float]] = []
+        self.l0_max = 0
+        self.l0_times: list[tuple[float, int]] = []
+        self.pending_times: list[tuple[float, float]] = []
+
+    # -- the steps ------------------------------------------------------------------------
+    def writer_allowance(self) -> tuple[float, bool]:
+        """The rate the writers may go at this step, and whether that is a stall."""
+        mem_full = self.mem_entries >= self.entries_per_mem and len(self.imm) >= self.max_immutable
+        if len(self.l0) >= self.stop or mem_full:
+            return 0.0, True
+        if len(self.l0) >= self.slowdown:
+            allowed = min(self.rate, self.delayed_ops)
+            return allowed, allowed < self.rate
+        return self.rate, False
+
+    def start_flushes(self) -> None:
+        while len(self.flushes) < min(len(self.imm), self.config.flush_threads):
+            entries = self.imm[len(self.flushes)]
+            written = entries * self.spe
+            self.flushes.append(
+                _Job(
+                    -1,
+                    self.costs.flush_cost.seconds(entries, written),
+                    written,
+                    self.costs.flush_io_sec_per_byte * written,
+                    in_entries=entries,
+                )
+            )
+
+    def share_cpu(self, allowed: float) -> tuple[list[float], list[float]]:
+        """Cores for the writer threads and for each flush then compaction.
+
+        The kernel gives db_bench's session one weight and puts it on the CPUs its runnable
+        threads are on: one thread alone gets `single_thread_cores`, several share
+        `available_cores` (both sampled before the run)."""
+        fg = self.costs.foreground_cpu_sec_per_op
+        if self.closed:
+            want = 1.0 if allowed > 0 else 0.0
+            writers = [min(want, allowed * fg / self.threads)] * self.threads
+        else:
+            writers = [min(1.0, allowed * fg / self.threads)] * self.threads
+        background = [1.0 if j.working else 0.0 for j in (*self.flushes, *self.jobs)]
+        runnable = sum(1 for d in (*writers, *background) if d > 0)
+        capacity = self.single if runnable <= 1 else self.cores
+        if self.writer_first:
+            # a rate-limited writer sleeps between requests; CFS runs it as soon as it wakes
+            # (wakeup preemption), so it is served first and the background threads share
+            # what is left
+            writer_alloc = _fair_share(writers, min(capacity, float(self.threads)))
+            rest = _fair_share(background, max(capacity - sum(writer_alloc), 0.0))
+            return writer_alloc, rest
+        alloc = _fair_share(writers + background, capacity)
+        return alloc[: self.threads], alloc[self.threads :]
+
+    def advance_writers(self, cores: float, allowed: float, stalled: bool, step: float) -> None:
+        fg = self.costs.foreground_cpu_sec_per_op
+        achieved = min(allowed, cores / fg) if fg > 0 else allowed
+        if stalled and self.rate > 0:
+            self.stall_time += step * max(0.0, 1.0 - achieved / self.rate)
+        ops = achieved * step
+        if self.num_bound:
+            ops = min(ops, self.config.num - self.ops_done)
+        self.ops_done += ops
+        self.fg_cpu += ops * fg
+        self.ingest += ops * self.config.entry_bytes
+        if self.t >= self.seconds / 2.0:
+            self.ops2 += ops
+        self.mem_entries += ops
+        if self.mem_entries >= self.entries_per_mem and len(self.imm) < self.max_immutable:
+            self.imm.append(self.entries_per_mem)
+            self.mem_entries -= self.entries_per_mem
+
+    def advance_background(self, cores: list[float], step: float) -> None:
+        """Flushes and compactions progress by CPU and by the device's write bandwidth."""
+        running = [*self.flushes, *self.jobs]
+        writing = [j for j in running if j.working and j.write_bytes > 0]
+        device_share = self.device / len(writing) if self.device and writing else None
+        second_half = self.t >= self.seconds / 2.0
+        for job, core in zip(running, cores, strict=True):
+            if not job.working:
+                job.blocked_left -= step
+                continue
+            progress = core * step / job.cpu_total if job.cpu_total > 0 else 1.0
+            if device_share is not None and job.write_bytes > 0:
+                progress = min(progress, device_share * step / job.write_bytes)
+            progress = min(progress, 1.0 - job.done)
+            job.done += progress
+            spent = progress * job.cpu_total
+            if job.source < 0:
+                self.f_cpu += spent
+                self.f_cpu2 += spent if second_half else 0.0
+            else:
+                self.c_cpu += spent
+                self.c_cpu2 += spent if second_half else 0.0
+
+    def finish_jobs(self) -> None:
+        while self.flushes and not self.flushes[0].working and self.flushes[0].blocked_left <= 0:
+            flush = self.flushes.pop(0)
+            entries = self.imm.pop(0)
+            self.l0.append(entries)
+            self.flush_bytes += flush.write_bytes
+        for job in [j for j in self.jobs if not j.working and j.blocked_left <= 0]:
+            self.jobs.remove(job)
+            self.c_read += job.read_bytes
+            self.c_write += job.write_bytes
+            if job.source == 0:
+                del self.l0[: job.l0_files]
+                self.levels[1] = job.out_entries
+                self.busy_levels.difference_update({0, 1})
+            else:
+                src = job.source
+                self.levels[src] -= job.moved_entries
+                self.levels[src + 1] += job.out_entries - (job.in_entries - job.moved_entries)
+                self.busy_levels.difference_update({src, src + 1})
+
+    def _compaction_job(self, source: int, in_entries: float, out: float, rbytes: float) -> _Job:
+        wbytes = out * self.spe
+        records = in_entries + out
+        return _Job(
+            source,
+            self.costs.compaction_cost.seconds(records, rbytes + wbytes),
+            wbytes,
+            self.costs.compaction_io_sec_per_byte * wbytes,
+            in_entries=in_entries,
+            out_entries=out,
+            read_bytes=rbytes,
+        )
+
+    def schedule(self) -> None:
+        """Start the compactions RocksDB would: highest score first, one at a time unless L0
+        is at the speed-up threshold; L0->L1 takes every L0 file and the whole of L1."""
+        config = self.config
+        parallel = config.compaction_threads if len(self.l0) >= self.speedup_at else 1
+        while len(self.jobs) < parallel:
+            candidates: list[tuple[float, int]] = []
+            free_l0 = len(self.l0) - sum(j.l0_files for j in self.jobs)
+            if free_l0 >= self.trigger and not ({0, 1} & self.busy_levels):
+                candidates.append((free_l0 / self.trigger, 0))
+            for lvl in range(1, self.nlev - 1):
+                if {lvl, lvl + 1} & self.busy_levels or self.levels[lvl] <= 0:
+                    continue
+                score = self.levels[lvl] * self.spe / config.level_target_bytes(lvl)
+                if score >= 1.0:
+                    candidates.append((score, lvl))
+            if not candidates:
+                return
+            _, src = max(candidates)
+            n = self.n_keys
+            if src == 0:
+                e0, e1 = sum(self.l0), self.levels[1]
+                # L0 files are e0 uniform draws (duplicates across files collapse too)
+                out = n * (1.0 - (1.0 - min(e1, n) / n) * math.exp(-e0 / n))
+                job = self._compaction_job(0, e0 + e1, out, (e0 + e1) * self.spe)
+                job.l0_files = len(self.l0)
+                self.busy_levels.update({0, 1})
+            else:
+                ef = min(self.levels[src], config.target_file_bytes(src) / self.spe)
+                nxt = self.levels[src + 1]
+                if nxt <= 0:  # trivial move into an empty level
+                    self.levels[src] -= ef
+                    self.levels[src + 1] += ef
+                    continue
+                phi = ef / self.levels[src]
+                overlap = nxt * phi
+                out = _union(n * phi, ef, overlap)
+                job = self._compaction_job(src, ef + overlap, out, (ef + overlap) * self.spe)
+                job.moved_entries = ef
+                self.busy_levels.update({src, src + 1})
+            self.jobs.append(job)
+
+    def pending_bytes(self) -> float:
+        """RocksDB's estimate of the compaction bytes needed below L0."""
+        pending = carried = 0.0
+        for lvl in range(1, self.nlev):
+            size = self.levels[lvl] * self.spe + carried
+            target = self.config.level_target_bytes(lvl)
+            carried = 0.0
+            if size > target:
+                excess = size - target
+                carried = excess
+                nxt = self.levels[lvl + 1] * self.spe if lvl + 1 < self.nlev else 0.0
+                pending += excess * (nxt / size + 1.0)
+        return pending
+
+    def sample(self) -> None:
+        self.l0_max = max(self.l0_max, len(self.l0))
+        self.l0_times.append((self.t, len(self.l0)))
+        if not self.pending_times or self.t - self.pending_times[-1][0] >= 1.0 - 1e-9:
+            self.pending_times.append((self.t, self.pending_bytes()))
+
+    def finished(self) -> bool:
+        if self.num_bound:
+            return self.ops_done >= self.config.num - 1e-6 or self.t >= self.max_seconds
+        return self.t >= self.seconds - 1e-9
+
+    def step(self) -> None:
+        step = self.dt if self.num_bound else min(self.dt, self.seconds - self.t)
+        allowed, stalled = self.writer_allowance()
+        self.start_flushes()
+        writer_cores, background_cores = self.share_cpu(allowed)
+        self.advance_writers(sum(writer_cores), allowed, stalled, step)
+        self.advance_background(background_cores, step)
+        self.finish_jobs()
+        self.schedule()
+        self.t += step
+        self.sample()
+
+    def run(self) -> SimulationResult:
+        while not self.finished():
+            self.step()
+        if self.closed and self.num_bound:
+            self.seconds = max(self.t, 1e-9)  # a closed num-bound run lasts what it takes
+        return self.judge()
+
+    def judge(self) -> SimulationResult:
+        """The measurement's criteria applied to the simulated run."""
+        seconds = self.seconds
+        half = seconds / 2.0
+        l0_points = _step_points(self.l0_times, half, seconds, 0.5)
+        pending_points = [(t, v) for t, v in self.pending_times if t > half]
+        second_rate = self.ops2 / max(seconds - half, 1e-9)
+        if self.closed and self.num_bound:  # ops2 was counted against an estimated half
+            second_rate = self.ops_done / seconds
+        stall_fraction = self.stall_time / seconds
+        l0_increase = _slope_increase(l0_points, seconds - half)
+        pending_mean = (
+            sum(p[1] for p in pending_points) / len(pending_points) if pending_points else 0.0
+        )
+        pending_increase = _slope_increase(pending_points, seconds - half)
+        reasons: list[str] = []
+        if stall_fraction >= 0.01:
+            reasons.append(f"stalls {stall_fraction:.1%}")
+        if not self.closed and second_rate < 0.95 * self.rate:
+            reasons.append(f"writer reached {second_rate / self.rate:.1%} of the rate")
+        if l0_increase > self.trigger:
+            reasons.append(f"L0 grew by {l0_increase:.1f} files")
+        if self.l0_max >= self.slowdown:
+            reasons.append(f"L0 reached {self.l0_max} files")
+        batch = 2.0 * self.trigger * self.flush_file_bytes
+        if pending_increase > max(0.5 * pending_mean, batch):
+            reasons.append(f"pending compaction grew by {pending_increase / 2**20:.0f} MiB")
+        return SimulationResult(
+            rate_ops_per_sec=self.rate,
+            seconds=seconds,
+            sustainable=not reasons,
+            reasons=reasons,
+            achieved_ops_per_sec=self.ops_done / seconds,
+            second_half_ops_per_sec=second_rate,
+            stall_fraction=stall_fraction,
+            l0_max_files=self.l0_max,
+            l0_increase_files=l0_increase,
+            pending_increase_bytes=pending_increase,
+            pending_mean_bytes=pending_mean,
+            ingest_bytes=self.ingest,
+            flush_bytes=self.flush_bytes,
+            compaction_read_bytes=self.c_read,
+            compaction_write_bytes=self.c_write,
+            compaction_cpu_sec=self.c_cpu,
+            flush_cpu_sec=self.f_cpu,
+            foreground_cpu_sec=self.fg_cpu,
+            compaction_cpu_sec_second_half=self.c_cpu2,
+            flush_cpu_sec_second_half=self.f_cpu2,
+            ops_second_half=self.ops2,
+            level_bytes=[sum(self.l0) * self.spe, *(e * self.spe for e in self.levels[1:])],
+            closed=self.closed,
+        )
+
+
+def _step_points(
+    timeline: list[tuple[float, int]], start: float, end: float, step: float
+) -> list[tuple[float, float]]:
+    """A step function sampled every `step` seconds over [start, end]."""
+    points: list[tuple[float, float]] = []
+    value = 0
+    index = 0
+    t = start
+    while t <= end + 1e-9:
+        while index < len(timeline) and timeline[index][0] <= t + 1e-9:
+            value = timeline[index][1]
+            index += 1
+        points.append((t, float(value)))
+        t += step
+    return points
+
+
 def simulate(
     config: DbBenchConfig,
     rate_ops_per_sec: float,
@@ -159,268 +528,37 @@ def simulate(
     flush_io_sec_per_byte: float = 0.0,
     writer_first: bool = True,
     max_steps: int = 20000,
+    sst_bytes_per_entry: float | None = None,
+    device_write_bytes_per_sec: float | None = None,
+    closed: bool = False,
+    single_thread_cores: float | None = None,
 ) -> SimulationResult:
-    """Run the configuration at `rate_ops_per_sec` from an empty database (see module doc)."""
-    rate = max(rate_ops_per_sec, 1e-6)
-    seconds = config.run_seconds_at(rate)
-    dt = max(0.01, seconds / max_steps)
-    spe = config.sst_bytes_per_entry
-    mem_per_op = config.memtable_bytes_per_op
-    entries_per_mem = config.write_buffer_size / mem_per_op
-    n_keys = float(config.num) if not config.benchmarks.startswith("fillseq") else 1e18
-    threads = max(1, config.threads)
-    trigger = config.level0_file_num_compaction_trigger
-    slowdown = config.level0_slowdown_writes_trigger
-    stop = config.level0_stop_writes_trigger
-    speedup_at = trigger + (slowdown - trigger) // 4
-    nlev = config.num_levels
-    delayed_ops = config.delayed_write_rate / config.entry_bytes
+    """Run the configuration at `rate_ops_per_sec` from an empty database (see module doc).
 
-    mem_entries = 0.0
-    imm: list[float] = []  # entries of immutable memtables, oldest first
-    flush_left: list[list[float]] = []  # [CPU-seconds, blocked seconds] left per flush
-    l0: list[float] = []  # entries per L0 file
-    levels = [0.0] * nlev  # entries per level (index 0 unused)
-    jobs: list[_Job] = []
-    busy_levels: set[int] = set()
-
-    t = 0.0
-    ops_done = 0.0
-    half = seconds / 2.0
-    stall_time = 0.0
-    ingest = flush_bytes = c_read = c_write = 0.0
-    c_cpu = f_cpu = fg_cpu = c_cpu2 = f_cpu2 = ops2 = 0.0
-    l0_points: list[tuple[float, float]] = []
-    pending_points: list[tuple[float, float]] = []
-    next_l0_sample = half
-    next_pending_sample = math.floor(half) + 1.0
-    l0_max = 0
-
-    def l0_in_job() -> int:
-        return sum(j.l0_files for j in jobs)
-
-    def pending_bytes() -> float:
-        pending = 0.0
-        carried = 0.0
-        for lvl in range(1, nlev):
-            size = levels[lvl] * spe + carried
-            target = config.level_target_bytes(lvl)
-            carried = 0.0
-            if size > target:
-                excess = size - target
-                carried = excess
-                nxt = levels[lvl + 1] * spe if lvl + 1 < nlev else 0.0
-                pending += excess * (nxt / size + 1.0)
-        return pending
-
-    def schedule() -> None:
-        parallel = config.compaction_threads if len(l0) >= speedup_at else 1
-        while len(jobs) < parallel:
-            candidates: list[tuple[float, int]] = []
-            free_l0 = len(l0) - l0_in_job()
-            if free_l0 >= trigger and not ({0, 1} & busy_levels):
-                candidates.append((free_l0 / trigger, 0))
-            for lvl in range(1, nlev - 1):
-                if {lvl, lvl + 1} & busy_levels or levels[lvl] <= 0:
-                    continue
-                score = levels[lvl] * spe / config.level_target_bytes(lvl)
-                if score >= 1.0:
-                    candidates.append((score, lvl))
-            if not candidates:
-                return
-            _, src = max(candidates)
-            if src == 0:
-                files = len(l0)
-                e0 = sum(l0)
-                e1 = levels[1]
-                # L0 files are e0 uniform draws (duplicates across files collapse too)
-                out = n_keys * (1.0 - (1.0 - min(e1, n_keys) / n_keys) * math.exp(-e0 / n_keys))
-                records = e0 + e1 + out
-                rbytes = (e0 + e1) * spe
-                wbytes = out * spe
-                job = _Job(
-                    0,
-                    compaction_cost.seconds(records, rbytes + wbytes),
-                    compaction_io_sec_per_byte * wbytes,
-                    e0 + e1,
-                    out,
-                )
-                job.l0_files = files
-                job.read_bytes, job.write_bytes = rbytes, wbytes
-                busy_levels.update({0, 1})
-            else:
-                ef = min(levels[src], config.target_file_bytes(src) / spe)
-                nxt = levels[src + 1]
-                if nxt <= 0:  # trivial move into an empty level
-                    levels[src] -= ef
-                    levels[src + 1] += ef
-                    continue
-                phi = ef / levels[src]
-                ov = nxt * phi
-                out = _union(n_keys * phi, ef, ov)
-                records = ef + ov + out
-                rbytes = (ef + ov) * spe
-                wbytes = out * spe
-                job = _Job(
-                    src,
-                    compaction_cost.seconds(records, rbytes + wbytes),
-                    compaction_io_sec_per_byte * wbytes,
-                    ef + ov,
-                    out,
-                )
-                job.moved_entries = ef
-                job.read_bytes, job.write_bytes = rbytes, wbytes
-                busy_levels.update({src, src + 1})
-            jobs.append(job)
-
-    while t < seconds - 1e-9:
-        step = min(dt, seconds - t)
-        # how fast may writers go this step?
-        desired = rate
-        stalled = False
-        mem_full_blocked = mem_entries >= entries_per_mem and len(imm) >= max(
-            1, config.max_write_buffer_number - 1
-        )
-        if len(l0) >= stop or mem_full_blocked:
-            allowed = 0.0
-            stalled = True
-        elif len(l0) >= slowdown:
-            allowed = min(desired, delayed_ops)
-            stalled = allowed < desired
-        else:
-            allowed = desired
-        n_flush = min(len(imm), config.flush_threads)
-        while len(flush_left) < n_flush:
-            entries = imm[len(flush_left)]
-            flush_left.append(
-                [
-                    flush_cost.seconds(entries, entries * spe),
-                    flush_io_sec_per_byte * entries * spe,
-                ]
-            )
-        flush_on_cpu = [f[0] > 0 for f in flush_left[:n_flush]]
-        writer_demand = [min(1.0, allowed * foreground_cpu_sec_per_op / threads)] * threads
-        demands = (
-            writer_demand
-            + [1.0 if on else 0.0 for on in flush_on_cpu]
-            + [1.0 if j.cpu_left > 0 else 0.0 for j in jobs]
-        )
-        if writer_first:
-            # a rate-limited writer sleeps between requests; CFS runs it as soon as it wakes
-            # (wakeup preemption), so it is served first and the background threads share
-            # what is left
-            writer_alloc = _fair_share(demands[:threads], min(available_cores, float(threads)))
-            rest = _fair_share(demands[threads:], max(available_cores - sum(writer_alloc), 0.0))
-            alloc = writer_alloc + rest
-        else:
-            alloc = _fair_share(demands, available_cores)
-        writer_cores = sum(alloc[:threads])
-        achieved = (
-            min(allowed, writer_cores / foreground_cpu_sec_per_op)
-            if foreground_cpu_sec_per_op > 0
-            else allowed
-        )
-        if stalled and desired > 0:
-            stall_time += step * (1.0 - achieved / desired)
-        ops = achieved * step
-        ops_done += ops
-        fg_cpu += ops * foreground_cpu_sec_per_op
-        ingest += ops * config.entry_bytes
-        if t >= half:
-            ops2 += ops
-        mem_entries += ops
-        if mem_entries >= entries_per_mem and len(imm) < max(1, config.max_write_buffer_number - 1):
-            imm.append(entries_per_mem)
-            mem_entries -= entries_per_mem
-        # background progress
-        for k in range(n_flush):
-            if flush_left[k][0] > 0:
-                spent = alloc[threads + k] * step
-                flush_left[k][0] -= spent
-                f_cpu += spent
-                if t >= half:
-                    f_cpu2 += spent
-            else:
-                flush_left[k][1] -= step
-        while flush_left and flush_left[0][0] <= 0 and flush_left[0][1] <= 0:
-            flush_left.pop(0)
-            entries = imm.pop(0)
-            l0.append(entries)
-            flush_bytes += entries * spe
-        for k, job in enumerate(list(jobs)):
-            if job.cpu_left > 0:
-                spent = alloc[threads + n_flush + k] * step
-                job.cpu_left -= spent
-                c_cpu += spent
-                if t >= half:
-                    c_cpu2 += spent
-            else:
-                job.io_left -= step
-        for job in [j for j in jobs if j.cpu_left <= 0 and j.io_left <= 0]:
-            jobs.remove(job)
-            c_read += job.read_bytes
-            c_write += job.write_bytes
-            if job.source == 0:
-                del l0[: job.l0_files]
-                levels[1] = job.out_entries
-                busy_levels.difference_update({0, 1})
-            else:
-                levels[job.source] -= job.moved_entries
-                levels[job.source + 1] += job.out_entries - (job.in_entries - job.moved_entries)
-                busy_levels.difference_update({job.source, job.source + 1})
-        schedule()
-        t += step
-        l0_max = max(l0_max, len(l0))
-        while next_l0_sample <= t and next_l0_sample <= seconds:
-            l0_points.append((next_l0_sample, float(len(l0))))
-            next_l0_sample += 0.5
-        while next_pending_sample <= t and next_pending_sample <= seconds:
-            pending_points.append((next_pending_sample, pending_bytes()))
-            next_pending_sample += 1.0
-
-    second_rate = ops2 / max(seconds - half, 1e-9)
-    stall_fraction = stall_time / seconds
-    l0_increase = _slope_increase(l0_points, seconds - half)
-    pending_mean = (
-        sum(p[1] for p in pending_points) / len(pending_points) if pending_points else 0.0
+    `closed=True` runs it without a rate limit (the writers take what CPU they get; the rate
+    is ignored): its achieved rate is the closed-loop maximum a db_bench run would show.
+    `sst_bytes_per_entry` (default: the configuration's, with its `--compression_ratio`) and
+    `device_write_bytes_per_sec` (default: unlimited) describe the SST files and the device.
+    """
+    costs = SimulationCosts(
+        foreground_cpu_sec_per_op=foreground_cpu_sec_per_op,
+        flush_cost=flush_cost,
+        compaction_cost=compaction_cost,
+        compaction_io_sec_per_byte=compaction_io_sec_per_byte,
+        flush_io_sec_per_byte=flush_io_sec_per_byte,
     )
-    pending_increase = _slope_increase(pending_points, seconds - half)
-    reasons: list[str] = []
-    if stall_fraction >= 0.01:
-        reasons.append(f"stalls {stall_fraction:.1%}")
-    if second_rate < 0.95 * rate:
-        reasons.append(f"writer reached {second_rate / rate:.1%} of the rate")
-    if l0_increase > trigger:
-        reasons.append(f"L0 grew by {l0_increase:.1f} files")
-    if l0_max >= slowdown:
-        reasons.append(f"L0 reached {l0_max} files")
-    batch = 2.0 * trigger * config.flush_file_bytes
-    if pending_increase > max(0.5 * pending_mean, batch):
-        reasons.append(f"pending compaction grew by {pending_increase / 2**20:.0f} MiB")
-    return SimulationResult(
-        rate_ops_per_sec=rate,
-        seconds=seconds,
-        sustainable=not reasons,
-        reasons=reasons,
-        achieved_ops_per_sec=ops_done / seconds,
-        second_half_ops_per_sec=second_rate,
-        stall_fraction=stall_fraction,
-        l0_max_files=l0_max,
-        l0_increase_files=l0_increase,
-        pending_increase_bytes=pending_increase,
-        pending_mean_bytes=pending_mean,
-        ingest_bytes=ingest,
-        flush_bytes=flush_bytes,
-        compaction_read_bytes=c_read,
-        compaction_write_bytes=c_write,
-        compaction_cpu_sec=c_cpu,
-        flush_cpu_sec=f_cpu,
-        foreground_cpu_sec=fg_cpu,
-        compaction_cpu_sec_second_half=c_cpu2,
-        flush_cpu_sec_second_half=f_cpu2,
-        ops_second_half=ops2,
-        level_bytes=[sum(l0) * spe, *(e * spe for e in levels[1:])],
-    )
+    return _Run(
+        config,
+        rate_ops_per_sec,
+        costs,
+        available_cores=available_cores,
+        single_thread_cores=single_thread_cores,
+        sst_bytes_per_entry=sst_bytes_per_entry or config.sst_bytes_per_entry,
+        device_write_bytes_per_sec=device_write_bytes_per_sec,
+        writer_first=writer_first,
+        closed=closed,
+        max_steps=max_steps,
+    ).run()
 
 
 def sustainable_rate(
@@ -434,6 +572,9 @@ def sustainable_rate(
     compaction_io_sec_per_byte: float = 0.0,
     flush_io_sec_per_byte: float = 0.0,
     iterations: int = 16,
+    sst_bytes_per_entry: float | None = None,
+    device_write_bytes_per_sec: float | None = None,
+    single_thread_cores: float | None = None,
 ) -> tuple[float, SimulationResult]:
     """The highest rate the simulation finds sustainable, by bisection below `upper`."""
 
@@ -447,6 +588,9 @@ def sustainable_rate(
             available_cores=available_cores,
             compaction_io_sec_per_byte=compaction_io_sec_per_byte,
             flush_io_sec_per_byte=flush_io_sec_per_byte,
+            sst_bytes_per_entry=sst_bytes_per_entry,
+            device_write_bytes_per_sec=device_write_bytes_per_sec,
+            single_thread_cores=single_thread_cores,
         )
 
     top = run(upper_ops_per_sec)

@@ -1,8 +1,21 @@
-"""The machine profile: what calibration measured once on a machine, in SI units.
+"""The machine profile: what calibration measured on a machine, in SI units, with its spread.
 
 CPU costs are CPU-seconds (not wall seconds) per record or per byte; bandwidths are bytes per
-second. Costs are kept per compression type because compressing and decompressing is CPU work
-per byte that differs by algorithm; an unknown type falls back to `"default"`.
+second. Compaction and flush costs are kept per compression type (none, snappy, lz4, zstd)
+because compressing and decompressing is CPU work per byte that differs by algorithm; a type the
+profile has no costs for is refused (`MissingCompressionError`), never borrowed from another.
+
+What a calibration showed moves between days on a shared virtual machine is the speed of a
+CPU-second (writer CPU per put 4.4 µs one day, 8.1 µs another, for the same run) and the cores
+db_bench gets at its priority; within a day the costs repeat within a few percent whatever the
+run's length or rate. So a profile keeps, beside the costs:
+
+- `cpu_speed_ns_per_iteration`: a reference loop's CPU time per iteration measured beside the
+  calibration runs; a prediction given a fresh sample of it scales every CPU cost by the ratio;
+- `availability`: the cores spinners at db_bench's priority got before each calibration run
+  (median and quantiles) and how the cores a closed run then used compare with that sample;
+- `spread`: the relative scatter of the measured per-run costs around the fitted ones, which
+  (with the availability spread) gives the prediction intervals.
 """
 
 from __future__ import annotations
@@ -54,6 +67,34 @@ NOTES_ENVELOPE = DeviceEnvelope(
 )
 
 
+class MissingCompressionError(ValueError):
+    """The profile has no costs for a compression type."""
+
+
+class AvailabilityStats(BaseModel):
+    """Cores a prioritised spinner got over 2 s, sampled before each calibration run."""
+
+    median_cores: float = Field(..., gt=0.0)
+    p10_cores: float = Field(..., gt=0.0)
+    p90_cores: float = Field(..., gt=0.0)
+    samples: int = 0
+    median_single_thread_cores: float | None = Field(
+        None, gt=0.0, description="what one spinner alone got (one thread's ceiling)"
+    )
+    # cores the closed calibration runs used / the sample taken just before each of them
+    closed_use_ratio: float = Field(1.0, gt=0.0)
+    closed_use_ratio_sigma: float = Field(0.0, ge=0.0, description="std of its logarithm")
+
+
+class CostSpread(BaseModel):
+    """Relative scatter (std of log(measured / fitted)) of each per-run cost."""
+
+    writer: float = 0.0
+    flush: float = 0.0
+    compaction: float = 0.0
+    speed: float = Field(0.0, description="of the reference loop between samples")
+
+
 class Profile(BaseModel):
     """One machine's calibration: CPU costs, CPU availability and the device envelope."""
 
@@ -69,6 +110,30 @@ class Profile(BaseModel):
     )
     foreground_cpu_sec_per_op_concurrent: float = Field(
         0.0, ge=0.0, description="extra CPU per put when several writer threads share the DB"
+    )
+    foreground_concurrency_factor: float = Field(
+        0.0,
+        ge=0.0,
+        description="extra writer CPU per put, as a fraction, per writer thread beyond the first "
+        "(followers spin while a leader writes the group: the longer the write, the more)",
+    )
+    foreground_cpu_sec_per_memtable_doubling: float = Field(
+        0.0,
+        ge=0.0,
+        description="writer CPU per put per doubling of the entries a memtable holds "
+        "(a deeper skiplist and more cache misses per insert)",
+    )
+    compressed_fraction: dict[str, float] = Field(
+        default_factory=dict,
+        description="SST bytes of a value / its raw bytes, per compression type (db_bench data)",
+    )
+    cpu_speed_ns_per_iteration: float | None = Field(
+        None, description="reference loop's CPU time per iteration during the calibration"
+    )
+    availability: AvailabilityStats | None = None
+    spread: CostSpread = Field(default_factory=CostSpread)
+    budget: dict[str, Any] = Field(
+        default_factory=dict, description="priority, CPUs and write limit it was measured under"
     )
     flush_costs: dict[str, CpuCost]
     compaction_costs: dict[str, CpuCost]
@@ -88,10 +153,22 @@ class Profile(BaseModel):
     calibration: dict[str, Any] = Field(default_factory=dict, description="runs and fit quality")
 
     def compaction_cost(self, compression: str) -> CpuCost:
-        return _pick(self.compaction_costs, compression)
+        return _pick(self.compaction_costs, compression, self.name)
 
     def flush_cost(self, compression: str) -> CpuCost:
-        return _pick(self.flush_costs, compression)
+        return _pick(self.flush_costs, compression, self.name)
+
+    def value_fraction(self, compression: str, configured_ratio: float = 0.5) -> float:
+        """Fraction of a value's bytes an SST keeps: 1 uncompressed; measured per type (on
+        db_bench's data, whose `--compression_ratio` default is 0.5) and scaled to the run's
+        `--compression_ratio`; `configured_ratio` itself when the profile has no measurement."""
+        key = _normal(compression)
+        if key == "none":
+            return 1.0
+        measured = self.compressed_fraction.get(key)
+        if measured is None:
+            return configured_ratio
+        return min(1.0, measured * configured_ratio / 0.5)
 
     def foreground_cpu_per_op(self, entry_bytes: float, threads: int = 1) -> float:
         extra = self.foreground_cpu_sec_per_op_concurrent if threads > 1 else 0.0
@@ -104,14 +181,18 @@ class Profile(BaseModel):
         return self.device if self.device is not None else NOTES_ENVELOPE
 
 
-def _pick(costs: dict[str, CpuCost], compression: str) -> CpuCost:
+def _normal(compression: str) -> str:
     key = compression.lower()
-    if key in {"no", "nocompression"}:
-        key = "none"
+    return "none" if key in {"no", "nocompression"} else key
+
+
+def _pick(costs: dict[str, CpuCost], compression: str, profile: str) -> CpuCost:
+    key = _normal(compression)
     if key in costs:
         return costs[key]
-    if "default" in costs:
+    if "default" in costs:  # a generic prior: one cost for every type, by construction
         return costs["default"]
-    if "snappy" in costs and key != "none":
-        return costs["snappy"]
-    return next(iter(costs.values()))
+    raise MissingCompressionError(
+        f"profile {profile!r} has no costs for compression {key!r} (it has "
+        f"{', '.join(sorted(costs))}): calibrate again to measure it."
+    )

@@ -1,33 +1,48 @@
-"""Calibration: measure this machine once and produce a `perfmodels.Profile`.
+"""Calibration: measure this machine and produce a `perfmodels.Profile` with its spread.
 
-- Device envelope: four short fio runs (`--direct=1 --ioengine=libaio`): 1 MiB sequential write
-  and read at QD16, a 1 MiB 50/50 random mix at QD16, 4 KiB random writes at QD32.
-- CPU costs: short closed db_bench runs (`CALIBRATION_RUNS`: 128 B and 1500 B values, with and
-  without snappy, 6 MiB memtables; none of them is a validation configuration). For each
-  compression type:
-  * compaction: least squares (non-negative) of every `compaction_finished` event's
-    `compaction_time_cpu_micros` on a*records + b*bytes, records = input + output records,
-    bytes = `input_data_size` (from the matching `compaction_started`) + `total_output_size`;
-  * flush: the flush thread's (`rocksdb:high`) CPU per run on a*entries + b*bytes written;
-  * foreground: the rest of the process CPU (exact, from rusage) per put, fitted as
-    c0 + c1*(key+value bytes) over the single-writer runs; the two-writer run gives the extra
-    CPU per put that concurrent writers cost (write-group hand-offs and spinning).
-  * blocked time: compaction wall time (`compaction_time_micros`) minus its CPU minus the
-    compaction thread's run-queue wait (/proc/<pid>/task/<tid>/schedstat), per byte written;
-    the same for flushes (`rocksdb.db.flush.micros`, the `rocksdb:high` thread): the time a
-    background thread spends blocked on I/O (fsync, writes), which no CPU can shorten.
-- CPU availability: the mean cores available to db_bench during the runs.
+What moves and what does not (measured with `bench/smax_noise.py`, see docs/smax.md): within a
+day the writer's CPU per put repeats within ±4% whether the run lasts 12 or 40 s and whether it
+is closed or rate-limited; it grows with the memtable (4.4 µs with 6 MiB, 5.9 µs with 64 MiB for
+144 B puts) and with the value; between days the whole machine's CPU-second changes speed (the
+same run cost 8.1 µs per put another day). The cores db_bench gets at its priority follow the
+other users' load. So the calibration:
+
+- measures every cost on the thread that pays it, never as a residual: the writer threads'
+  CPU (`db_bench`, /proc schedstat), the flush thread's (`rocksdb:high`) and every compaction's
+  `compaction_time_cpu_micros`;
+- spans what the costs depend on: value sizes 32 B - 4 KB, memtables 2 - 64 MiB, every
+  compression type RocksDB 7.8 offers here (none, snappy, lz4, zstd), one and four writers;
+- repeats the runs (`repeats`, default 2) and keeps the scatter of the per-run costs around the
+  fit (`Profile.spread`);
+- samples, before each run, the cores and the CPU speed a spinner at db_bench's priority gets
+  (`cpu.sample_availability`), and keeps their distribution (`Profile.availability`,
+  `cpu_speed_ns_per_iteration`).
+
+Fits (non-negative least squares):
+- writer per put: w0 + w_b (key + value) + w_m log2(entries per memtable), single-writer runs;
+  the multi-writer runs' excess over it, per extra thread, is the concurrency factor;
+- compaction: cpu = a records + b_c bytes over every `compaction_finished` event (records = input
+  + output, bytes = input + output on disk), a shared by all types, b_c per compression type;
+- flush: the `rocksdb:high` thread's CPU per run = a_f entries + b_fc bytes written, likewise;
+- compressed fraction per type: SST bytes of the values / raw value bytes (table properties);
+- blocked time: compaction wall time minus CPU minus the compaction thread's run-queue wait,
+  per byte written (the same for flushes).
+
+The device envelope comes from fio (`--direct=1 --ioengine=libaio`, 4 s each, under the budget's
+write limit when there is one).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import platform
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,36 +50,54 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelyard.perfmodels import (
+    AvailabilityStats,
+    CostSpread,
     CpuCost,
-    DbBenchConfig,
     DeviceEnvelope,
     Profile,
     parse_db_bench_args,
 )
-from modelyard.targets.dbbench.measure import wait_for_quiet
+from modelyard.perfmodels._config import COMPRESSION_TYPES
+from modelyard.targets.dbbench.budget import Budget
+from modelyard.targets.dbbench.cpu import Availability, sample_availability
 from modelyard.targets.dbbench.runner import DbBenchRun, run_db_bench
 
 __all__ = [
     "CALIBRATION_RUNS",
+    "CalibrationRun",
     "FioMissingError",
     "calibrate",
+    "calibration_samples",
     "compaction_samples",
     "fio_envelope",
     "fit_cpu_cost",
     "profile_from_runs",
+    "profile_from_samples",
 ]
 
+_COMMON = "--benchmarks=fillrandom --duration=10 --seed=7"
+MIB = 2**20
 CALIBRATION_RUNS = [
-    "--benchmarks=fillrandom --num=4000000 --duration=12 --value_size=128 "
-    "--write_buffer_size=6291456 --compression_type=none --seed=7",
-    "--benchmarks=fillrandom --num=600000 --duration=12 --value_size=1500 "
-    "--write_buffer_size=6291456 --compression_type=none --seed=7",
-    "--benchmarks=fillrandom --num=4000000 --duration=12 --value_size=128 "
-    "--write_buffer_size=6291456 --compression_type=snappy --seed=7",
-    "--benchmarks=fillrandom --num=600000 --duration=12 --value_size=1500 "
-    "--write_buffer_size=6291456 --compression_type=snappy --seed=7",
-    "--benchmarks=fillrandom --num=4000000 --duration=12 --value_size=128 "
-    "--write_buffer_size=6291456 --compression_type=none --threads=2 --seed=7",
+    f"{_COMMON} --num=4000000 --value_size=128 --write_buffer_size={6 * MIB} --compression_type=none",
+    f"{_COMMON} --num=1000000 --value_size=1500 --write_buffer_size={6 * MIB} --compression_type=none",
+    f"{_COMMON} --num=8000000 --key_size=8 --value_size=32 --write_buffer_size={2 * MIB} "
+    "--compression_type=none",
+    f"{_COMMON} --num=400000 --value_size=4000 --write_buffer_size={16 * MIB} "
+    "--compression_type=none",
+    f"{_COMMON} --num=4000000 --value_size=128 --write_buffer_size={64 * MIB} "
+    "--compression_type=none",
+    f"{_COMMON} --num=1000000 --value_size=1500 --write_buffer_size={6 * MIB} "
+    "--compression_type=snappy",
+    f"{_COMMON} --num=1000000 --value_size=1500 --write_buffer_size={6 * MIB} "
+    "--compression_type=lz4",
+    f"{_COMMON} --num=1000000 --value_size=1500 --write_buffer_size={6 * MIB} "
+    "--compression_type=zstd",
+    f"{_COMMON} --num=4000000 --value_size=128 --write_buffer_size={6 * MIB} "
+    "--compression_type=zstd",
+    f"{_COMMON} --num=4000000 --value_size=128 --write_buffer_size={6 * MIB} "
+    "--compression_type=none --threads=4",
+    f"{_COMMON} --num=1000000 --value_size=1000 --write_buffer_size={32 * MIB} "
+    "--compression_type=lz4 --threads=2",
 ]
 
 
@@ -72,7 +105,16 @@ class FioMissingError(RuntimeError):
     """fio is not installed."""
 
 
-def _fio(directory: Path, name: str, args: list[str]) -> dict[str, Any]:
+@dataclass
+class CalibrationRun:
+    """One calibration db_bench run and the CPU availability sampled just before it."""
+
+    run: DbBenchRun
+    availability: Availability
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _fio(directory: Path, name: str, args: list[str], cgroups: tuple[Path, ...]) -> dict[str, Any]:
     binary = shutil.which("fio")
     if binary is None:
         raise FioMissingError("fio was not found: sudo apt-get install -y fio")
@@ -88,20 +130,26 @@ def _fio(directory: Path, name: str, args: list[str]) -> dict[str, Any]:
         "--output-format=json",
         *args,
     ]
+    if cgroups:
+        join = " && ".join(f'echo $$ > "{c / "cgroup.procs"}"' for c in cgroups)
+        argv = ["sh", "-c", f'{join} && exec "$@"', "sh", *argv]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
     data: dict[str, Any] = json.loads(out.stdout)
     job: dict[str, Any] = data["jobs"][0]
     return job
 
 
-def fio_envelope(directory: Path | None = None) -> DeviceEnvelope:
+def fio_envelope(directory: Path | None = None, budget: Budget | None = None) -> DeviceEnvelope:
     """Four 4-second fio runs in a temporary file under `directory` (default: /tmp)."""
     with tempfile.TemporaryDirectory(prefix="modelyard-fio-", dir=directory) as tmp:
         root = Path(tmp)
-        seq_w = _fio(root, "seqwrite", ["--rw=write", "--bs=1M", "--iodepth=16"])
-        seq_r = _fio(root, "seqread", ["--rw=read", "--bs=1M", "--iodepth=16"])
-        mixed = _fio(root, "mixed", ["--rw=randrw", "--rwmixread=50", "--bs=1M", "--iodepth=16"])
-        rand_w = _fio(root, "randwrite", ["--rw=randwrite", "--bs=4k", "--iodepth=32"])
+        groups = budget.cgroups(root) if budget is not None else ()
+        seq_w = _fio(root, "seqwrite", ["--rw=write", "--bs=1M", "--iodepth=16"], groups)
+        seq_r = _fio(root, "seqread", ["--rw=read", "--bs=1M", "--iodepth=16"], groups)
+        mixed = _fio(
+            root, "mixed", ["--rw=randrw", "--rwmixread=50", "--bs=1M", "--iodepth=16"], groups
+        )
+        rand_w = _fio(root, "randwrite", ["--rw=randwrite", "--bs=4k", "--iodepth=32"], groups)
     return DeviceEnvelope(
         seq_write_bytes_per_sec=float(seq_w["write"]["bw_bytes"]),
         seq_read_bytes_per_sec=float(seq_r["read"]["bw_bytes"]),
@@ -138,56 +186,32 @@ def fit_cpu_cost(samples: list[tuple[float, float, float]]) -> tuple[CpuCost, fl
         raise ValueError("no samples to fit")
     x = np.array([[s[0], s[1]] for s in samples], dtype=float)
     y = np.array([s[2] for s in samples], dtype=float)
-    scale = x.max(axis=0)
+    coef, r2 = _nnls(x, y)
+    return CpuCost(cpu_sec_per_record=float(coef[0]), cpu_sec_per_byte=float(coef[1])), r2
+
+
+def _nnls(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> tuple[Any, float]:
+    """Scaled non-negative least squares; returns the coefficients and R^2."""
+    w = np.ones(len(y)) if weights is None else weights
+    scale = np.abs(x).max(axis=0)
     scale[scale == 0] = 1.0
-    coef, _ = nnls(x / scale, y)
+    coef, _ = nnls((x / scale) * w[:, None], y * w)
     coef = coef / scale
     fitted = x @ coef
     ss_res = float(np.sum((y - fitted) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2)) or 1.0
-    cost = CpuCost(cpu_sec_per_record=float(coef[0]), cpu_sec_per_byte=float(coef[1]))
-    return cost, 1.0 - ss_res / ss_tot
+    return coef, 1.0 - ss_res / ss_tot
 
 
-def _flush_sample(run: DbBenchRun) -> tuple[float, float, float]:
-    entries = sum(
-        float(e.get("num_entries", 0)) for e in run.events if e.get("event") == "flush_started"
-    )
-    written = float(run.statistics.tickers.get("rocksdb.flush.write.bytes", 0))
-    cpu = run.cpu.thread_cpu_sec.get("rocksdb:high", 0.0)
-    return entries, written, cpu
+def _log_sigma(ratios: list[float]) -> float:
+    logs = [math.log(r) for r in ratios if r > 0]
+    return float(np.std(logs)) if len(logs) >= 2 else 0.0
 
 
-def profile_from_runs(
-    runs: list[DbBenchRun], *, name: str, envelope: DeviceEnvelope | None
-) -> Profile:
-    """Fit a profile from finished calibration runs (see the module docstring)."""
-    by_compression: dict[str, list[DbBenchRun]] = {}
-    for run in runs:
-        key = "snappy" if run.config.compressed else "none"
-        by_compression.setdefault(key, []).append(run)
-    compaction_costs: dict[str, CpuCost] = {}
-    flush_costs: dict[str, CpuCost] = {}
-    quality: dict[str, Any] = {}
-    comp_bytes = comp_cpu = 0.0
-    for key, group in by_compression.items():
-        samples = [s for run in group for s in compaction_samples(run.events)]
-        cost, r2 = fit_cpu_cost(samples)
-        compaction_costs[key] = cost
-        comp_bytes += sum(s[1] for s in samples)
-        comp_cpu += sum(s[2] for s in samples)
-        flush_samples = [_flush_sample(run) for run in group]
-        flush_cost, flush_r2 = fit_cpu_cost([s for s in flush_samples if s[2] > 0])
-        flush_costs[key] = flush_cost
-        quality[key] = {
-            "compactions": len(samples),
-            "compaction_r2": r2,
-            "flush_runs": len(flush_samples),
-            "flush_r2": flush_r2,
-        }
-    # blocked (I/O) time of the background threads, per byte written
+def _blocked(runs: list[CalibrationRun]) -> tuple[float, float, dict[str, float]]:
     comp_blocked = comp_written = flush_blocked = flush_written = 0.0
-    for run in runs:
+    for item in runs:
+        run = item.run
         wall = cpu = written = 0.0
         for event in run.events:
             if event.get("event") == "compaction_finished":
@@ -204,84 +228,277 @@ def profile_from_runs(
             flush_wait = run.cpu.thread_wait_sec.get("rocksdb:high", 0.0)
             flush_blocked += max(flush_wall - flush_cpu - flush_wait, 0.0)
             flush_written += float(run.statistics.tickers.get("rocksdb.flush.write.bytes", 0))
-    quality["blocked"] = {
-        "compaction_blocked_sec": comp_blocked,
-        "compaction_written_bytes": comp_written,
-        "flush_blocked_sec": flush_blocked,
-        "flush_written_bytes": flush_written,
+    return (
+        comp_blocked / comp_written if comp_written else 0.0,
+        flush_blocked / flush_written if flush_written else 0.0,
+        {
+            "compaction_blocked_sec": comp_blocked,
+            "compaction_written_bytes": comp_written,
+            "flush_blocked_sec": flush_blocked,
+            "flush_written_bytes": flush_written,
+        },
+    )
+
+
+def calibration_samples(runs: list[CalibrationRun]) -> dict[str, Any]:
+    """What the fits use, per run, as plain JSON (kept in the profile so it can be refitted).
+
+    - writer: [threads, entry bytes, entries per memtable, writer CPU per put];
+    - flush: [compression, entries flushed, bytes written, flush thread CPU];
+    - compactions: [compression, records, bytes, CPU] per finished compaction;
+    - fractions: [compression, SST bytes of values, raw value bytes];
+    - availability: [cores sampled before, cores the run used, CPU speed (ns/iteration),
+      cores one thread alone got];
+    - blocked: compaction and flush wall time off CPU and bytes written.
+    """
+    writer: list[list[float]] = []
+    flush: list[list[Any]] = []
+    compactions: list[list[Any]] = []
+    fractions: list[list[Any]] = []
+    availability: list[list[float]] = []
+    for item in runs:
+        run, config = item.run, item.run.config
+        kind = config.compression_type
+        cpu = run.cpu.thread_cpu_sec.get("db_bench", 0.0)
+        if run.operations > 0 and cpu > 0:
+            writer.append(
+                [
+                    float(config.threads),
+                    float(config.entry_bytes),
+                    config.entries_per_memtable,
+                    cpu / run.operations,
+                ]
+            )
+        entries = sum(
+            float(e.get("num_entries", 0)) for e in run.events if e.get("event") == "flush_started"
+        )
+        written = float(run.statistics.tickers.get("rocksdb.flush.write.bytes", 0))
+        flush_cpu = run.cpu.thread_cpu_sec.get("rocksdb:high", 0.0)
+        if entries > 0 and flush_cpu > 0:
+            flush.append([kind, entries, written, flush_cpu])
+        compactions.extend([kind, *sample] for sample in compaction_samples(run.events))
+        kept = raw = 0.0
+        for event in run.events:
+            props = event.get("table_properties")
+            if event.get("event") != "table_file_creation" or not isinstance(props, dict):
+                continue
+            values = float(props.get("raw_value_size", 0))
+            if values > 0:
+                keys = float(props.get("raw_key_size", 0))
+                kept += max(float(event.get("file_size", 0)) - keys, 0.0)
+                raw += values
+        if raw > 0:
+            fractions.append([kind, kept, raw])
+        availability.append(
+            [
+                item.availability.cores,
+                run.cpu.own_cores,
+                item.availability.ns_per_iteration,
+                item.availability.single_thread_cores or item.availability.cores,
+            ]
+        )
+    comp_io, flush_io, blocked = _blocked(runs)
+    return {
+        "writer": writer,
+        "flush": flush,
+        "compactions": compactions,
+        "fractions": fractions,
+        "availability": availability,
+        "blocked": blocked | {"compaction_sec_per_byte": comp_io, "flush_sec_per_byte": flush_io},
     }
-    # foreground: process CPU minus compaction (events) and flush (thread) CPU, per put
-    rows: list[tuple[float, float, int]] = []
-    for run in runs:
-        comp = sum(s[2] for s in compaction_samples(run.events))
-        flush = run.cpu.thread_cpu_sec.get("rocksdb:high", 0.0)
-        fg = max(run.cpu_sec_total - comp - flush, 0.0)
-        if run.operations > 0:
-            rows.append((float(run.config.entry_bytes), fg / run.operations, run.config.threads))
-    single = [r for r in rows if r[2] == 1]
-    x = np.array([[1.0, r[0]] for r in single])
-    y = np.array([r[1] for r in single])
-    coef, _ = nnls(x, y)
-    concurrent = [r[1] - (coef[0] + coef[1] * r[0]) for r in rows if r[2] > 1]
-    concurrent_extra = max(float(np.mean(concurrent)), 0.0) if concurrent else 0.0
-    available = float(np.mean([run.cpu.available_cores for run in runs]))
-    cores = runs[0].cpu.cores
+
+
+def _per_type_fit(
+    rows: list[list[Any]], types: list[str]
+) -> tuple[dict[str, CpuCost], float, list[float]]:
+    """cpu = a * records + b_type * bytes: one per-record cost, a per-byte cost per type.
+
+    Ordinary least squares on the CPU-seconds (the large jobs, which hold most of the CPU,
+    count most); returns the costs, R^2 and each row's measured / fitted ratio.
+    """
+    x = np.array([[float(r[1])] + [float(r[2]) if t == r[0] else 0.0 for t in types] for r in rows])
+    y = np.array([float(r[3]) for r in rows])
+    coef, r2 = _nnls(x, y)
+    costs = {
+        t: CpuCost(cpu_sec_per_record=float(coef[0]), cpu_sec_per_byte=float(coef[1 + i]))
+        for i, t in enumerate(types)
+    }
+    return costs, r2, [float(v) for v in y / np.maximum(x @ coef, 1e-12)]
+
+
+def _weighted_log_sigma(ratios: list[float], weights: list[float]) -> float:
+    """Spread of log(ratio), each weighted (by the CPU it stands for)."""
+    pairs = [(math.log(r), w) for r, w in zip(ratios, weights, strict=True) if r > 0 and w > 0]
+    if len(pairs) < 2:
+        return 0.0
+    total = sum(w for _, w in pairs)
+    mean = sum(v * w for v, w in pairs) / total
+    return math.sqrt(sum(w * (v - mean) ** 2 for v, w in pairs) / total)
+
+
+def _writer_x(row: list[float]) -> list[float]:
+    return [1.0, row[1], math.log2(max(row[2], 2.0))]
+
+
+def profile_from_samples(
+    samples: dict[str, Any],
+    *,
+    name: str,
+    envelope: DeviceEnvelope | None,
+    budget: dict[str, Any] | None = None,
+    cores: int = 2,
+    created_at: str | None = None,
+) -> Profile:
+    """Fit a profile from `calibration_samples` (see the module docstring)."""
+    writer = samples["writer"]
+    single = [r for r in writer if r[0] == 1]
+    if not single:
+        raise ValueError("the calibration needs at least one single-writer run")
+    x = np.array([_writer_x(r) for r in single])
+    y = np.array([r[3] for r in single])
+    coef, writer_r2 = _nnls(x, y, 1.0 / y)
+    writer_ratios = [float(v) for v in y / np.maximum(x @ coef, 1e-12)]
+    # several writers: the measured cost over the single-writer fit, per extra thread
+    concurrent = [
+        (r[3] / float(np.dot(coef, _writer_x(r))) - 1.0) / (r[0] - 1) for r in writer if r[0] > 1
+    ]
+    concurrency = max(float(np.mean(concurrent)), 0.0) if concurrent else 0.0
+
+    comp_rows = samples["compactions"]
+    types = sorted({r[0] for r in comp_rows} | {r[0] for r in samples["flush"]})
+    compaction_costs, comp_r2, comp_ratios = _per_type_fit(comp_rows, types)
+    flush_costs, flush_r2, flush_ratios = _per_type_fit(samples["flush"], types)
+    fractions: dict[str, list[float]] = {}
+    for kind, kept, raw in samples["fractions"]:
+        acc = fractions.setdefault(kind, [0.0, 0.0])
+        acc[0] += kept
+        acc[1] += raw
+    avail = samples["availability"]
+    before = [a[0] for a in avail]
+    use = [a[1] / a[0] for a in avail if a[0] > 0 and a[1] > 0]
+    speeds = [a[2] for a in avail]
+    singles = [a[3] for a in avail if len(a) > 3]
+    availability = AvailabilityStats(
+        median_cores=float(np.median(before)),
+        median_single_thread_cores=float(np.median(singles)) if singles else None,
+        p10_cores=float(np.quantile(before, 0.1)),
+        p90_cores=float(np.quantile(before, 0.9)),
+        samples=len(before),
+        closed_use_ratio=float(np.median(use)) if use else 1.0,
+        closed_use_ratio_sigma=_log_sigma(use),
+    )
+    comp_bytes = sum(float(r[2]) for r in comp_rows)
+    comp_cpu = sum(float(r[3]) for r in comp_rows)
+    blocked = samples["blocked"]
     return Profile(
         name=name,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        created_at=created_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         cores=cores,
-        cpu_available_cores=available,
+        cpu_available_cores=availability.median_cores,
         foreground_cpu_sec_per_op=float(coef[0]),
         foreground_cpu_sec_per_byte=float(coef[1]),
-        foreground_cpu_sec_per_op_concurrent=concurrent_extra,
+        foreground_cpu_sec_per_memtable_doubling=float(coef[2]),
+        foreground_concurrency_factor=concurrency,
         flush_costs=flush_costs,
         compaction_costs=compaction_costs,
+        compressed_fraction={
+            k: min(1.0, v[0] / v[1]) for k, v in fractions.items() if k != "none" and v[1] > 0
+        },
         device=envelope,
-        compaction_io_sec_per_byte=comp_blocked / comp_written if comp_written else 0.0,
-        flush_io_sec_per_byte=flush_blocked / flush_written if flush_written else 0.0,
+        compaction_io_sec_per_byte=float(blocked["compaction_sec_per_byte"]),
+        flush_io_sec_per_byte=float(blocked["flush_sec_per_byte"]),
         compaction_bytes_per_cpu_sec=comp_bytes / comp_cpu if comp_cpu else None,
+        cpu_speed_ns_per_iteration=float(np.median(speeds)),
+        availability=availability,
+        spread=CostSpread(
+            writer=_log_sigma(writer_ratios),
+            flush=_weighted_log_sigma(flush_ratios, [float(r[3]) for r in samples["flush"]]),
+            compaction=_weighted_log_sigma(comp_ratios, [float(r[3]) for r in comp_rows]),
+            speed=_log_sigma(speeds),
+        ),
+        budget=budget or {},
         calibration={
-            "runs": [
-                {
-                    "db_bench_args": " ".join(run.config.to_args()),
-                    "ops_per_sec": run.ops_per_sec,
-                    "process_cpu_sec": run.cpu_sec_total,
-                    "thread_cpu_sec": run.cpu.thread_cpu_sec,
-                    "thread_wait_sec": run.cpu.thread_wait_sec,
-                    "available_cores": run.cpu.available_cores,
-                    "steal_fraction": run.cpu.steal_fraction,
-                    "other_cores": run.cpu.other_cores,
-                }
-                for run in runs
-            ],
-            "fit": quality,
-            "machine": {
-                "platform": platform.platform(),
-                "processor": platform.processor(),
+            "samples": samples,
+            "fit": {
+                "writer_r2": writer_r2,
+                "compaction_r2": comp_r2,
+                "flush_r2": flush_r2,
+                "compactions": len(comp_rows),
             },
         },
     )
+
+
+def profile_from_runs(
+    runs: list[CalibrationRun],
+    *,
+    name: str,
+    envelope: DeviceEnvelope | None,
+    budget: Budget | None = None,
+) -> Profile:
+    """Fit a profile from finished calibration runs; the runs' summaries are kept with it."""
+    profile = profile_from_samples(
+        calibration_samples(runs),
+        name=name,
+        envelope=envelope,
+        budget=(budget or Budget()).to_dict(),
+        cores=runs[0].run.cpu.cores,
+    )
+    profile.calibration["runs"] = [
+        {
+            "db_bench_args": " ".join(item.run.config.to_args()),
+            "ops_per_sec": item.run.ops_per_sec,
+            "operations": item.run.operations,
+            "process_cpu_sec": item.run.cpu_sec_total,
+            "thread_cpu_sec": item.run.cpu.thread_cpu_sec,
+            "thread_wait_sec": item.run.cpu.thread_wait_sec,
+            "own_cores": item.run.cpu.own_cores,
+            "steal_fraction": item.run.cpu.steal_fraction,
+            "other_cores": item.run.cpu.other_cores,
+            "availability_before": item.availability.to_dict(),
+            **item.extra,
+        }
+        for item in runs
+    ]
+    profile.calibration["machine"] = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+    }
+    return profile
 
 
 def calibrate(
     *,
     name: str = "default",
     run_args: list[str] | None = None,
+    repeats: int = 2,
     with_fio: bool = True,
     workdir: Path | None = None,
-    on_run: Callable[[DbBenchRun], None] | None = None,
+    on_run: Callable[[CalibrationRun], None] | None = None,
     nice: int = 0,
+    budget: Budget | None = None,
 ) -> Profile:
-    """Run fio and the calibration db_bench runs, then fit the profile."""
-    envelope = fio_envelope(workdir) if with_fio else None
-    runs: list[DbBenchRun] = []
-    for args in run_args or CALIBRATION_RUNS:
-        config: DbBenchConfig = parse_db_bench_args(args)
-        wait_for_quiet(0.25, 60.0)
-        run = run_db_bench(config, workdir=workdir, nice=nice)
-        if run.returncode != 0:
-            raise RuntimeError(f"db_bench failed ({run.returncode}): {run.stderr[-2000:]}")
-        runs.append(run)
-        if on_run is not None:
-            on_run(run)
-    return profile_from_runs(runs, name=name, envelope=envelope)
+    """Run fio and the calibration db_bench runs `repeats` times, then fit the profile."""
+    budget = budget or Budget(nice=nice)
+    envelope = fio_envelope(workdir, budget) if with_fio else None
+    cgroups = budget.cgroups(workdir or Path(tempfile.gettempdir()))
+    args_list = run_args or CALIBRATION_RUNS
+    missing = set(COMPRESSION_TYPES) - {parse_db_bench_args(a).compression_type for a in args_list}
+    runs: list[CalibrationRun] = []
+    for repeat in range(repeats):
+        for args in args_list:
+            config = parse_db_bench_args(args)
+            availability = sample_availability(nice=budget.nice, cpus=budget.cpus)
+            run = run_db_bench(
+                config, workdir=workdir, nice=budget.nice, cpus=budget.cpus, cgroups=cgroups
+            )
+            if run.returncode != 0:
+                raise RuntimeError(f"db_bench failed ({run.returncode}): {run.stderr[-2000:]}")
+            item = CalibrationRun(run, availability, {"repeat": repeat})
+            runs.append(item)
+            if on_run is not None:
+                on_run(item)
+    profile = profile_from_runs(runs, name=name, envelope=envelope, budget=budget)
+    if missing:
+        profile.calibration["missing_compressions"] = sorted(missing)
+    return profile

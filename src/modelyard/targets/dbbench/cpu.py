@@ -23,7 +23,7 @@ from modelyard.targets.procfs import (
     thread_ticks,
 )
 
-__all__ = ["CpuSample", "CpuSampler", "CpuSummary"]
+__all__ = ["Availability", "CpuSample", "CpuSampler", "CpuSummary", "sample_availability"]
 
 
 @dataclass(frozen=True)
@@ -164,3 +164,106 @@ class CpuSampler:
             thread_wait_sec=waits,
             samples=list(self._samples),
         )
+
+
+# A child that forks `n` spinners; each counts loop iterations for `seconds` of wall time and
+# reports them with its own CPU time, so the parent learns both how much CPU a process of this
+# priority gets right now and how fast that CPU is (nanoseconds of CPU per iteration).
+_SPINNER = r"""
+import json, os, sys, time
+seconds, n = float(sys.argv[1]), int(sys.argv[2])
+pipes = []
+for _ in range(n):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.close(r)
+        end = time.monotonic() + seconds
+        count = 0
+        while time.monotonic() < end:
+            for i in range(2000):
+                count += i & 3
+        os.write(w, json.dumps([count // 3, time.process_time()]).encode())
+        os._exit(0)
+    os.close(w)
+    pipes.append(r)
+results = []
+for r in pipes:
+    results.append(json.loads(os.read(r, 4096)))
+    os.wait()
+print(json.dumps(results))
+"""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """CPU a prioritised process got while spinning just before a measurement."""
+
+    cores: float  # CPU-seconds per second the spinners got together
+    spinners: int
+    seconds: float
+    ns_per_iteration: float  # CPU speed: lower is faster
+    loadavg: tuple[float, float, float]
+    sampled_at: str
+    # what one spinner alone got: one thread's ceiling (the kernel gives a group's weight to the
+    # CPU its runnable threads are on, so one thread alone gets more than each of two)
+    single_thread_cores: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sample_availability(
+    *, seconds: float = 1.5, spinners: int | None = None, nice: int = 0, cpus: str | None = None
+) -> Availability:
+    """Spin `spinners` processes (default: one per core, or per CPU in `cpus`) for `seconds`
+    at the priority db_bench will get (`nice`, its own session), then one alone, and measure
+    the CPU they got.
+
+    This is the CPU availability a prediction may use: sampled before the measurement, never
+    during it.
+    """
+    import datetime as dt
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from modelyard.targets.dbbench.runner import set_priority
+
+    if spinners is None:
+        spinners = len(_cpu_list(cpus)) if cpus else read_proc_stat()[0]
+    load = os.getloadavg()
+    started = time.monotonic()
+
+    def spin(count: int) -> tuple[float, float]:
+        argv = [sys.executable, "-c", _SPINNER, str(seconds), str(count)]
+        if cpus is not None:
+            argv = ["taskset", "-c", cpus, *argv]
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, start_new_session=True)
+        if nice:
+            set_priority(process.pid, nice)
+        out, _ = process.communicate(timeout=seconds + 30)
+        results = json.loads(out)
+        cpu = sum(r[1] for r in results)
+        iterations = sum(r[0] for r in results)
+        return cpu / max(seconds, 1e-9), cpu / max(iterations, 1) * 1e9
+
+    cores, ns_per_iteration = spin(spinners)
+    single = spin(1)[0] if spinners > 1 else cores
+    return Availability(
+        cores=cores,
+        spinners=spinners,
+        seconds=time.monotonic() - started,
+        ns_per_iteration=ns_per_iteration,
+        loadavg=(load[0], load[1], load[2]),
+        sampled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        single_thread_cores=single,
+    )
+
+
+def _cpu_list(cpus: str) -> list[int]:
+    out: list[int] = []
+    for part in cpus.split(","):
+        low, _, high = part.partition("-")
+        out.extend(range(int(low), int(high or low) + 1))
+    return out

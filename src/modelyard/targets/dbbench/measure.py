@@ -17,11 +17,14 @@ A probe is sustainable when (`assess_probe`):
   sizes, without the L0 term the L0 criterion covers) do not trend upward: least-squares
   increase over the second half at most half their mean or two L0 batches, whichever is larger.
 
-The machine is shared: before each run the measurement waits (up to `quiet_timeout_sec`) for
-other processes to use under `quiet_other_cores` over 2 s, and a probe that fails while others
-used more than `disturbed_other_cores` is run again, up to `attempts` times (the disturbed runs
-are kept in `discarded`; a probe that succeeds despite the load is kept). Every probe
-records the CPU it actually had (cores, steal, other load), which the prediction then uses.
+The machine is shared. Before the closed run the measurement samples the CPU availability a
+prediction may use (`cpu.sample_availability`: what spinners at db_bench's priority and on its
+CPUs got over 2 s, and the load average), and every probe records the load average at its start
+and the CPU it actually had (cores, steal, other load). Optionally (`quiet_timeout_sec` > 0) it
+waits before each run for other processes to use under `quiet_other_cores`, and a probe that
+fails while others used more than `disturbed_other_cores` is run again, up to `attempts` times
+(the disturbed runs are kept in `discarded`). Every run obeys the `Budget` (priority, CPUs,
+device write limit).
 
 `plan_next_rate` and `assess_probe` work on recorded data; only `measure_smax` runs db_bench.
 """
@@ -30,7 +33,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics as st
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +44,8 @@ from typing import Any
 
 from modelyard.perfmodels import DbBenchConfig
 from modelyard.targets.dbbench import parsers
+from modelyard.targets.dbbench.budget import Budget
+from modelyard.targets.dbbench.cpu import Availability, sample_availability
 from modelyard.targets.dbbench.runner import DbBenchRun, run_db_bench
 from modelyard.targets.procfs import read_proc_stat
 
@@ -75,6 +82,8 @@ class ProbeResult:
     operations: float
     cpu: dict[str, Any]
     features: dict[str, float] = field(default_factory=dict)
+    loadavg: tuple[float, float, float] | None = None
+    started_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -306,6 +315,8 @@ class MeasurementResult:
     measured_at: str
     wall_sec: float
     discarded: list[ProbeResult] = field(default_factory=list)
+    availability_before: dict[str, Any] | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sustainable_probe(self) -> ProbeResult | None:
@@ -322,27 +333,44 @@ class MeasurementResult:
 def measure_smax(
     config: DbBenchConfig,
     *,
-    max_probes: int = 6,
+    max_probes: int = 5,
     tolerance: float = 0.03,
     first_fraction: float = 0.8,
     workdir: Path | None = None,
     on_probe: Callable[[ProbeResult], None] | None = None,
     quiet_other_cores: float = 0.25,
-    quiet_timeout_sec: float = 15.0,
+    quiet_timeout_sec: float = 0.0,
     disturbed_other_cores: float = 0.3,
-    attempts: int = 2,
+    attempts: int = 1,
     nice: int = 0,
+    budget: Budget | None = None,
+    availability: Availability | None = None,
 ) -> MeasurementResult:
-    """Closed run, then bisection on `--benchmark_write_rate_limit` (bytes/s = ops/s x entry)."""
+    """Closed run, then bisection on `--benchmark_write_rate_limit` (bytes/s = ops/s x entry).
+
+    `availability` is the CPU sample taken before the measurement (taken here when not given).
+    """
+    budget = budget or Budget(nice=nice)
     started = dt.datetime.now(dt.UTC)
     base = config.with_updates(benchmark_write_rate_limit=0)
     discarded: list[ProbeResult] = []
+    cgroups = budget.cgroups(workdir or Path(tempfile.gettempdir()))
+    if availability is None:
+        availability = sample_availability(nice=budget.nice, cpus=budget.cpus)
 
     def probe(cfg: DbBenchConfig, target: float) -> ProbeResult:
         result: ProbeResult | None = None
         for attempt in range(attempts):
-            wait_for_quiet(quiet_other_cores, quiet_timeout_sec)
-            result = assess_probe(run_db_bench(cfg, workdir=workdir, nice=nice), target)
+            if quiet_timeout_sec > 0:
+                wait_for_quiet(quiet_other_cores, quiet_timeout_sec)
+            load = os.getloadavg()
+            at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            run = run_db_bench(
+                cfg, workdir=workdir, nice=budget.nice, cpus=budget.cpus, cgroups=cgroups
+            )
+            result = assess_probe(run, target)
+            result.loadavg = (load[0], load[1], load[2])
+            result.started_at = at
             disturbed = result.cpu["other_cores"] > disturbed_other_cores
             if disturbed and not result.sustainable and attempt < attempts - 1:
                 result.reasons.append("disturbed: other processes' load; run again")
@@ -350,8 +378,6 @@ def measure_smax(
                 if on_probe is not None:
                     on_probe(result)
                 continue
-            if disturbed and not result.sustainable:
-                result.reasons.append("disturbed on every attempt")
             break
         assert result is not None
         if on_probe is not None:
@@ -365,16 +391,18 @@ def measure_smax(
     if closed.sustainable:
         history.append((closed_max, True))  # writer-bound: the closed run is sustainable
     while True:
+        # nothing sustainable yet: up to two more steps down rather than no answer
+        extra = 0 if any(ok for _, ok in history) else 2
         rate = plan_next_rate(
             closed_max,
             history,
-            max_probes=max_probes + (1 if closed.sustainable else 0),
+            max_probes=max_probes + extra + (1 if closed.sustainable else 0),
             tolerance=tolerance,
             first_fraction=first_fraction,
         )
         if rate is None:
             break
-        limit = round(rate * config.entry_bytes)
+        limit = max(1, round(rate * config.entry_bytes))
         result = probe(
             base.with_updates(benchmark_write_rate_limit=limit), limit / config.entry_bytes
         )
@@ -394,7 +422,12 @@ def measure_smax(
         measured_at=started.isoformat(timespec="seconds"),
         wall_sec=(dt.datetime.now(dt.UTC) - started).total_seconds(),
         discarded=discarded,
+        availability_before=availability.to_dict(),
+        budget=budget.to_dict(),
     )
+
+
+Predict = Callable[[str, DbBenchConfig, Availability], dict[str, Any]]
 
 
 def measure_matrix(
@@ -402,15 +435,23 @@ def measure_matrix(
     out_dir: Path,
     *,
     remeasure: bool = False,
-    max_probes: int = 6,
+    max_probes: int = 5,
+    tolerance: float = 0.03,
     on_probe: Callable[[str, ProbeResult], None] | None = None,
     nice: int = 0,
+    budget: Budget | None = None,
+    predict: Predict | None = None,
+    workdir: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Measure every named configuration, writing `<out_dir>/<name>.json` as each finishes.
 
     An existing file is reused unless `remeasure`: a validation can be re-predicted against the
-    same ground truth without re-running db_bench.
+    same ground truth without re-running db_bench. With `predict`, each configuration is
+    predicted from the CPU availability sampled just before its measurement, and the prediction
+    is written to `<out_dir>/<name>.prediction.json` before the first db_bench run starts
+    (it is copied into the measurement's JSON under "prediction").
     """
+    budget = budget or Budget(nice=nice)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
     for name, config in configurations:
@@ -423,10 +464,29 @@ def measure_matrix(
             if on_probe is not None:
                 on_probe(name, probe)
 
-        result = measure_smax(config, max_probes=max_probes, on_probe=report, nice=nice)
+        availability = sample_availability(nice=budget.nice, cpus=budget.cpus)
+        prediction: dict[str, Any] | None = None
+        if predict is not None:
+            prediction = {
+                "made_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "availability_before": availability.to_dict(),
+                **predict(name, config, availability),
+            }
+            (out_dir / f"{name}.prediction.json").write_text(json.dumps(prediction, indent=1))
+        result = measure_smax(
+            config,
+            max_probes=max_probes,
+            tolerance=tolerance,
+            on_probe=report,
+            budget=budget,
+            availability=availability,
+            workdir=workdir,
+        )
         data = result.to_dict()
-        data["nice"] = nice
+        data["nice"] = budget.nice
         data["name"] = name
+        if prediction is not None:
+            data["prediction"] = prediction
         path.write_text(json.dumps(data, indent=1))
         results[name] = data
     return results

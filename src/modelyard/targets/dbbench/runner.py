@@ -123,7 +123,7 @@ class DbBenchRun:
         return float(sum(r.ops for r in self.report))
 
 
-def _set_priority(pid: int, nice: int) -> None:
+def set_priority(pid: int, nice: int) -> None:
     autogroup = Path(f"/proc/{pid}/autogroup")
     try:
         if autogroup.exists():
@@ -155,6 +155,8 @@ def run_db_bench(
     timeout_sec: float | None = None,
     keep_dir: Path | None = None,
     nice: int = 0,
+    cpus: str | None = None,
+    cgroups: tuple[Path, ...] = (),
 ) -> DbBenchRun:
     """Run db_bench on a fresh database and return its outputs.
 
@@ -165,6 +167,10 @@ def run_db_bench(
     with other work, the CPU it gets depends less on what else runs; the CPU it actually had is
     recorded either way. With the kernel's autogroup scheduling (Debian's default) CPU is shared
     between sessions first, so db_bench gets a session of its own whose autogroup nice is set.
+    `cpus` (a taskset CPU list such as "1") restricts db_bench and all its threads to those CPUs:
+    a smaller machine's CPU budget on this one. `cgroups` are cgroup directories (v1 or v2)
+    db_bench joins before it starts (a shell writes its pid to each `cgroup.procs`, then execs
+    db_bench, so every thread it creates is inside): a CPU quota or a block-device limit.
     """
     binary = find_db_bench()
     if timeout_sec is None:
@@ -173,6 +179,11 @@ def run_db_bench(
         root = Path(tmp)
         db_dir, report = root / "db", root / "report.csv"
         argv = _build_argv(binary, config, db_dir, report)
+        if cpus is not None:
+            argv = ["taskset", "-c", cpus, *argv]  # taskset execs db_bench: the same pid
+        if cgroups:
+            join = " && ".join(f'echo $$ > "{c / "cgroup.procs"}"' for c in cgroups)
+            argv = ["sh", "-c", f'{join} && exec "$@"', "sh", *argv]
         out_path, err_path = root / "stdout.txt", root / "stderr.txt"
         started = time.monotonic()
         timed_out = False
@@ -180,7 +191,7 @@ def run_db_bench(
         with out_path.open("wb") as out, err_path.open("wb") as err:
             process = subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=bool(nice))
             if nice:
-                _set_priority(process.pid, nice)
+                set_priority(process.pid, nice)
             sampler = CpuSampler(process.pid, interval=0.5).start()
             try:
                 returncode = process.wait(timeout=timeout_sec)

@@ -65,13 +65,14 @@ def textbook_write_amp(config: DbBenchConfig, db_bytes: float) -> float:
 class _Job:
     """A flush or compaction in progress: CPU to spend, device bytes to write, then blocked time."""
 
-    source: int  # -1 for a flush, 0 for L0->L1, i for Li->Li+1
+    source: int  # -1 for a flush, -2 for L0->L0, 0 for L0->L1, i for Li->Li+1
     cpu_total: float
     write_bytes: float
     blocked_left: float
     in_entries: float = 0.0
     out_entries: float = 0.0
     l0_files: int = 0
+    l0_start: int = 0
     moved_entries: float = 0.0
     read_bytes: float = 0.0
     done: float = 0.0  # fraction of the CPU and device work finished
@@ -223,6 +224,9 @@ class _Run:
         self.flushes: list[_Job] = []  # running flushes, oldest first
         self.l0: list[float] = []  # entries per L0 file
         self.levels = [0.0] * self.nlev  # entries per level (index 0 unused)
+        # fraction of the key range each level's files cover: an L0->L1 merge covers all of
+        # it; files moved down one by one cover only their own ranges
+        self.coverage = [0.0] * self.nlev
         self.jobs: list[_Job] = []  # running compactions
         self.busy_levels: set[int] = set()
         # accounting
@@ -319,7 +323,7 @@ class _Run:
             progress = min(progress, 1.0 - job.done)
             job.done += progress
             spent = progress * job.cpu_total
-            if job.source < 0:
+            if job.source == -1:
                 self.f_cpu += spent
                 self.f_cpu2 += spent if second_half else 0.0
             else:
@@ -338,8 +342,15 @@ class _Run:
             self.c_write += job.write_bytes
             if job.source == 0:
                 del self.l0[: job.l0_files]
+                for other in self.jobs:
+                    if other.source == -2:
+                        other.l0_start -= job.l0_files
                 self.levels[1] = job.out_entries
+                self.coverage[1] = 1.0
                 self.busy_levels.difference_update({0, 1})
+            elif job.source == -2:
+                start = job.l0_start
+                self.l0[start : start + job.l0_files] = [job.out_entries]
             else:
                 src = job.source
                 self.levels[src] -= job.moved_entries
@@ -369,6 +380,8 @@ class _Run:
             free_l0 = len(self.l0) - sum(j.l0_files for j in self.jobs)
             if free_l0 >= self.trigger and not ({0, 1} & self.busy_levels):
                 candidates.append((free_l0 / self.trigger, 0))
+            elif self._intra_l0_possible(free_l0):
+                candidates.append((free_l0 / self.trigger, -2))
             for lvl in range(1, self.nlev - 1):
                 if {lvl, lvl + 1} & self.busy_levels or self.levels[lvl] <= 0:
                     continue
@@ -379,27 +392,51 @@ class _Run:
                 return
             _, src = max(candidates)
             n = self.n_keys
-            if src == 0:
-                e0, e1 = sum(self.l0), self.levels[1]
+            if src == -2:  # L0->L0: merge the newest free L0 files into one
+                start = len(self.l0) - free_l0
+                entries = sum(self.l0[start:])
+                out = n * (1.0 - math.exp(-entries / n))
+                job = self._compaction_job(-2, entries, out, entries * self.spe)
+                job.l0_start, job.l0_files = start, free_l0
+            elif src == 0:
+                # the oldest L0 files: all of them, or those older than an L0->L0 in progress
+                intra = [j.l0_start for j in self.jobs if j.source == -2]
+                files = min(intra) if intra else len(self.l0)
+                e0, e1 = sum(self.l0[:files]), self.levels[1]
                 # L0 files are e0 uniform draws (duplicates across files collapse too)
                 out = n * (1.0 - (1.0 - min(e1, n) / n) * math.exp(-e0 / n))
                 job = self._compaction_job(0, e0 + e1, out, (e0 + e1) * self.spe)
-                job.l0_files = len(self.l0)
+                job.l0_files = files
                 self.busy_levels.update({0, 1})
             else:
                 ef = min(self.levels[src], config.target_file_bytes(src) / self.spe)
                 nxt = self.levels[src + 1]
-                if nxt <= 0:  # trivial move into an empty level
+                phi = ef / self.levels[src]
+                width = phi * self.coverage[src]  # the file's share of the key range
+                covered = self.coverage[src + 1] if nxt > 0 else 0.0
+                # RocksDB 7.8 picks the file that overlaps the next level least
+                # (kMinOverlappingRatio): into a level with gaps, that is a trivial move
+                overlapped = max(0.0, width - (1.0 - covered))
+                self.coverage[src] = max(0.0, self.coverage[src] - width)
+                self.coverage[src + 1] = min(1.0, covered + width - overlapped)
+                if overlapped <= 1e-9:
                     self.levels[src] -= ef
                     self.levels[src + 1] += ef
                     continue
-                phi = ef / self.levels[src]
-                overlap = nxt * phi
+                overlap = nxt * overlapped / max(covered, 1e-9)
                 out = _union(n * phi, ef, overlap)
                 job = self._compaction_job(src, ef + overlap, out, (ef + overlap) * self.spe)
                 job.moved_entries = ef
                 self.busy_levels.update({src, src + 1})
             self.jobs.append(job)
+
+    def _intra_l0_possible(self, free_l0: int) -> bool:
+        """RocksDB's L0->L0 compaction: while L0->L1 holds the base level, at least four newer
+        L0 files (and L0 at the trigger + 2) are merged among themselves, keeping the L0 file
+        count (and so the stall triggers) down without touching L1."""
+        l0_to_l1 = any(j.source == 0 for j in self.jobs)
+        intra = any(j.source == -2 for j in self.jobs)
+        return l0_to_l1 and not intra and free_l0 >= 4 and len(self.l0) >= self.trigger + 2
 
     def pending_bytes(self) -> float:
         """RocksDB's estimate of the compaction bytes needed below L0."""

@@ -101,7 +101,9 @@ def summarise(run: DbBenchRun) -> dict[str, Any]:
         "ops_per_sec": run.ops_per_sec,
         "writer_us_per_put": threads.get("db_bench", 0.0) / ops * 1e6,
         "writer_wait_us_per_put": run.cpu.thread_wait_sec.get("db_bench", 0.0) / ops * 1e6,
-        "residual_us_per_put": max(run.cpu_sec_total - comp_cpu - threads.get("rocksdb:high", 0.0), 0)
+        "residual_us_per_put": max(
+            run.cpu_sec_total - comp_cpu - threads.get("rocksdb:high", 0.0), 0
+        )
         / ops
         * 1e6,
         "flush_us_per_entry": threads.get("rocksdb:high", 0.0) / flushed * 1e6 if flushed else None,

@@ -58,7 +58,10 @@ def test_predict_prints_json(profile_file: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ("--value_sz=400 --num=100000", "--value_sz is not a db_bench flag (did you mean --value_size?)"),
+        (
+            "--value_sz=400 --num=100000",
+            "--value_sz is not a db_bench flag (did you mean --value_size?)",
+        ),
         ("--value_size=abc", "--value_size=abc is not valid: --value_size takes an integer."),
         ("--compression_type=lzma", "--compression_type=lzma is not a compression type"),
     ],

@@ -8,13 +8,13 @@ import pytest
 
 from modelyard.perfmodels import (
     FORMULA_KINDS,
-    MissingCompressionError,
-    ResourceParameters,
     AdaptiveFactor,
     CpuCost,
     DbBenchConfig,
     DeviceEnvelope,
+    MissingCompressionError,
     Profile,
+    ResourceParameters,
     lsm_shape,
     parse_db_bench_args,
     predict,

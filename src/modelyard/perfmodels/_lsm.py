@@ -75,6 +75,7 @@ class _Job:
     l0_start: int = 0
     moved_entries: float = 0.0
     read_bytes: float = 0.0
+    device_bytes: float = 0.0  # what the device handles: the writes, and discards if any
     done: float = 0.0  # fraction of the CPU and device work finished
 
     @property
@@ -107,6 +108,8 @@ class SimulationResult:
     ops_second_half: float
     level_bytes: list[float] = field(default_factory=list)
     closed: bool = False
+    device_busy_fraction: float = 0.0  # device work done / what the bandwidth allowed
+    cpu_busy_fraction: float = 0.0  # CPU spent / the cores available over the run
 
     @property
     def write_amp(self) -> float:
@@ -187,6 +190,7 @@ class _Run:
         single_thread_cores: float | None,
         sst_bytes_per_entry: float,
         device_write_bytes_per_sec: float | None,
+        device_discards: bool,
         writer_first: bool,
         closed: bool,
         max_steps: int,
@@ -196,6 +200,7 @@ class _Run:
         self.cores = available_cores
         self.single = min(1.0, single_thread_cores or available_cores)
         self.device = device_write_bytes_per_sec
+        self.discards = device_discards
         self.writer_first = writer_first and not closed
         self.closed = closed
         self.threads = max(1, config.threads)
@@ -232,6 +237,7 @@ class _Run:
         # accounting
         self.ops_done = self.ops2 = self.stall_time = 0.0
         self.ingest = self.flush_bytes = self.c_read = self.c_write = 0.0
+        self.device_done = 0.0
         self.c_cpu = self.f_cpu = self.fg_cpu = self.c_cpu2 = self.f_cpu2 = 0.0
         self.l0_points: list[tuple[float, float]] = []
         self.pending_points: list[tuple[float, float]] = []
@@ -254,15 +260,17 @@ class _Run:
         while len(self.flushes) < min(len(self.imm), self.config.flush_threads):
             entries = self.imm[len(self.flushes)]
             written = entries * self.spe
-            self.flushes.append(
-                _Job(
-                    -1,
-                    self.costs.flush_cost.seconds(entries, written),
-                    written,
-                    self.costs.flush_io_sec_per_byte * written,
-                    in_entries=entries,
-                )
+            job = _Job(
+                -1,
+                self.costs.flush_cost.seconds(entries, written),
+                written,
+                self.costs.flush_io_sec_per_byte * written,
+                in_entries=entries,
             )
+            # the WAL file the flush makes obsolete is deleted (and discarded) after it
+            wal = entries * self.config.wal_bytes_per_op if self.discards else 0.0
+            job.device_bytes = written + wal
+            self.flushes.append(job)
 
     def share_cpu(self, allowed: float) -> tuple[list[float], list[float]]:
         """Cores for the writer threads and for each flush then compaction.
@@ -310,7 +318,7 @@ class _Run:
     def advance_background(self, cores: list[float], step: float) -> None:
         """Flushes and compactions progress by CPU and by the device's write bandwidth."""
         running = [*self.flushes, *self.jobs]
-        writing = [j for j in running if j.working and j.write_bytes > 0]
+        writing = [j for j in running if j.working and j.device_bytes > 0]
         device_share = self.device / len(writing) if self.device and writing else None
         second_half = self.t >= self.seconds / 2.0
         for job, core in zip(running, cores, strict=True):
@@ -318,8 +326,8 @@ class _Run:
                 job.blocked_left -= step
                 continue
             progress = core * step / job.cpu_total if job.cpu_total > 0 else 1.0
-            if device_share is not None and job.write_bytes > 0:
-                progress = min(progress, device_share * step / job.write_bytes)
+            if device_share is not None and job.device_bytes > 0:
+                progress = min(progress, device_share * step / job.device_bytes)
             progress = min(progress, 1.0 - job.done)
             job.done += progress
             spent = progress * job.cpu_total
@@ -336,10 +344,12 @@ class _Run:
             entries = self.imm.pop(0)
             self.l0.append(entries)
             self.flush_bytes += flush.write_bytes
+            self.device_done += flush.device_bytes
         for job in [j for j in self.jobs if not j.working and j.blocked_left <= 0]:
             self.jobs.remove(job)
             self.c_read += job.read_bytes
             self.c_write += job.write_bytes
+            self.device_done += job.device_bytes
             if job.source == 0:
                 del self.l0[: job.l0_files]
                 for other in self.jobs:
@@ -368,6 +378,8 @@ class _Run:
             in_entries=in_entries,
             out_entries=out,
             read_bytes=rbytes,
+            # the input files are deleted (and discarded) once the output is written
+            device_bytes=wbytes + (rbytes if self.discards else 0.0),
         )
 
     def schedule(self) -> None:
@@ -533,6 +545,10 @@ class _Run:
             ops_second_half=self.ops2,
             level_bytes=[sum(self.l0) * self.spe, *(e * self.spe for e in self.levels[1:])],
             closed=self.closed,
+            device_busy_fraction=(
+                self.device_done / (self.device * seconds) if self.device else 0.0
+            ),
+            cpu_busy_fraction=(self.fg_cpu + self.f_cpu + self.c_cpu) / (self.cores * seconds),
         )
 
 
@@ -569,13 +585,16 @@ def simulate(
     device_write_bytes_per_sec: float | None = None,
     closed: bool = False,
     single_thread_cores: float | None = None,
+    device_discards: bool = False,
 ) -> SimulationResult:
     """Run the configuration at `rate_ops_per_sec` from an empty database (see module doc).
 
     `closed=True` runs it without a rate limit (the writers take what CPU they get; the rate
     is ignored): its achieved rate is the closed-loop maximum a db_bench run would show.
     `sst_bytes_per_entry` (default: the configuration's, with its `--compression_ratio`) and
-    `device_write_bytes_per_sec` (default: unlimited) describe the SST files and the device.
+    `device_write_bytes_per_sec` (default: unlimited) describe the SST files and the device;
+    with `device_discards` (a file system mounted with online discard) every deleted file's
+    bytes (compaction inputs, the WAL after a flush) are device work too.
     """
     costs = SimulationCosts(
         foreground_cpu_sec_per_op=foreground_cpu_sec_per_op,
@@ -592,6 +611,7 @@ def simulate(
         single_thread_cores=single_thread_cores,
         sst_bytes_per_entry=sst_bytes_per_entry or config.sst_bytes_per_entry,
         device_write_bytes_per_sec=device_write_bytes_per_sec,
+        device_discards=device_discards,
         writer_first=writer_first,
         closed=closed,
         max_steps=max_steps,
@@ -612,6 +632,7 @@ def sustainable_rate(
     sst_bytes_per_entry: float | None = None,
     device_write_bytes_per_sec: float | None = None,
     single_thread_cores: float | None = None,
+    device_discards: bool = False,
 ) -> tuple[float, SimulationResult]:
     """The highest rate the simulation finds sustainable, by bisection below `upper`."""
 
@@ -628,6 +649,7 @@ def sustainable_rate(
             sst_bytes_per_entry=sst_bytes_per_entry,
             device_write_bytes_per_sec=device_write_bytes_per_sec,
             single_thread_cores=single_thread_cores,
+            device_discards=device_discards,
         )
 
     top = run(upper_ops_per_sec)

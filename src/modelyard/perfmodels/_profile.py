@@ -43,6 +43,9 @@ class DeviceEnvelope(BaseModel):
     mixed_read_bytes_per_sec: float = Field(..., description="1 MiB 50/50 mix, read side")
     mixed_write_bytes_per_sec: float = Field(..., description="1 MiB 50/50 mix, write side")
     rand_write_bytes_per_sec: float = Field(..., description="4 KiB random write")
+    discard: bool = Field(
+        False, description="the file system discards deleted files' blocks (online discard)"
+    )
 
     def write_capacity(self, read_fraction: float) -> float:
         """Total bytes/s the device sustains for a read share, interpolated on the envelope.

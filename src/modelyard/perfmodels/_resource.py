@@ -30,7 +30,6 @@ from modelyard.perfmodels._config import SST_OVERHEAD_BYTES, DbBenchConfig
 from modelyard.perfmodels._lsm import SimulationResult, simulate, sustainable_rate
 from modelyard.perfmodels._profile import CpuCost, Profile
 
-
 # On a shared machine a rate-limited run cannot use all the CPU a spinner got before it: the
 # writer sleeps between rate-limiter refills (100 ms) and a refill it misses while other work
 # holds the CPU is lost, so per-second throughput jitters (CV over 5%) well before the CPU is
@@ -115,14 +114,17 @@ class ResourceParameters(BaseModel):
 
 
 def _device_bound(
-    config: DbBenchConfig, write_bandwidth: float | None, sim: SimulationResult
+    config: DbBenchConfig, write_bandwidth: float | None, discards: bool, sim: SimulationResult
 ) -> float:
-    """Device write bandwidth / SST bytes written per put (flush and compaction: the bytes the
-    process writes and fsyncs itself; the WAL goes through the page cache and writeback)."""
+    """Device write bandwidth / device bytes per put: the SST files flushes and compactions
+    write and fsync (the WAL's own writes go through the page cache and writeback) and, with
+    online discard, every deleted file: compaction inputs and the WAL after each flush."""
     ops = sim.achieved_ops_per_sec * sim.seconds
     if ops <= 0 or not write_bandwidth:
         return float("inf")
     writes = (sim.flush_bytes + sim.compaction_write_bytes) / ops
+    if discards:
+        writes += sim.compaction_read_bytes / ops + config.wal_bytes_per_op
     return write_bandwidth / writes if writes else float("inf")
 
 
@@ -209,6 +211,7 @@ def predict_resource(
         cpu_sec_per_byte=p.compaction_cpu_sec_per_byte,
     )
     device = profile.device.seq_write_bytes_per_sec if profile.device is not None else None
+    discards = profile.device.discard if profile.device is not None else False
     run_at = functools.partial(
         simulate,
         config,
@@ -221,6 +224,7 @@ def predict_resource(
         sst_bytes_per_entry=spe,
         device_write_bytes_per_sec=device,
         single_thread_cores=single,
+        device_discards=discards,
     )
     closed = run_at(0.0, closed=True)
     # rate-limited runs (the bisection) get the share of the CPU they can use smoothly
@@ -249,6 +253,7 @@ def predict_resource(
         sst_bytes_per_entry=spe,
         device_write_bytes_per_sec=device,
         single_thread_cores=single * sustained,
+        device_discards=discards,
     )
     if sim.ops_second_half <= 0:
         sim = run_at(
@@ -263,7 +268,7 @@ def predict_resource(
         "flush": flush,
         "compaction_threads": comp_threads / comp_per_op if comp_per_op > 0 else float("inf"),
         "cpu_total": cores * sustained / (fg + flush_per_op + comp_per_op),
-        "device": _device_bound(config, device, sim),
+        "device": _device_bound(config, device, discards, sim),
         "lsm_backlog": rate,
         "closed_loop": closed_max,
     }
@@ -271,6 +276,8 @@ def predict_resource(
         bounds["rate_limit"] = config.rate_limit_ops
     binding = min(bounds, key=lambda k: bounds[k])
     smax = bounds[binding]
+    if binding == "lsm_backlog" and sim.device_busy_fraction > sim.cpu_busy_fraction:
+        binding = "device"  # the backlog grew because the device, not the CPU, was full
     sigma = _interval_sigma(profile, sampled, fg, flush_per_op, comp_per_op)
     return SmaxPrediction(
         model="smax_resource",

@@ -151,12 +151,26 @@ def fio_envelope(directory: Path | None = None, budget: Budget | None = None) ->
         )
         rand_w = _fio(root, "randwrite", ["--rw=randwrite", "--bs=4k", "--iodepth=32"], groups)
     return DeviceEnvelope(
+        discard=mounted_with_discard(directory or Path(tempfile.gettempdir())),
         seq_write_bytes_per_sec=float(seq_w["write"]["bw_bytes"]),
         seq_read_bytes_per_sec=float(seq_r["read"]["bw_bytes"]),
         mixed_read_bytes_per_sec=float(mixed["read"]["bw_bytes"]),
         mixed_write_bytes_per_sec=float(mixed["write"]["bw_bytes"]),
         rand_write_bytes_per_sec=float(rand_w["write"]["bw_bytes"]),
     )
+
+
+def mounted_with_discard(path: Path) -> bool:
+    """Whether the file system holding `path` is mounted with online discard (deleted files'
+    blocks are discarded at once: device work a write limit counts)."""
+    best, options = "", ""
+    target = str(path.resolve())
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        inside = target == fields[1] or target.startswith(fields[1].rstrip("/") + "/")
+        if len(fields) >= 4 and inside and len(fields[1]) >= len(best):
+            best, options = fields[1], fields[3]
+    return "discard" in options.split(",")
 
 
 def compaction_samples(events: list[dict[str, Any]]) -> list[tuple[float, float, float]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from tests.cli.test_smax import RECORDED_MAPE
 from tests.conftest import make_settings
 
 from modelyard.app import create_app
@@ -48,7 +49,7 @@ def test_demo_loads_everything_and_the_server_runs_its_jobs(tmp_path: Path) -> N
         with db.session() as session:
             names = set(session.scalars(sa.select(RegisteredModel.name)))
             assert {"latency-linear", "disk-growth", "smax-resource", "smax-v1"} <= names
-            assert "smax-profile.box" in names
+            assert "smax-profile.default" in names
             datasets = set(session.scalars(sa.select(Dataset.name)))
             assert {"latency-observations", "disk-growth-observations"} <= datasets
             # the recorded validation: one finished evaluation per S_max model kind
@@ -56,7 +57,7 @@ def test_demo_loads_everything_and_the_server_runs_its_jobs(tmp_path: Path) -> N
                 sa.select(Evaluation).where(Evaluation.model_name == "smax-resource")
             ).one()
             assert recorded.status == "succeeded"
-            assert recorded.metrics["mape"] == pytest.approx(11.46, abs=0.3)
+            assert recorded.metrics["mape"] == pytest.approx(100 * RECORDED_MAPE, abs=0.3)
         queued = _count(db, Job)
         assert queued == 6  # five demo versions evaluated, one weekly report
         assert _count(db, Target) == 0

@@ -3,8 +3,9 @@
 Each part is idempotent (it looks for what it would create and leaves it alone when found), so
 ``make demo`` can run again on the same home:
 
-- **S_max**: the machine profile and the ten db_bench measurements recorded on this kind of
-  machine (``demo_data/smax``) become the profile ``smax-profile.box@current``, one
+- **S_max**: the machine profile and the db_bench measurements recorded on this kind of
+  machine (``demo_data/smax``) become the profile ``smax-profile.default@current`` (the name
+  ``modelyard smax predict`` uses when given no ``--profile``), one
   ``smax-<kind>`` model per model kind and a validation dataset with one evaluation per kind,
   exactly as ``modelyard smax validate`` stores them; ``smax-resource@production`` is the
   resource model.
@@ -64,7 +65,7 @@ def _exists(session: Session, column: Any, value: str) -> bool:
 
 
 def recorded_profile() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((RECORDED / "profile_box.json").read_text())
+    data: dict[str, Any] = json.loads((RECORDED / "profile_default.json").read_text())
     return data
 
 
@@ -84,7 +85,7 @@ def load_smax(database: Database) -> list[str]:
         if _exists(session, RegisteredModel.name, "smax-resource"):
             return []
     profile = recorded_profile()
-    _smax_store.save_profile(str(profile.get("name", "box")), profile)
+    _smax_store.save_profile(str(profile.get("name", "default")), profile)
     measured = recorded_measurements()
     matrix = [(name, m["db_bench_args"]) for name, m in measured.items()]
     table = validation_table(matrix, measured, profile, MODEL_KINDS)

@@ -72,7 +72,12 @@ def _load_profile(name_or_path: str) -> dict[str, Any]:
             raise typer.BadParameter(f"no profile file {candidate}")
         data: dict[str, Any] = json.loads(candidate.read_text())
         return data
-    stored = _smax_store.load_profile(name_or_path)
+    from modelyard.cli._context import NoDatabase
+
+    try:
+        stored = _smax_store.load_profile(name_or_path)
+    except NoDatabase:  # nothing stored here yet: the same one line as a missing profile
+        stored = None
     if stored is None:
         console.print(f"[red]{NO_PROFILE_HINT.format(name=name_or_path)}[/red]")
         raise typer.Exit(2)

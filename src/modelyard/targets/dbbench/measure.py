@@ -54,6 +54,7 @@ __all__ = [
     "ProbeResult",
     "assess_probe",
     "measure_smax",
+    "next_probe_rate",
     "plan_next_rate",
     "probe_features",
 ]
@@ -282,6 +283,31 @@ def plan_next_rate(
     return (lo + hi) / 2.0
 
 
+EXTRA_STEPS_DOWN = 2
+
+
+def next_probe_rate(
+    closed_max: float,
+    history: list[tuple[float, bool]],
+    *,
+    closed_sustainable: bool = False,
+    max_probes: int = 5,
+    tolerance: float = 0.03,
+    first_fraction: float = 0.8,
+    extra_steps: int = EXTRA_STEPS_DOWN,
+) -> float | None:
+    """`plan_next_rate` as the measurement uses it: while nothing is sustainable it may take
+    `extra_steps` more probes down rather than end without an answer."""
+    extra = 0 if any(ok for _, ok in history) else extra_steps
+    return plan_next_rate(
+        closed_max,
+        history,
+        max_probes=max_probes + extra + (1 if closed_sustainable else 0),
+        tolerance=tolerance,
+        first_fraction=first_fraction,
+    )
+
+
 def busy_cores(window_sec: float = 2.0) -> float:
     """Cores busy (all processes, steal excluded) over a short window."""
     cores, a = read_proc_stat()
@@ -317,6 +343,7 @@ class MeasurementResult:
     discarded: list[ProbeResult] = field(default_factory=list)
     availability_before: dict[str, Any] | None = None
     budget: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sustainable_probe(self) -> ProbeResult | None:
@@ -391,12 +418,11 @@ def measure_smax(
     if closed.sustainable:
         history.append((closed_max, True))  # writer-bound: the closed run is sustainable
     while True:
-        # nothing sustainable yet: up to two more steps down rather than no answer
-        extra = 0 if any(ok for _, ok in history) else 2
-        rate = plan_next_rate(
+        rate = next_probe_rate(
             closed_max,
             history,
-            max_probes=max_probes + extra + (1 if closed.sustainable else 0),
+            closed_sustainable=closed.sustainable,
+            max_probes=max_probes,
             tolerance=tolerance,
             first_fraction=first_fraction,
         )
@@ -424,6 +450,12 @@ def measure_smax(
         discarded=discarded,
         availability_before=availability.to_dict(),
         budget=budget.to_dict(),
+        plan={
+            "max_probes": max_probes,
+            "tolerance": tolerance,
+            "first_fraction": first_fraction,
+            "extra_steps": EXTRA_STEPS_DOWN,
+        },
     )
 
 

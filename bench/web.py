@@ -14,7 +14,9 @@ it loads the page cold (a new browser context with an empty cache, signed in) an
 same URL again in that context: cached static assets, the same session), and reads First
 Contentful Paint and Largest Contentful Paint from the page's performance entries, Cumulative
 Layout Shift from its layout-shift entries (without recent input), and the bytes on the wire
-(CDP ``encodedDataLength``, compressed as sent) and requests of the page; the deployment page's
+(CDP ``encodedDataLength``, compressed as sent) and requests of the page, with the service
+worker blocked (a first visit has none, and what a worker fetches is not on the page's DevTools
+session: the warm figures are therefore without the worker's cache); the deployment page's
 chart data (``/metrics``) is counted apart. The deployment page is loaded for every range.
 axe-core (bundled by the ``axe-playwright-python`` package) checks each page once, in the
 light and in the dark colour scheme.
@@ -276,7 +278,11 @@ def main() -> None:
             for name, path in todo.items():
                 results[name] = {}
                 for net_name, network in NETWORKS.items():
-                    context = browser.new_context(viewport={"width": 1280, "height": 900})
+                    # service workers blocked: a first visit has none, and requests a worker
+                    # answers would not be counted on the page's own DevTools session
+                    context = browser.new_context(
+                        viewport={"width": 1280, "height": 900}, service_workers="block"
+                    )
                     log_in(context, server.url)
                     cdp = context.new_cdp_session(context.new_page())
                     cdp.send("Network.clearBrowserCache")

@@ -48,3 +48,39 @@ def test_refused_artifact_from_the_form_leaves_no_blob(
     assert stored.status_code == 303, stored.text
     sha = hashlib.sha256(payload).hexdigest()
     assert _files(settings) == before | {settings.artifacts_dir / "sha256" / sha[:2] / sha}
+
+
+def test_version_page_previews_text_and_lists_archives(
+    browser_for: Callable[..., TestClient], editor: Api, model_name: str
+) -> None:
+    import io
+    import zipfile
+
+    client = browser_for("editor")
+    url = f"/models/{model_name}/versions/new"
+    token = csrf_of(client.get(url).text)
+    config = b'{"b": 2, "a": "<script>x</script>"}'
+    r = client.post(
+        url,
+        data={"csrf_token": token, "flavor": "generic", "parameters": "{}"},
+        files={"file": ("config.json", config, "application/json")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    # indented, sorted and escaped
+    assert "&#34;a&#34;: &#34;&lt;script&gt;x&lt;/script&gt;&#34;,\n  &#34;b&#34;: 2" in page
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model/weights.bin", b"\0" * 2048)
+        archive.writestr("model/README.md", "# weights")
+    r = client.post(
+        url,
+        data={"csrf_token": token, "flavor": "generic", "parameters": "{}"},
+        files={"file": ("bundle.zip", buffer.getvalue(), "application/zip")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert "Files in the archive" in page and "model/weights.bin" in page and "2.0 KB" in page

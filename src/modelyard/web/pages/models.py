@@ -7,7 +7,12 @@ POST (403) whether or not the page showed the form.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import tarfile
+import zipfile
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -304,6 +309,49 @@ def start_evaluation(
     return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
 
 
+PREVIEW_BYTES = 64 * 1024
+TEXT_SUFFIXES = {".json", ".txt", ".csv", ".md", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".py"}
+ARCHIVE_MEMBERS = 200
+
+
+def _artifact_preview(request: Request, artifact: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the version page shows of an artifact: the start of a text file (JSON indented),
+    or the member list of a zip or tar archive (read, never extracted)."""
+    if not artifact:
+        return None
+    filename = str(artifact.get("filename") or "")
+    suffix = PurePosixPath(filename.lower()).suffix
+    try:
+        path = request.app.state.artifacts.open(artifact["sha256"])
+    except (ProblemError, AttributeError, KeyError, OSError):
+        return None
+    try:
+        if suffix in TEXT_SUFFIXES:
+            with open(path, "rb") as handle:
+                raw = handle.read(PREVIEW_BYTES + 1)
+            text = raw[:PREVIEW_BYTES].decode("utf-8", "replace")
+            if suffix == ".json" and len(raw) <= PREVIEW_BYTES:
+                with contextlib.suppress(ValueError):
+                    text = json.dumps(json.loads(text), indent=2, sort_keys=True)
+            return {"kind": "text", "text": text, "cut": len(raw) > PREVIEW_BYTES}
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+                members = [(i.filename, i.file_size) for i in infos[:ARCHIVE_MEMBERS]]
+            return {"kind": "archive", "members": members, "more": len(infos) - len(members)}
+        if tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                names: list[tuple[str, int]] = []
+                for member in archive:
+                    if len(names) >= ARCHIVE_MEMBERS:
+                        break
+                    names.append((member.name, member.size))
+            return {"kind": "archive", "members": names, "more": 0}
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError):
+        return None
+    return None
+
+
 @router.get("/models/{name}/versions/{version}")
 def version_page(
     request: Request,
@@ -322,6 +370,7 @@ def version_page(
             "lineage": _lineage(session, row["parent"]),
             "promote_to": list(PROMOTE_TO),
             "model_aliases": sorted(registry.get_model(session, name)["aliases"]),
+            "preview": _artifact_preview(request, row.get("artifact")),
         },
         user=user,
     )

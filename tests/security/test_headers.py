@@ -12,7 +12,16 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Api
 
-NOT_PAGES = ("/api", "/openapi.json", "/docs", "/redoc", "/healthz", "/metrics", "/static")
+NOT_PAGES = (
+    "/api",
+    "/openapi.json",
+    "/docs",
+    "/redoc",
+    "/healthz",
+    "/health/",
+    "/metrics",
+    "/static",
+)
 
 
 def _page_paths(client: TestClient) -> list[str]:

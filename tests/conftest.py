@@ -4,6 +4,12 @@ authenticated as each role.
 Database-backed fixtures are parametrised over both backends; a test that needs only the
 embedded default uses ``sqlite_*`` fixtures. PostgreSQL tests create and drop their own
 database on the server at 127.0.0.1:5432 (trust auth).
+
+The two backends are also the two blob stores, as an installation would pair them: SQLite
+with files under the home, PostgreSQL with an S3 object store (moto's server, started by
+:func:`s3_server` as its own process; a bucket per session). So every test of a file the
+product keeps (datasets, artifacts, reports, upload parts) runs on both stores; such tests
+look at the store through ``blob_store``, never at the home's directories.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from fastapi.testclient import TestClient
 from modelyard.app import create_app
 from modelyard.auth import service as auth_service
 from modelyard.auth.schemas import Role, UserCreate
-from modelyard.config import Settings
+from modelyard.config import Settings, StorageSettings
 from modelyard.kit import migrate
 from modelyard.kit.db import Database
+from modelyard.storage import BlobStore, open_store
+from tests.s3server import S3Server, start_s3_server
 from tests.served import LiveServer, make_token, serving
 
 PG_ADMIN_URL = os.environ.get(
@@ -72,6 +80,26 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
     return settings
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server in its own process, with authentication on; stopped at the end."""
+    server = start_s3_server(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def s3_storage(server: S3Server, bucket: str, prefix: str = "suite") -> StorageSettings:
+    return StorageSettings(
+        url=f"s3://{bucket}/{prefix}",
+        endpoint_url=server.endpoint_url,
+        region="us-east-1",
+        access_key_id=server.access_key_id,
+        secret_access_key=server.secret_access_key,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture(
     scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -86,10 +114,22 @@ def settings(
     home = tmp_path_factory.mktemp(f"home-{backend}")
     if backend == "sqlite":
         url = f"sqlite:///{home / 'modelyard.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
+        migrate.upgrade(url)
+        return make_settings(home, url)
+    url = request.getfixturevalue("postgres_url")
+    server: S3Server = request.getfixturevalue("s3_server")
     migrate.upgrade(url)
-    return make_settings(home, url)
+    return make_settings(home, url, storage=s3_storage(server, server.create_bucket()))
+
+
+@pytest.fixture(scope="session")
+def blob_store(settings: Settings) -> BlobStore:
+    """The store the app of this session keeps its files in (local or S3)."""
+    return open_store(settings)
+
+
+def blob_keys(store: BlobStore, prefix: str) -> set[str]:
+    return {blob.key for blob in store.list(prefix)}
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import sqlalchemy as sa
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from modelyard.alerts.evaluator import Evaluator
 from modelyard.api import router as api_router
 from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
+from modelyard.datasets.store import DatasetStore
 from modelyard.deployments import live
 from modelyard.jobs import runtime as jobs_runtime
 from modelyard.kit import health
@@ -26,6 +28,7 @@ from modelyard.kit.errors import install_handlers
 from modelyard.kit.openapi import document_problems, operation_id
 from modelyard.registry import CachedReads
 from modelyard.registry.artifacts import ArtifactStore
+from modelyard.storage import check_at_start, open_store
 from modelyard.telemetry import QueryProfiler, Sampler
 from modelyard.telemetry import install as install_telemetry
 from modelyard.web import mount as mount_web
@@ -77,14 +80,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # backing off to 30 s) rather than exit. Redis may be away: its users retry.
         await await_until(database_check(db), Outage("the database", logger))
         app.state.readiness = readiness_checks(settings, db)
-        app.state.artifacts = ArtifactStore(settings.artifacts_dir)
+        # The store may be away too (requests that need it answer 503 meanwhile); settings
+        # that cannot work (refused credentials, no bucket) stop the start here.
+        app.state.store = open_store(settings)
+        await anyio.to_thread.run_sync(check_at_start, app.state.store)
+        app.state.readiness.add("store", app.state.store.check)
+        app.state.artifacts = ArtifactStore.of(app.state.store, settings)
+        app.state.datasets = DatasetStore.of(app.state.store, settings)
         if settings.profile_queries:
             app.state.query_profiler = QueryProfiler()
             app.state.query_profiler.attach(db.engine)
         sampler = Sampler(settings.home)
         sampler.start()
         app.state.cache = await open_cache(settings).start()
-        app.state.jobs = await jobs_runtime.start_embedded(settings, db)
+        app.state.jobs = await jobs_runtime.start_embedded(settings, db, app.state.store)
         app.state.live = live.start_live(settings, db)
         app.state.metric_store = app.state.live.store
         app.state.alerts = Evaluator(db, settings).start() if settings.alerts.enabled else None

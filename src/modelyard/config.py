@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +73,23 @@ class CacheSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    url: str | None = None
+    """Where every file is kept: unset, under ``MODELYARD_HOME``; ``s3://bucket/prefix``, an
+    S3-compatible object store that servers and workers on any machine share."""
+    endpoint_url: str | None = None
+    """The object store's address (``http://minio:9000``); unset: ``AWS_ENDPOINT_URL``, else AWS."""
+    region: str | None = None
+    """Unset: ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else ``us-east-1``."""
+    access_key_id: str | None = None
+    """Unset: the AWS SDK's usual chain (``AWS_ACCESS_KEY_ID``, ``~/.aws``, instance roles)."""
+    secret_access_key: SecretStr | None = None
+    connect_timeout_seconds: float = 5.0
+    request_timeout_seconds: float = 60.0
+    attempts: int = 3
+    """Tries per object store request before it counts as unavailable."""
+    artifact_cache_bytes: int = 10 << 30
+    """A worker keeps artifacts it loaded from an object store under ``<home>/cache`` up to
+    this size (content-addressed, so a cached copy is never stale)."""
     max_artifact_bytes: int = 1 << 30
     max_dataset_bytes: int = 20 << 30
 
@@ -150,12 +167,14 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'modelyard.db').resolve()}"
 
     @property
-    def artifacts_dir(self) -> Path:
-        return self.home / "artifacts"
+    def scratch_dir(self) -> Path:
+        """This machine's temporary files: uploads while they arrive, blobs being written."""
+        return self.home / "tmp"
 
     @property
-    def datasets_dir(self) -> Path:
-        return self.home / "datasets"
+    def cache_dir(self) -> Path:
+        """This machine's copies of blobs it reads as files (artifacts from an object store)."""
+        return self.home / "cache"
 
     @property
     def uses_redis(self) -> bool:

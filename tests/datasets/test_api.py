@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
 import pyarrow as pa
@@ -17,7 +16,8 @@ import pytest
 
 from modelyard.config import Settings
 from modelyard.datasets import receive as dataset_receive
-from tests.conftest import Api
+from modelyard.storage import open_store
+from tests.conftest import Api, blob_keys
 
 CSV = b"a,b,y\n1,2.5,3.0\n4,5.0,6.5\n7,8.25,9.0\n"
 
@@ -27,8 +27,10 @@ def upload(api: Api, filename: str, data: bytes, **fields: str):  # type: ignore
 
 
 def stored_files(settings: Settings) -> set[str]:
-    root = settings.datasets_dir
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    """Every dataset blob in the store and every file in this machine's scratch directory."""
+    scratch = settings.scratch_dir
+    local = {f"scratch/{p.name}" for p in scratch.iterdir()} if scratch.is_dir() else set()
+    return blob_keys(open_store(settings), "datasets") | local
 
 
 def test_upload_records_hash_rows_and_schema(editor: Api, viewer: Api, unique: str) -> None:
@@ -250,8 +252,9 @@ def test_a_broken_chunk_is_resumed_from_the_last_complete_one(
         len(data) - 10_000,
     )
     assert status in (None, 400)  # the client is gone; nothing counts
-    part = settings.datasets_dir / "uploads" / f"{upload_id}.part"
-    assert part.stat().st_size == 15_000  # the broken chunk's bytes arrived but do not count
+    parts = blob_keys(open_store(settings), f"datasets/uploads/{upload_id}")
+    assert parts == {f"datasets/uploads/{upload_id}/{0:016d}-{10_000:016d}.part"}
+    assert not [n for n in stored_files(settings) if "dataset-" in n]  # the broken chunk
     state = editor.get(f"/datasets/uploads/{upload_id}").json()
     assert state["received"] == 10_000
 
@@ -270,7 +273,7 @@ def test_a_broken_chunk_is_resumed_from_the_last_complete_one(
     assert done.status_code == 201, done.text
     assert done.json()["row_count"] == 5_000
     assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
-    assert not part.exists()
+    assert not blob_keys(open_store(settings), f"datasets/uploads/{upload_id}")
 
 
 def test_completing_early_or_with_a_wrong_hash_fails(editor: Api, settings: Settings) -> None:
@@ -301,7 +304,7 @@ def test_a_bad_file_uploaded_in_chunks_is_refused_and_discarded(
     editor.put(f"/datasets/uploads/{upload_id}", params={"offset": 0}, content=data)
     r = editor.post(f"/datasets/uploads/{upload_id}/complete")
     assert r.status_code == 400 and r.json()["line"] == 3
-    assert not (settings.datasets_dir / "uploads" / f"{upload_id}.part").exists()
+    assert not blob_keys(open_store(settings), f"datasets/uploads/{upload_id}")
     assert editor.get(f"/datasets/uploads/{upload_id}").status_code == 404
 
 
@@ -325,6 +328,8 @@ def test_stale_upload_parts_are_purged(editor: Api, database, settings: Settings
     from modelyard.models import DatasetUpload
 
     upload_id = editor.post("/datasets/uploads", json={"filename": "old.csv"}).json()["id"]
+    editor.put(f"/datasets/uploads/{upload_id}", params={"offset": 0}, content=b"a,b\n1,2\n")
+    assert blob_keys(open_store(settings), f"datasets/uploads/{upload_id}")
     with database.session() as session:
         session.execute(
             sa.update(DatasetUpload)
@@ -333,7 +338,7 @@ def test_stale_upload_parts_are_purged(editor: Api, database, settings: Settings
         )
     editor.post("/datasets/uploads", json={"filename": "new.csv"})
     assert editor.get(f"/datasets/uploads/{upload_id}").status_code == 404
-    assert not (Path(settings.datasets_dir) / "uploads" / f"{upload_id}.part").exists()
+    assert not blob_keys(open_store(settings), f"datasets/uploads/{upload_id}")
 
 
 def test_a_multipart_body_cut_inside_the_file_is_refused(editor: Api, settings: Settings) -> None:

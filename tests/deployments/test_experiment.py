@@ -13,6 +13,7 @@ from modelyard.config import Settings
 from modelyard.deployments.experiment import run_experiment
 from modelyard.kit.db import Database
 from modelyard.monitoring.store import MetricStore
+from modelyard.storage import open_store
 from modelyard.targets.factory import target_dir
 
 
@@ -26,6 +27,7 @@ def test_short_experiment_scores_frozen_and_tuned_on_the_same_windows(
         database,
         MetricStore(database.engine),
         settings.home,
+        blobs=open_store(settings),
         value_before=100,
         value_after=1000,
         calibrate_seconds=5,

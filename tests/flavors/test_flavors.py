@@ -14,6 +14,7 @@ from modelyard.flavors import FlavorError, load_model
 from modelyard.perfmodels import FORMULA_KINDS
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.service import resolve
+from modelyard.storage import open_store
 from tests.conftest import Api
 from tests.flavors.builders import (
     linear_regression,
@@ -33,7 +34,7 @@ def _stored_model(editor: Api, database, settings, ref: str):  # type: ignore[no
     with database.session() as session:
         found = resolve(session, ref)
     path = (
-        ArtifactStore(settings.artifacts_dir).open(found.artifact_sha256)
+        ArtifactStore.of(open_store(settings), settings).open(found.artifact_sha256)
         if found.artifact_sha256
         else None
     )

@@ -5,6 +5,8 @@ import io
 import json
 import pickle
 
+from modelyard.registry.artifacts import blob_key
+from modelyard.storage import open_store
 from tests.conftest import Api
 
 LINEAR = {"kind": "linear", "intercept": 3.0, "coef": {"a": 1.2}}
@@ -78,7 +80,7 @@ def test_artifact_upload_is_content_addressed(
     assert r.status_code == 201, r.text
     sha = hashlib.sha256(payload).hexdigest()
     assert r.json()["artifact"] == {"sha256": sha, "size": len(payload), "filename": "model.bin"}
-    assert (settings.artifacts_dir / "sha256" / sha[:2] / sha).read_bytes() == payload
+    assert open_store(settings).read_bytes(blob_key(sha)) == payload
     download = viewer.get(f"/models/{name}/versions/1/artifact")
     assert download.status_code == 200 and download.content == payload
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from modelyard.config import Settings
-from tests.conftest import Api
+from modelyard.registry.artifacts import blob_key
+from modelyard.storage import open_store
+from tests.conftest import Api, blob_keys
 from tests.web.conftest import csrf_of
 
 
-def _files(settings: Settings) -> set[Path]:
-    return {p for p in settings.artifacts_dir.rglob("*") if p.is_file()}
+def _files(settings: Settings) -> set[str]:
+    return blob_keys(open_store(settings), "artifacts")
 
 
 def test_refused_artifact_from_the_form_leaves_no_blob(
@@ -47,7 +48,7 @@ def test_refused_artifact_from_the_form_leaves_no_blob(
     )
     assert stored.status_code == 303, stored.text
     sha = hashlib.sha256(payload).hexdigest()
-    assert _files(settings) == before | {settings.artifacts_dir / "sha256" / sha[:2] / sha}
+    assert _files(settings) == before | {blob_key(sha)}
 
 
 def test_version_page_previews_text_and_lists_archives(

@@ -22,7 +22,9 @@ from modelyard.config import get_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from modelyard.config import Settings
     from modelyard.kit.db import Database
+    from modelyard.storage import BlobStore
 
 logger = logging.getLogger("modelyard.cli")
 _REMOTE_HINT = "commands against a running server (models, jobs, datasets ...) take --url instead"
@@ -99,3 +101,24 @@ def session() -> Iterator[Session]:
             yield s
     finally:
         db.dispose()
+
+
+def usable_store(settings: Settings) -> BlobStore:
+    """The configured blob store, checked as a process starts: wrong settings (an unknown URL,
+    refused credentials, no such bucket) end the command with the reason; a store that is only
+    unreachable now is reported and the command goes on."""
+    import typer
+    from rich.console import Console
+
+    from modelyard.storage import StoreUnavailable, check_at_start, open_store
+
+    console = Console(stderr=True)
+    try:
+        store = open_store(settings)
+        away = check_at_start(store)
+    except (StoreUnavailable, ValueError) as exc:
+        console.print(f"[red]The blob store cannot be used:[/] {getattr(exc, 'detail', exc)}")
+        raise typer.Exit(2) from None
+    if away:
+        console.print(f"[yellow]warning:[/] {away}; going on without it for now", highlight=False)
+    return store

@@ -40,6 +40,7 @@ from modelyard.models import Dataset, Deployment, Job, RegisteredModel, Target, 
 from modelyard.registry import service as registry
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.schemas import ModelCreate, VersionCreate
+from modelyard.storage import open_store
 
 ACTOR = "demo"
 RECORDED = Path(__file__).parent / "demo_data" / "smax"
@@ -164,7 +165,7 @@ def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
 
 
 def load_datasets(database: Database, settings: Settings) -> list[str]:
-    store = DatasetStore(settings.datasets_dir)
+    store = DatasetStore.of(open_store(settings), settings)
     added = []
     rng = random.Random(20261122)
     for name, (description, make_rows, count) in DATASETS.items():
@@ -210,7 +211,7 @@ def queue_jobs(database: Database, settings: Settings, admin: str) -> list[int]:
             if session.scalar(sa.select(sa.func.count()).select_from(Job)):
                 return []
             principal = _principal(session, admin)
-            artifacts = ArtifactStore(settings.artifacts_dir)
+            artifacts = ArtifactStore.of(runtime.store, settings)
             for model, dataset, target, slice_by in EVALUATIONS:
                 versions = registry.list_versions(session, model, limit=100, cursor=None)[0]
                 for version in sorted(v["version"] for v in versions):

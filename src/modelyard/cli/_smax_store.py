@@ -29,6 +29,7 @@ from modelyard.kit.errors import NotFound
 from modelyard.models import ModelVersion, RegisteredModel
 from modelyard.registry import service as registry
 from modelyard.registry.schemas import ModelCreate, VersionCreate
+from modelyard.storage import open_store
 
 ACTOR = "smax-cli"
 PROFILE_PREFIX = "smax-profile."
@@ -139,7 +140,7 @@ def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str,
     kinds = [k for k in table["summary"] if "@" not in k]
     rows = [r for r in table["rows"] if r["measured_ops_per_sec"]]
     stamp = str(table["created_at"]).replace(":", "").replace("+0000", "Z")
-    store = DatasetStore(settings.datasets_dir)
+    store = DatasetStore.of(open_store(settings), settings)
     raw = store.temp_path()
     raw.write_bytes(_validation_csv({"rows": rows}, kinds))
     db = _database()
@@ -198,7 +199,7 @@ def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str,
                 evaluations[kind] = int(out["id"])
     finally:
         db.dispose()
-        store.delete(raw)
+        store.discard(raw)
     return {"dataset": dataset["name"], "dataset_id": dataset["id"], "evaluations": evaluations}
 
 

@@ -1,6 +1,6 @@
 """``modelyard artifacts gc``: find, and with ``--delete`` remove, blobs no version names.
 
-It runs on the configured database and data directory, beside a running server: the grace
+It runs on the configured database and blob store, beside a running server: the grace
 period keeps it off blobs an upload in flight has just stored and not yet committed.
 """
 
@@ -14,6 +14,7 @@ from modelyard.cli._context import session
 from modelyard.config import get_settings
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.garbage import collect_artifacts
+from modelyard.storage import open_store
 
 app = typer.Typer(
     help="The artifact store: garbage collection, on this machine's database and files.",
@@ -39,13 +40,14 @@ def gc(
     ] = False,
 ) -> None:
     """List blobs no model version names (and stale temporary uploads); remove with --delete."""
-    store = ArtifactStore(get_settings().artifacts_dir)
+    settings = get_settings()
+    store = ArtifactStore.of(open_store(settings), settings)
     with session() as s:
         found = collect_artifacts(s, store, grace_seconds=grace_hours * 3600, dry_run=not delete)
     verb = "removed" if delete else "would remove"
     for item in found:
         # Plain lines, one a file, unwrapped: scripts read them.
-        typer.echo(f"{verb} {item.path} ({item.size} bytes, {item.age_seconds / 3600:.1f} h old)")
+        typer.echo(f"{verb} {item.key} ({item.size} bytes, {item.age_seconds / 3600:.1f} h old)")
     total = sum(item.size for item in found)
     summary = f"{verb} {len(found)} files, {total} bytes (grace {grace_hours:g} h)"
     typer.echo(summary if delete else f"{summary}; pass --delete to remove")

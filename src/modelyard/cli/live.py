@@ -16,6 +16,7 @@ from modelyard.cli._context import check_database
 from modelyard.config import get_settings
 from modelyard.kit import migrate
 from modelyard.kit.db import Database
+from modelyard.storage import open_store
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -88,6 +89,7 @@ def experiment(
             db,
             store,
             settings.home,
+            blobs=open_store(settings),
             value_before=value_before,
             value_after=value_after,
             calibrate_seconds=calibrate_seconds,

@@ -9,7 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from modelyard.cli._context import database_behind
+from modelyard.cli._context import database_behind, usable_store
 from modelyard.config import get_settings
 
 console = Console(stderr=True)
@@ -43,6 +43,7 @@ def serve(
             "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."
         )
         raise typer.Exit(2)
+    usable_store(settings)  # wrong credentials end here, not in every server process
     console.print(
         f"modelyard serving on http://{host}:{port} (database {settings.resolved_database_url})"
     )

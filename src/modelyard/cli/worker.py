@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from modelyard.cli._context import database_behind
+from modelyard.cli._context import database_behind, usable_store
 from modelyard.config import get_settings
 from modelyard.kit.db import Database
 
@@ -55,6 +55,7 @@ def worker(
             "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."
         )
         raise typer.Exit(2)
+    store = usable_store(settings)
     db = Database(settings.resolved_database_url)
     stop = threading.Event()
 
@@ -70,7 +71,7 @@ def worker(
     cache = open_cache(settings)
     if cache.shared:  # jobs (the live experiment) then share S_max predictions with servers
         cache.start_in_thread()
-    runtime = JobRuntime(settings, db).start(concurrency)
+    runtime = JobRuntime(settings, db, store).start(concurrency)
     if warm:
         from modelyard.evaluations import warmup
 

@@ -14,7 +14,6 @@ from modelyard.datasets import service
 from modelyard.datasets._cached import cached_preview
 from modelyard.datasets.receive import (
     Received,
-    locked_part,
     receive_chunk,
     receive_multipart,
     receive_raw,
@@ -36,8 +35,9 @@ from modelyard.kit.responses import json_response
 router = APIRouter(tags=["datasets"])
 
 
-def get_store(settings: AppSettings) -> DatasetStore:
-    return DatasetStore(settings.datasets_dir)
+async def get_store(request: Request) -> DatasetStore:
+    store: DatasetStore = request.app.state.datasets
+    return store
 
 
 Store = Annotated[DatasetStore, Depends(get_store)]
@@ -149,17 +149,22 @@ async def put_chunk(
             service.check_offset(row, offset)
             return row.size, row.received
 
-    await run_in_threadpool(load)
-    async with locked_part(store.upload_path(upload_id), upload_id) as fd:
-        size, _ = await run_in_threadpool(load)  # again, now that no other chunk can move it
-        limit = min(settings.storage.max_dataset_bytes, size or settings.storage.max_dataset_bytes)
-        length = await receive_chunk(request, fd, offset=offset, limit=limit)
+    size, _ = await run_in_threadpool(load)
+    limit = min(settings.storage.max_dataset_bytes, size or settings.storage.max_dataset_bytes)
+    chunk = store.temp_path("chunk")
+    try:
+        length = await receive_chunk(request, chunk, offset=offset, limit=limit)
 
         def commit() -> dict[str, Any]:
+            # The part is stored first and counted after: a chunk counts only once any server
+            # can read it; a part that lost a race to another try of the chunk is never used.
+            store.put_part(upload_id, offset, length, chunk)
             with db.session() as session:
                 return service.commit_chunk(session, upload_id, offset, length)
 
         return json_response(await run_in_threadpool(commit))
+    finally:
+        store.discard(chunk)
 
 
 @router.post("/datasets/uploads/{upload_id}/complete", response_model=DatasetOut, status_code=201)

@@ -1,5 +1,5 @@
-"""Stream a request body to disk with constant memory: a multipart form, raw bytes, or one
-chunk of a resumable upload.
+"""Stream a request body to this machine's scratch disk with constant memory: a multipart
+form, raw bytes, or one chunk of a resumable upload (which then goes to the blob store).
 
 Starlette's ``request.form()`` spools a file part into a temporary file and the endpoint
 would then copy it again; here python-multipart's low-level parser is fed the body as it
@@ -10,10 +10,6 @@ on a worker thread, so the event loop never blocks on the disk). Small text fiel
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +19,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from modelyard.datasets.store import HashingWriter, append_at
-from modelyard.kit.errors import BadRequest, Conflict, PayloadTooLarge
+from modelyard.datasets.store import HashingWriter
+from modelyard.kit.errors import BadRequest, PayloadTooLarge
 from modelyard.kit.security import plain_filename
 
 WRITE_BYTES = 1 << 20
@@ -207,51 +203,45 @@ async def receive_multipart(request: Request, target: Path, *, max_bytes: int) -
     return Received(target, sha256, form.writer.size, form.filename, form.fields)
 
 
-@asynccontextmanager
-async def locked_part(path: Path, upload_id: str) -> AsyncIterator[int]:
-    """The upload's part file, open and locked: one chunk at a time, across processes."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise Conflict(
-                f"Another chunk of upload '{upload_id}' is arriving; wait for it, then resume."
-            ) from exc
-        yield fd
-    finally:
-        os.close(fd)
+async def receive_chunk(request: Request, target: Path, *, offset: int, limit: int) -> int:
+    """Write the body to ``target`` (a scratch file); returns its length.
 
-
-async def receive_chunk(request: Request, fd: int, *, offset: int, limit: int) -> int:
-    """Write the body at ``offset`` and make it durable; returns its length.
-
-    Bytes a broken earlier chunk left past ``offset`` are dropped first. A chunk that stops
-    short of its Content-Length or loses its connection raises, and is not counted.
+    A chunk that stops short of its Content-Length, loses its connection or would take the
+    upload past ``limit`` raises and leaves no file: it is not counted, and the client
+    resumes from the upload's ``received``.
     """
-    await run_in_threadpool(append_at, fd, offset)
     length = 0
     pending: list[bytes] = []
     pending_bytes = 0
+    out = await run_in_threadpool(target.open, "wb")
     try:
-        async for piece in request.stream():
-            length += len(piece)
-            if offset + length > limit:
-                raise BadRequest(
-                    f"This chunk would take the upload past {limit} bytes (its announced size or "
-                    "the configured limit MODELYARD_STORAGE__MAX_DATASET_BYTES)."
-                )
-            pending.append(piece)
-            pending_bytes += len(piece)
-            if pending_bytes >= WRITE_BYTES:
-                await run_in_threadpool(os.write, fd, b"".join(pending))
-                pending, pending_bytes = [], 0
-    except ClientDisconnect as exc:
-        raise BadRequest("The connection broke during this chunk; resume from `received`.") from exc
-    if pending:
-        await run_in_threadpool(os.write, fd, b"".join(pending))
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) != length:
-        raise BadRequest(f"The chunk ended after {length} of its {declared} bytes; send it again.")
-    await run_in_threadpool(os.fsync, fd)
+        try:
+            async for piece in request.stream():
+                length += len(piece)
+                if offset + length > limit:
+                    raise BadRequest(
+                        f"This chunk would take the upload past {limit} bytes (its announced "
+                        "size or the configured limit MODELYARD_STORAGE__MAX_DATASET_BYTES)."
+                    )
+                pending.append(piece)
+                pending_bytes += len(piece)
+                if pending_bytes >= WRITE_BYTES:
+                    await run_in_threadpool(out.write, b"".join(pending))
+                    pending, pending_bytes = [], 0
+        except ClientDisconnect as exc:
+            raise BadRequest(
+                "The connection broke during this chunk; resume from `received`."
+            ) from exc
+        if pending:
+            await run_in_threadpool(out.write, b"".join(pending))
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) != length:
+            raise BadRequest(
+                f"The chunk ended after {length} of its {declared} bytes; send it again."
+            )
+        await run_in_threadpool(out.close)
+    except BaseException:
+        out.close()
+        target.unlink(missing_ok=True)
+        raise
     return length

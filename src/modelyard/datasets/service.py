@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,7 +27,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record
 from modelyard.datasets.formats import Claims, DatasetRejected, merge_claims
 from modelyard.datasets.schemas import DATASET_NAME_PATTERN, UploadCreate
-from modelyard.datasets.store import DatasetStore, new_key, sha256_of
+from modelyard.datasets.store import DatasetStore, new_key
 from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
@@ -34,6 +35,7 @@ from modelyard.kit.refs import id_or_name
 from modelyard.kit.security import plain_filename
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DatasetUpload, Evaluation
+from modelyard.storage import ParquetBlob, StoreUnavailable
 
 if TYPE_CHECKING:
     from modelyard.datasets.ingest import IngestResult
@@ -100,15 +102,15 @@ def list_datasets(
     return [dataset_out(r) for r in rows], next_cursor
 
 
-def parquet_path(store: DatasetStore, dataset: Dataset) -> Path:
-    return store.open(dataset.storage_key)
+def parquet_blob(store: DatasetStore, dataset: Dataset) -> ParquetBlob:
+    return store.parquet(dataset.storage_key)
 
 
 def preview(store: DatasetStore, dataset: Dataset, limit: int) -> dict[str, Any]:
     # pyarrow (about 30 MB) loads when a dataset is first read, not with the server.
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(str(parquet_path(store, dataset)))
+    parquet: pq.ParquetFile = parquet_blob(store, dataset).open()
     rows: list[dict[str, Any]] = []
     for batch in parquet.iter_batches(batch_size=limit):
         rows = batch.to_pylist()
@@ -169,15 +171,18 @@ def register_file(
 
     Blocking (it reads the whole file): call it from a worker thread.
     """
-    if name is not None:
-        with database.session() as session:
-            _check_name(session, name)
     from modelyard.datasets.ingest import ingest  # pyarrow, loaded with the first upload
 
     key = new_key()
-    dest = store.file_path(key)
+    dest = store.temp_path("parquet")
+    stored = False
     try:
+        if name is not None:
+            with database.session() as session:
+                _check_name(session, name)
         result = ingest(raw, dest, filename=filename, claims=claims)
+        store.put(key, dest)
+        stored = True
         with database.session() as session:
             row = _insert(
                 session,
@@ -192,10 +197,12 @@ def register_file(
             )
             return dataset_out(row)
     except BaseException:
-        store.delete(dest)
+        if stored:
+            store.delete(key)
         raise
     finally:
-        store.delete(raw)
+        store.discard(dest)
+        store.discard(raw)
 
 
 def register_received(
@@ -214,7 +221,7 @@ def register_received(
     try:
         claims = merge_claims(received.filename, format, compression)
     except BaseException:
-        store.delete(received.path)
+        store.discard(received.path)
         raise
     return register_file(
         database,
@@ -299,9 +306,8 @@ def delete(session: Session, store: DatasetStore, dataset_id: int, *, actor: str
     session.delete(row)
     session.flush()
     record(session, actor, "dataset.delete", "dataset", row.name, id=dataset_id)
-    path = store.file_path(key)
     # The file goes only once the row's deletion is committed: a failed commit loses nothing.
-    sa.event.listen(session, "after_commit", lambda _session: store.delete(path), once=True)
+    sa.event.listen(session, "after_commit", lambda _session: store.delete(key), once=True)
 
 
 def _rowcount(result: Any) -> int:
@@ -330,7 +336,7 @@ def purge_stale_uploads(session: Session, store: DatasetStore) -> int:
     cutoff = utcnow() - UPLOAD_EXPIRY
     stale = list(session.scalars(sa.select(DatasetUpload).where(DatasetUpload.updated_at < cutoff)))
     for row in stale:
-        store.delete(store.upload_path(row.id))
+        store.delete_upload(row.id)
         session.delete(row)
     session.flush()
     return len(stale)
@@ -349,7 +355,6 @@ def create_upload(
         _check_name(session, data.name)
     purge_stale_uploads(session, store)
     upload_id = new_key()
-    store.upload_path(upload_id).touch()
     row = DatasetUpload(
         id=upload_id,
         filename=plain_filename(data.filename) or "",
@@ -416,7 +421,9 @@ def complete_upload(
     *,
     expected_sha256: str | None,
 ) -> dict[str, Any]:
-    """Hash, check and register the uploaded bytes; the upload is gone afterwards either way.
+    """Hash, check and register the uploaded bytes; the upload is gone afterwards, whether
+    it was registered or refused. Only an unavailable store (503) leaves it open, to complete
+    again later.
 
     Blocking: call it from a worker thread.
     """
@@ -443,9 +450,9 @@ def complete_upload(
             "format": row.format,
             "compression": row.compression,
         }
-    path = store.upload_path(upload_id)
+    path = store.temp_path("upload")
     try:
-        sha256 = sha256_of(path)
+        sha256 = store.assemble(upload_id, snapshot["received"], path)
         if expected_sha256 is not None and sha256 != expected_sha256:
             raise DatasetRejected(
                 f"The uploaded bytes hash to {sha256}, not the {expected_sha256} the client sent; "
@@ -464,11 +471,29 @@ def complete_upload(
             claims=claims,
             actor=principal.name,
         )
-    finally:
-        store.delete(path)
+    except StoreUnavailable:
+        # The bytes are still where they were: the client can complete again later.
+        store.discard(path)
         with database.session() as session:
-            session.execute(sa.delete(DatasetUpload).where(DatasetUpload.id == upload_id))
+            session.execute(
+                sa.update(DatasetUpload)
+                .where(DatasetUpload.id == upload_id)
+                .values(status="open", updated_at=utcnow())
+            )
+        raise
+    except BaseException:
+        _forget_upload(database, store, upload_id, path)
+        raise
+    _forget_upload(database, store, upload_id, path)
     return result
+
+
+def _forget_upload(database: Database, store: DatasetStore, upload_id: str, path: Path) -> None:
+    store.discard(path)
+    with suppress(StoreUnavailable):  # the store went away meanwhile: the parts stay behind
+        store.delete_upload(upload_id)
+    with database.session() as session:
+        session.execute(sa.delete(DatasetUpload).where(DatasetUpload.id == upload_id))
 
 
 def abort_upload(
@@ -479,4 +504,4 @@ def abort_upload(
         raise Conflict(f"Upload '{upload_id}' is being completed; it can no longer be aborted.")
     session.delete(row)
     session.flush()
-    store.delete(store.upload_path(upload_id))
+    store.delete_upload(upload_id)

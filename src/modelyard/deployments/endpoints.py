@@ -25,12 +25,13 @@ from modelyard.deployments.schemas import (
     SwitchOut,
     TuningRecordOut,
 )
-from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import NotFound
 from modelyard.kit.refs import MAX_ID, ascii_int
 from modelyard.kit.responses import json_response
 from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
 from modelyard.registry.schemas import VersionOut
+from modelyard.storage import BlobMissing, blob_response
 
 router = APIRouter(tags=["deployments"])
 
@@ -246,12 +247,11 @@ def make_report(
     _: Editor,
     session: DbSession,
     request: Request,
-    settings: AppSettings,
 ) -> Response:
     """Write the run's report artifacts (JSON, HTML, 6-panel PNG) and return the summary."""
     built = report.build_report(session, metric_store(request), deployment)
     deployment_id = built["deployment"]["id"]
-    report.write_report(built, report.report_dir(settings.home, deployment_id))
+    report.write_report(built, request.app.state.store)
     links = {kind: f"/api/deployments/{deployment_id}/report/{kind}" for kind in report.FILES}
     return json_response(
         {
@@ -273,23 +273,24 @@ def get_report(
     kind: Annotated[str, Path(pattern=r"^(json|html|png)$")],
     _: Viewer,
     session: DbSession,
-    settings: AppSettings,
-) -> FileResponse:
+    request: Request,
+) -> Response:
     """Download a report artifact written by POST .../report."""
     deployment_id = service.get_deployment(session, deployment).id
-    path = report.report_dir(settings.home, deployment_id) / report.FILES[kind]
-    if not path.is_file():
-        raise NotFound(
-            f"No report yet; create one with POST /api/deployments/{deployment_id}/report."
-        )
     # The HTML is a standalone document (inline styles, the figure as a data: image): allow
     # that much, no scripts, and no framing.
-    return FileResponse(
-        path,
-        media_type=_MEDIA[kind],
-        headers={
-            "Content-Security-Policy": "default-src 'none'; img-src data:; "
-            "style-src 'unsafe-inline'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    try:
+        return blob_response(
+            request.app.state.store,
+            report.report_key(deployment_id, kind),
+            media_type=_MEDIA[kind],
+            headers={
+                "Content-Security-Policy": "default-src 'none'; img-src data:; "
+                "style-src 'unsafe-inline'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+    except BlobMissing as exc:
+        raise NotFound(
+            f"No report yet; create one with POST /api/deployments/{deployment_id}/report."
+        ) from exc

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import Evaluation
 from modelyard.deployments.live import LiveSupervisor
-from modelyard.deployments.report import build_report, report_dir, write_report
+from modelyard.deployments.report import build_report, write_report
 from modelyard.deployments.schemas import DeploymentCreate, DeploymentSettings, SaveTuned
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
@@ -38,6 +38,7 @@ from modelyard.models import Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.registry import service as registry_service
 from modelyard.registry.schemas import ModelCreate, VersionCreate
+from modelyard.storage import BlobStore
 from modelyard.targets import service as target_service
 from modelyard.targets.base import Interval
 from modelyard.targets.factory import target_dir
@@ -93,6 +94,7 @@ def run_experiment(
     store: MetricStore,
     home: Path,
     *,
+    blobs: BlobStore,
     value_before: int = 100,
     value_after: int = 1000,
     calibrate_seconds: float = 20.0,
@@ -286,8 +288,8 @@ def run_experiment(
     for label, created in (("frozen", frozen), ("tuned", tuned)):
         with db.session() as session:
             built = build_report(session, store, created["id"])
-        paths = write_report(built, report_dir(home, created["id"]))
-        reports[label] = str(paths["html"])
+        keys = write_report(built, blobs)
+        reports[label] = f"/api/deployments/{created['id']}/report/html ({keys['html']})"
     measured = _median([float(by["tuned"][t]["actual"]) for t in after])  # type: ignore[index]
     return ExperimentResult(
         frozen_median_abs_error_pct=frozen_after,

@@ -4,7 +4,7 @@
 raw points, or 1-minute rollups for long runs), the tuning records, switches and alerts, and
 summarises QPS and latency (mean, std, min, max, trend) and the prediction error on saturated
 windows. ``write_report`` renders the PNG with matplotlib (Agg) and the HTML with an
-autoescaping Jinja template, under ``<home>/reports/deployments/<id>/``.
+autoescaping Jinja template, into the blob store under ``reports/deployments/<id>/``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import io
 import json
 import math
 import statistics
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
@@ -26,16 +25,17 @@ from modelyard.deployments._engine import deployment_owner
 from modelyard.kit.extras import needs
 from modelyard.kit.time import utcnow
 from modelyard.monitoring.store import MetricStore
+from modelyard.storage import BlobStore
 from modelyard.targets.service import target_owner
 
-__all__ = ["FILES", "build_report", "report_dir", "write_report"]
+__all__ = ["FILES", "build_report", "report_key", "write_report"]
 
 FILES = {"json": "report.json", "html": "report.html", "png": "report.png"}
 _RAW_LIMIT_MS = 6 * 3_600_000
 
 
-def report_dir(home: Path, deployment_id: int) -> Path:
-    return home / "reports" / "deployments" / str(int(deployment_id))
+def report_key(deployment_id: int, kind: str) -> str:
+    return f"reports/deployments/{int(deployment_id)}/{FILES[kind]}"
 
 
 def _stats(times: list[float], values: list[float]) -> dict[str, float | int | None]:
@@ -259,13 +259,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}%" if value < 0 else f"{value:.1f}%"
 
 
-def write_report(report: dict[str, Any], directory: Path) -> dict[str, Path]:
-    """Write report.json, report.png and report.html; returns their paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+def write_report(report: dict[str, Any], blobs: BlobStore) -> dict[str, str]:
+    """Write report.json, report.png and report.html to the store; returns their keys."""
+    deployment_id = int(report["deployment"]["id"])
     png = _png(report)
-    paths = {kind: directory / name for kind, name in FILES.items()}
-    paths["png"].write_bytes(png)
-    paths["json"].write_text(json.dumps(report, default=str, indent=1))
+    keys = {kind: report_key(deployment_id, kind) for kind in FILES}
+    blobs.put_bytes(keys["png"], png)
+    blobs.put_bytes(keys["json"], json.dumps(report, default=str, indent=1).encode())
     env = Environment(autoescape=True)
     perf = report["performance"]
     html = env.from_string(_TEMPLATE).render(
@@ -287,5 +287,5 @@ def write_report(report: dict[str, Any], directory: Path) -> dict[str, Path]:
         fmt=_fmt,
         pct=_pct,
     )
-    paths["html"].write_text(html)
-    return paths
+    blobs.put_bytes(keys["html"], html.encode())
+    return keys

@@ -44,6 +44,7 @@ def live_experiment(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             db,
             MetricStore(db.engine),
             ctx.settings.home,
+            blobs=ctx.store,
             actor=ctx.actor,
             progress=lambda message: ctx.progress(
                 next(steps, None), phase="experiment", message=message

@@ -52,6 +52,8 @@ import pyarrow.parquet as pq
 from scipy import stats
 from scipy.spatial import distance
 
+from modelyard.storage import ParquetBlob
+
 ColumnKind = Literal["numeric", "categorical"]
 NumericMethod = Literal["auto", "ks", "wasserstein", "psi", "jensenshannon"]
 CategoricalMethod = Literal["auto", "chisquare", "jensenshannon", "psi"]
@@ -104,18 +106,35 @@ def _noop() -> None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _batches(path: Path, name: str, batch_rows: int, checkpoint: Checkpoint) -> Any:
-    parquet = pq.ParquetFile(str(path))
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[name], use_threads=False):
+Source = Path | ParquetBlob
+"""A Parquet file on disk, or a dataset's blob in the store (read by ranges)."""
+
+
+def _parquet(source: Source) -> pq.ParquetFile:
+    if isinstance(source, ParquetBlob):
+        parquet: pq.ParquetFile = source.open()
+        return parquet
+    return pq.ParquetFile(str(source))
+
+
+def _batches(path: Source, name: str, batch_rows: int, checkpoint: Checkpoint) -> Any:
+    parquet = _parquet(path)
+    options = {"batch_size": batch_rows, "columns": [name], "use_threads": False}
+    batches = (
+        path.batches(parquet, **options)
+        if isinstance(path, ParquetBlob)
+        else parquet.iter_batches(**options)
+    )
+    for batch in batches:
         checkpoint()
         yield batch.column(0)
 
 
 def read_numeric(
-    path: Path, name: str, batch_rows: int, checkpoint: Checkpoint = _noop
+    path: Source, name: str, batch_rows: int, checkpoint: Checkpoint = _noop
 ) -> tuple[np.ndarray, int]:
     """The column's finite values as sorted float64, and how many were missing."""
-    total = pq.ParquetFile(str(path)).metadata.num_rows
+    total = _parquet(path).metadata.num_rows
     values = np.empty(total, dtype=np.float64)
     filled = 0
     for array in _batches(path, name, batch_rows, checkpoint):
@@ -131,7 +150,7 @@ def read_numeric(
 
 
 def read_categories(
-    path: Path, name: str, batch_rows: int, checkpoint: Checkpoint = _noop
+    path: Source, name: str, batch_rows: int, checkpoint: Checkpoint = _noop
 ) -> tuple[dict[str, int], int]:
     """Count per category (as text), and how many values were null."""
     counts: dict[str, int] = {}
@@ -421,8 +440,8 @@ def _categorical(
 
 
 def compare_column(
-    reference_path: Path,
-    current_path: Path,
+    reference_path: Source,
+    current_path: Source,
     column: Column,
     options: Options,
     checkpoint: Checkpoint = _noop,
@@ -479,8 +498,8 @@ def _empty(
 
 
 def detect(
-    reference_path: Path,
-    current_path: Path,
+    reference_path: Source,
+    current_path: Source,
     columns: Sequence[Column],
     options: Options,
     *,

@@ -17,7 +17,6 @@ next check of the pair that does not drift resolves it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from modelyard.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.time import utcnow
 from modelyard.models import Dataset, DriftCheck
+from modelyard.storage import ParquetBlob
 from modelyard.webhooks import service as webhooks
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def submit(session: Session, data: DriftCreate, principal: Principal) -> dict[st
 
 def start(
     session: Session, drift_id: int, job_id: int, *, datasets: DatasetStore
-) -> tuple[Path, Path, list[Column], Options]:
+) -> tuple[ParquetBlob, ParquetBlob, list[Column], Options]:
     """Mark the check running; the files, columns and options the job compares."""
     from modelyard.drift.detector import Column, Options  # numpy, scipy, pyarrow: jobs only
 
@@ -216,7 +216,7 @@ def start(
         raise NotFound(f"No drift check {drift_id}.")
     if row.job_id != job_id:
         raise Conflict(f"Drift check {drift_id} belongs to job {row.job_id}, not to job {job_id}.")
-    paths: list[Path] = []
+    paths: list[ParquetBlob] = []
     for dataset_id, name in (
         (row.reference_id, row.reference_name),
         (row.current_id, row.current_name),
@@ -224,7 +224,7 @@ def start(
         dataset = session.get(Dataset, dataset_id) if dataset_id is not None else None
         if dataset is None:
             raise NotFound(f"Dataset '{name}' was deleted.")
-        paths.append(datasets_service.parquet_path(datasets, dataset))
+        paths.append(datasets_service.parquet_blob(datasets, dataset))
     row.status = "running"
     row.started_at = utcnow()
     row.finished_at = None

@@ -38,7 +38,7 @@ def run_drift(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     drift_id = int(params["drift_id"])
     with ctx.session() as session:
         reference, current, columns, options = service.start(
-            session, drift_id, ctx.job_id, datasets=DatasetStore(ctx.settings.datasets_dir)
+            session, drift_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, ctx.settings)
         )
     # numpy, scipy and pyarrow load with the first drift check, not with the server.
     from modelyard.drift import detector

@@ -10,16 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from modelyard.evaluations.metrics import ClassificationMetrics, RegressionMetrics, label_strings
 from modelyard.flavors import FlavorError, LoadedModel, Task, as_float
+from modelyard.storage import ParquetBlob
 
 MAX_SLICES = 100
 SLICE_EXACT_LIMIT = 100_000
@@ -30,7 +29,7 @@ Progress = Callable[[int, int, int, int], None]
 
 @dataclass(frozen=True)
 class Plan:
-    path: Path
+    source: ParquetBlob
     target: str
     inputs: Mapping[str, str]
     """Model feature -> dataset column."""
@@ -85,7 +84,7 @@ def _valid_rows(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def run(model: LoadedModel, plan: Plan, progress: Progress) -> Outcome:
     started = time.perf_counter()
-    parquet = pq.ParquetFile(str(plan.path))
+    parquet = plan.source.open()
     total = parquet.metadata.num_rows
     chunks = max(1, -(-total // plan.chunk_rows))
     wanted = list(
@@ -97,7 +96,7 @@ def run(model: LoadedModel, plan: Plan, progress: Progress) -> Outcome:
     slices: dict[str, RegressionMetrics | ClassificationMetrics] = {}
     rows = evaluated = 0
     for index, batch in enumerate(
-        parquet.iter_batches(batch_size=plan.chunk_rows, columns=wanted), start=1
+        plan.source.batches(parquet, batch_size=plan.chunk_rows, columns=wanted), start=1
     ):
         rows += batch.num_rows
         batch = _valid_rows(batch)

@@ -229,7 +229,7 @@ def start(
         artifact_sha256=version.artifact_sha256,
     )
     plan = Plan(
-        path=datasets_service.parquet_path(datasets, dataset),
+        source=datasets_service.parquet_blob(datasets, dataset),
         target=row.target,
         inputs=dict(row.features),
         task=row.task,  # type: ignore[arg-type]

@@ -42,7 +42,7 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     with ctx.session() as session:
         resolved, plan = service.start(
-            session, evaluation_id, ctx.job_id, datasets=DatasetStore(settings.datasets_dir)
+            session, evaluation_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, settings)
         )
 
     last_write = [time.monotonic()]
@@ -70,7 +70,7 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     try:
         ctx.progress(0.0, phase="load", message=f"loading {resolved.model}/{resolved.version}")
         loading = time.perf_counter()
-        model = service.model_for(resolved, ArtifactStore(settings.artifacts_dir))
+        model = service.model_for(resolved, ArtifactStore.of(ctx.store, settings))
         load_seconds = time.perf_counter() - loading
         outcome = runner.run(model, plan, progress)
         outcome.details["load_seconds"] = round(load_seconds, 6)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from modelyard.auth.schemas import Principal, Role
 from modelyard.config import Settings
 from modelyard.models import User
+from modelyard.storage import BlobStore
 
 if TYPE_CHECKING:
     from modelyard.jobs.worker import JobExecution
@@ -49,7 +50,7 @@ class JobContext:
 
     Attributes: ``job_id``, ``kind``, ``attempt`` (1 on the first run), ``submitted_by``
     (a :class:`Principal`, ``None`` for system jobs), ``actor`` (the submitter's name or
-    ``"system"``), ``settings``, ``params``.
+    ``"system"``), ``settings``, ``store`` (the blob store every file goes to), ``params``.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class JobContext:
         submitted_by_id: int | None,
         submitted_by_name: str | None,
         settings: Settings,
+        store: BlobStore,
     ) -> None:
         self._execution = execution
         self.job_id = job_id
@@ -71,6 +73,7 @@ class JobContext:
         self.params = params
         self.actor = submitted_by_name or "system"
         self.settings = settings
+        self.store = store
         self._submitter = (submitted_by_id, submitted_by_name)
         self._principal: Principal | None = None
 

@@ -53,6 +53,7 @@ from modelyard.jobs.worker import Doorbell, JobExecution, run_job, worker_loop
 from modelyard.kit.backoff import Outage, describe_error
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
+from modelyard.storage import BlobStore, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,11 @@ _registry_lock = threading.Lock()
 
 
 class JobRuntime:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, store: BlobStore | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.store = store if store is not None else open_store(settings)
+        """The blob store jobs read and write files in (``ctx.store``)."""
         self.queue_name = settings.jobs.queue_name
         self.backend = backend_name(settings)
         self.huey = create_huey(settings)
@@ -427,7 +430,9 @@ def runtime_for(session: Session) -> JobRuntime:
     )
 
 
-async def start_embedded(settings: Settings, db: Database) -> JobRuntime:
+async def start_embedded(
+    settings: Settings, db: Database, store: BlobStore | None = None
+) -> JobRuntime:
     """The app lifespan's start hook: ``jobs.workers`` worker threads in this server
     process, the reaper and the event listener. Pair with :func:`stop_embedded`.
 
@@ -436,7 +441,7 @@ async def start_embedded(settings: Settings, db: Database) -> JobRuntime:
     server's own (which still runs, unchanged): it ends the streams and starts stopping the
     workers at once.
     """
-    runtime = JobRuntime(settings, db)
+    runtime = JobRuntime(settings, db, store)
     await anyio.to_thread.run_sync(lambda: runtime.start(settings.jobs.workers))
     await runtime.events.start()
     runtime._restore_signals = _chain_shutdown_signals(runtime, asyncio.get_running_loop())

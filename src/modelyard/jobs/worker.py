@@ -176,6 +176,7 @@ def _execute(runtime: JobRuntime, execution: JobExecution, row: Any) -> None:
         submitted_by_id=row.submitted_by_id,
         submitted_by_name=row.submitted_by,
         settings=runtime.settings,
+        store=runtime.store,
     )
     try:
         result = kind.func(ctx, dict(row.params or {}))

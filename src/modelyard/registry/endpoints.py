@@ -20,12 +20,18 @@ from modelyard import flavors
 from modelyard.auth.deps import Admin, Editor, Viewer
 from modelyard.auth.schemas import Role
 from modelyard.kit.deps import AppSettings, DbSession, in_session
-from modelyard.kit.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from modelyard.kit.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from modelyard.kit.responses import json_response
 from modelyard.kit.security import plain_filename
 from modelyard.registry import service
 from modelyard.registry._reads import cached_json
-from modelyard.registry.artifacts import ArtifactStore, StagedArtifact
+from modelyard.registry.artifacts import ArtifactStore, StagedArtifact, blob_key
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,
@@ -46,6 +52,7 @@ from modelyard.registry.schemas import (
     VersionPage,
     VersionUpdate,
 )
+from modelyard.storage import BlobMissing, blob_response
 
 router = APIRouter()
 
@@ -303,16 +310,21 @@ async def delete_version(
 )
 def get_artifact(
     name: ModelName, version: Selector, request: Request, _: Viewer, session: DbSession
-) -> FileResponse:
+) -> Response:
     """Download a version's artifact file."""
     artifact = service.version_artifact(session, name, version)
-    path = request.app.state.artifacts.open(artifact.sha256)
-    return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        filename=artifact.filename or f"{name}-{version}.bin",
-        headers={"ETag": f'"{artifact.sha256}"', "X-Content-SHA256": artifact.sha256},
-    )
+    try:
+        return blob_response(
+            request.app.state.store,
+            blob_key(artifact.sha256),
+            media_type="application/octet-stream",
+            filename=artifact.filename or f"{name}-{version}.bin",
+            headers={"ETag": f'"{artifact.sha256}"', "X-Content-SHA256": artifact.sha256},
+        )
+    except BlobMissing as exc:
+        raise NotFound(
+            f"The artifact {artifact.sha256[:12]}... is missing from the store."
+        ) from exc
 
 
 @router.get("/models/{name}/aliases/{alias}", response_model=VersionOut, tags=["aliases"])

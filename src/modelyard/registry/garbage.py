@@ -23,11 +23,16 @@ def referenced_artifacts(session: Session) -> set[str]:
 
 
 def collect_artifacts(
-    session: Session, store: ArtifactStore, *, grace_seconds: float, dry_run: bool = True
+    session: Session,
+    store: ArtifactStore,
+    *,
+    grace_seconds: float,
+    dry_run: bool = True,
+    now: float | None = None,
 ) -> list[Garbage]:
     """Unreferenced blobs and stale temporary uploads older than ``grace_seconds``; removed
     unless ``dry_run``. The references are read first, so a version committed meanwhile can only
     name a blob newer than the grace period, which is kept."""
     return store.collect_garbage(
-        referenced_artifacts(session), grace_seconds=grace_seconds, dry_run=dry_run
+        referenced_artifacts(session), grace_seconds=grace_seconds, dry_run=dry_run, now=now
     )

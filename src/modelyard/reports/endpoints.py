@@ -10,7 +10,8 @@ from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.jobs import service as jobs_service
-from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.deps import DbSession
+from modelyard.kit.errors import NotFound
 from modelyard.kit.responses import json_response
 from modelyard.reports import service
 from modelyard.reports.schemas import (
@@ -20,6 +21,7 @@ from modelyard.reports.schemas import (
     ReportPage,
     WeeklyReportRequest,
 )
+from modelyard.storage import BlobMissing, blob_response
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -82,16 +84,19 @@ def get_report_file(
     request: Request,
     _: Viewer,
     session: DbSession,
-    settings: AppSettings,
-) -> FileResponse:
+) -> Response:
     """Download one of a report's files (json, html, png or pdf)."""
-    report = service.get(session, report_id)
-    return FileResponse(
-        service.file_path(settings.home, report, fmt),
-        media_type=service.MEDIA_TYPES[fmt],
-        headers={
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
-            "style-src 'unsafe-inline'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    key = service.stored_file(service.get(session, report_id), fmt)
+    try:
+        return blob_response(
+            request.app.state.store,
+            key,
+            media_type=service.MEDIA_TYPES[fmt],
+            headers={
+                "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
+                "style-src 'unsafe-inline'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+    except BlobMissing as exc:
+        raise NotFound(f"The {fmt} file of report {report_id} is missing from the store.") from exc

@@ -1,11 +1,9 @@
-"""Saving and reading reports. Files live in ``<home>/reports/<id>/report.<format>`` with
-names modelyard chooses, never the caller, so no path comes from user input."""
+"""Saving and reading reports. Files are blobs ``reports/<id>/report.<format>`` with names
+modelyard chooses, never the caller, so no key comes from user input."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +12,7 @@ from sqlalchemy.orm import Session
 from modelyard.kit.errors import BadRequest, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.models import Report
+from modelyard.storage import BlobStore
 
 FORMATS = ("json", "html", "png", "pdf")
 MEDIA_TYPES = {
@@ -24,13 +23,15 @@ MEDIA_TYPES = {
 }
 
 
-def report_dir(home: Path, report_id: int) -> Path:
-    return home / "reports" / str(int(report_id))
+def file_key(report_id: int, fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise NotFound(f"Reports have no {fmt} file; formats: {', '.join(FORMATS)}.")
+    return f"reports/{int(report_id)}/report.{fmt}"
 
 
 def save(
     session: Session,
-    home: Path,
+    blobs: BlobStore,
     *,
     kind: str,
     title: str,
@@ -57,12 +58,10 @@ def save(
     )
     session.add(report)
     session.flush()
-    directory = report_dir(home, report.id)
-    directory.mkdir(parents=True, exist_ok=True)
+    # Written before the commit: a report row never names a file that is not there (a failed
+    # commit leaves files no row names, which a later report of the same id overwrites).
     for fmt, body in files.items():
-        tmp = directory / f".report.{fmt}.tmp"
-        tmp.write_bytes(body)
-        os.replace(tmp, directory / f"report.{fmt}")
+        blobs.put_bytes(file_key(report.id, fmt), body)
     return report
 
 
@@ -73,14 +72,12 @@ def get(session: Session, report_id: int) -> Report:
     return report
 
 
-def file_path(home: Path, report: Report, fmt: str) -> Path:
+def stored_file(report: Report, fmt: str) -> str:
+    """The key of one of the report's files (404 when the report has no such format)."""
     if fmt not in report.files:
         available = ", ".join(sorted(report.files)) or "none"
         raise NotFound(f"Report {report.id} has no {fmt} file; it has: {available}.")
-    path = report_dir(home, report.id) / f"report.{fmt}"
-    if not path.is_file():
-        raise NotFound(f"The {fmt} file of report {report.id} is missing from the data directory.")
-    return path
+    return file_key(report.id, fmt)
 
 
 def list_reports(

@@ -60,7 +60,7 @@ def weekly_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.session() as session:
         report = service.save(
             session,
-            ctx.settings.home,
+            ctx.store,
             kind="weekly",
             title=title,
             period=(start, stop),

@@ -53,7 +53,8 @@ DatasetId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def _store(request: Request) -> DatasetStore:
-    return DatasetStore(request.app.state.settings.datasets_dir)
+    store: DatasetStore = request.app.state.datasets
+    return store
 
 
 @router.get("/datasets")
@@ -147,7 +148,7 @@ async def upload_dataset(request: Request) -> Response:
                 "digit; or leave it empty to use the file's name.",
             )
     except BaseException:
-        store.delete(received.path)
+        store.discard(received.path)
         raise
     fields = received.fields
     result = await run_in_threadpool(

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from modelyard.app import create_app
 from modelyard.auth import service as auth_service
@@ -96,7 +97,7 @@ def s3_storage(server: S3Server, bucket: str, prefix: str = "suite") -> StorageS
         endpoint_url=server.endpoint_url,
         region="us-east-1",
         access_key_id=server.access_key_id,
-        secret_access_key=server.secret_access_key,  # type: ignore[arg-type]
+        secret_access_key=SecretStr(server.secret_access_key),
     )
 
 

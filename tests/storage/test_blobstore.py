@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pydantic import SecretStr
 
 from modelyard.config import Settings
 from modelyard.storage import (
@@ -125,7 +126,7 @@ def test_wrong_credentials_are_a_clear_configuration_error(
     s3_server: S3Server, tmp_path: Path
 ) -> None:
     storage = s3_storage(s3_server, s3_server.create_bucket())
-    storage.secret_access_key = "not-the-secret"  # type: ignore[assignment]
+    storage.secret_access_key = SecretStr("not-the-secret")
     store = open_store(Settings(home=tmp_path, storage=storage))
     with pytest.raises(StoreUnavailable) as refused:
         store.check()

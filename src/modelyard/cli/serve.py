@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import socket
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -44,12 +48,68 @@ def serve(
         )
         raise typer.Exit(2)
     usable_store(settings)  # wrong credentials end here, not in every server process
+    refuse_port_in_use(host, port)
+    if workers > 1:
+        _multiprocess_metrics(settings.home, port)
     console.print(
         f"modelyard serving on http://{host}:{port} (database {settings.resolved_database_url})"
     )
     if workers == 1:
         _exec_embedded(host=host, port=port, access_log=access_log)
     _exec_granian(host=host, port=port, workers=workers, access_log=access_log)
+
+
+def refuse_port_in_use(host: str, port: int) -> None:
+    """Exit with a clear message when something already listens on ``host:port``.
+
+    granian binds with SO_REUSEPORT, so a second server on a taken port would start and the
+    kernel would share the connections between the two (with different homes or databases,
+    every other request would answer from the wrong one). A plain bind, without that option,
+    fails on any port another socket holds.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise
+            holder = _holder(port)
+            console.print(
+                f"[red]Port {port} on {host} is already in use{holder}.[/] Stop that server or "
+                "choose another port with --port.",
+                highlight=False,
+            )
+            raise typer.Exit(2) from None
+
+
+def _holder(port: int) -> str:
+    """`` by process 1234 (python -m modelyard.embedded ...)`` when it can be seen."""
+    import psutil
+
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                if conn.pid is None:
+                    return ""
+                command = " ".join(psutil.Process(conn.pid).cmdline())[:120]
+                return f" by process {conn.pid} ({command})"
+    except (psutil.Error, OSError):
+        pass
+    return ""
+
+
+def _multiprocess_metrics(home: Path, port: int) -> None:
+    """Several server processes: each writes its metrics to files that /metrics in any of
+    them adds up (prometheus_client's multiprocess mode). The directory is this server's
+    (one per port under the home) and emptied now, so nothing from an earlier run counts."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    else:
+        directory = home.resolve() / "tmp" / f"prometheus-{port}"
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
 
 
 def _exec_embedded(*, host: str, port: int, access_log: bool) -> NoReturn:

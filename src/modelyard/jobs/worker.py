@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from modelyard.jobs import repository as repo
+from modelyard.jobs._metrics import JOB_SECONDS, JOBS_ENDED, JOBS_RUNNING
 from modelyard.jobs.context import (
     Interrupt,
     JobCancelled,
@@ -59,6 +60,8 @@ class JobExecution:
         self.state = repo.to_dict(row)
         self.progress: dict[str, Any] = dict(self.state["progress"])
         self.interrupt = Interrupt()
+        self.outcome = "superseded"
+        """How this attempt ended, for the job metrics (set where it ends)."""
         self.flush_seconds = runtime.settings.jobs.progress_flush_seconds
         self.started = time.monotonic()
         self.last_flush = self.started
@@ -147,11 +150,15 @@ def run_job(runtime: JobRuntime, job_id: int) -> None:
     runtime.running[job_id] = execution
     if runtime.stopping:  # claimed while the worker began to stop
         execution.interrupt.set(WorkerStopping, "the worker is shutting down")
+    JOBS_RUNNING.inc()
     try:
         runtime.publish_state(execution.state)
         _execute(runtime, execution, row)
     finally:
         runtime.running.pop(job_id, None)
+        JOBS_RUNNING.dec()
+        JOB_SECONDS.labels(execution.kind).observe(time.monotonic() - execution.started)
+        JOBS_ENDED.labels(execution.kind, execution.outcome).inc()
 
 
 def _execute(runtime: JobRuntime, execution: JobExecution, row: Any) -> None:
@@ -220,6 +227,7 @@ def _end(
     result: Any = None,
     error: str | None = None,
 ) -> None:
+    execution.outcome = status.value
     with runtime.db.session() as session:
         row = repo.finish(
             session,
@@ -243,6 +251,7 @@ def _failure(runtime: JobRuntime, execution: JobExecution, error: str) -> None:
             error += f" (gave up after {execution.attempt} attempts)"
         _end(runtime, execution, JobStatus.failed, error=error)
         return
+    execution.outcome = "retried"
     delay = backoff_seconds(runtime.settings.jobs.retry_backoff_seconds, execution.attempt)
     now = utcnow()
     run_after = now + dt.timedelta(seconds=delay) if delay else None
@@ -269,6 +278,7 @@ def _failure(runtime: JobRuntime, execution: JobExecution, error: str) -> None:
 
 
 def _back_to_queue(runtime: JobRuntime, execution: JobExecution) -> None:
+    execution.outcome = "requeued"
     with runtime.db.session() as session:
         row = repo.requeue(
             session,

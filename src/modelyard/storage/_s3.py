@@ -195,7 +195,7 @@ class S3BlobStore(BlobStore):
         yield from sorted(found, key=lambda blob: blob.key)
 
     def delete(self, key: str) -> None:
-        with suppress(FileNotFoundError), self.errors(key):
+        with self.errors(key), suppress(FileNotFoundError):
             self.fs.delete_file(self._path(key))
 
     # --- health ------------------------------------------------------------------------------

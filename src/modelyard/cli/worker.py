@@ -9,6 +9,7 @@ exits at once; the reaper of another process then recovers what was running.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import os
 import signal
@@ -85,6 +86,8 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a stuck job is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     from modelyard.cache import open_cache
 
     cache = open_cache(settings)

@@ -3,6 +3,12 @@
 Progress is reported once per chunk (to the job; the evaluation's row at most once a second),
 and each report is a checkpoint: a cancel stops the loop there and the evaluation ends
 ``cancelled``.
+
+An evaluation is idempotent (it reads the dataset again from the start and writes its result
+once), so the kind is retryable: a worker lost mid-run (``kill -9``) or a store that is away
+for a moment costs an attempt and the job runs again, on any worker; the evaluation is back to
+``queued`` meanwhile. A failure that another attempt cannot change (a model that does not fit
+the data, a missing dataset: a 4xx) ends it at once with the reason.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from modelyard.auth.schemas import Role
 from modelyard.datasets.store import DatasetStore
 from modelyard.evaluations import service, warmup
 from modelyard.jobs import JobCancelled, JobContext, job_kind
-from modelyard.jobs.context import JobSuperseded, JobTimedOut, WorkerStopping
+from modelyard.jobs.context import JobFailed, JobSuperseded, JobTimedOut, WorkerStopping
+from modelyard.kit.errors import ProblemError
 from modelyard.registry.artifacts import ArtifactStore
 
 PROGRESS_WRITE_SECONDS = 1.0
@@ -31,8 +38,8 @@ class EvaluationJobParams(BaseModel):
 @job_kind(
     "evaluation",
     min_role=Role.editor,
-    retryable=False,
-    max_retries=0,
+    retryable=True,
+    max_retries=2,
     timeout_seconds=3600,
     params_model=EvaluationJobParams,
 )
@@ -40,10 +47,14 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Evaluate a model version on a dataset (submit through POST /api/evaluations)."""
     evaluation_id = int(params["evaluation_id"])
     settings = ctx.settings
-    with ctx.session() as session:
-        resolved, plan = service.start(
-            session, evaluation_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, settings)
-        )
+    try:
+        with ctx.session() as session:
+            resolved, plan = service.start(
+                session, evaluation_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, settings)
+            )
+    except Exception as exc:
+        _settle_failure(ctx, evaluation_id, exc, rows_done=0)
+        raise
 
     last_write = [time.monotonic()]
     done = [0]
@@ -95,14 +106,7 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             )
         raise
     except Exception as exc:
-        with ctx.session() as session:
-            service.end(
-                session,
-                evaluation_id,
-                "failed",
-                getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}",
-                rows_done=done[0],
-            )
+        _settle_failure(ctx, evaluation_id, exc, rows_done=done[0])
         raise
     with ctx.session() as session:
         service.complete(session, evaluation_id, outcome)
@@ -113,3 +117,17 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         "rows_per_second": outcome.details.get("rows_per_second"),
         "metrics": outcome.metrics,
     }
+
+
+def _settle_failure(ctx: JobContext, evaluation_id: int, exc: Exception, *, rows_done: int) -> None:
+    """Put the evaluation back in the queue when the job will run again; otherwise record why
+    it failed. Raises :class:`JobFailed` (no retry) for a failure another attempt cannot change."""
+    reason = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+    final = isinstance(exc, ProblemError) and exc.status_code < 500
+    with ctx.session() as session:
+        if final or ctx.last_attempt:
+            service.end(session, evaluation_id, "failed", reason, rows_done=rows_done)
+        else:
+            service.requeue(session, evaluation_id)
+    if final:
+        raise JobFailed(reason) from exc

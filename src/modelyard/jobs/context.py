@@ -41,6 +41,11 @@ class WorkerStopping(JobCancelled):
     """The worker is shutting down; the job goes back to the queue (no retry is spent)."""
 
 
+class JobFailed(Exception):
+    """The job cannot succeed however often it runs (bad input, a model that does not fit the
+    data): it ends ``failed`` with this message now, without spending retries."""
+
+
 class JobSuperseded(JobCancelled):
     """This worker no longer owns the job (it was taken as crashed and handed on)."""
 
@@ -111,6 +116,11 @@ class JobContext:
     def wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking at once (and raising) if the job must stop."""
         self._execution.wait(seconds)
+
+    @property
+    def last_attempt(self) -> bool:
+        """Whether a failure now ends the job (no retry is left)."""
+        return self._execution.retries_left <= 0
 
     @contextmanager
     def session(self) -> Iterator[Session]:

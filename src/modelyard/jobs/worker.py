@@ -28,6 +28,7 @@ from modelyard.jobs.context import (
     Interrupt,
     JobCancelled,
     JobContext,
+    JobFailed,
     JobSuperseded,
     JobTimedOut,
     WorkerStopping,
@@ -196,6 +197,8 @@ def _execute(runtime: JobRuntime, execution: JobExecution, row: Any) -> None:
         _failure(runtime, execution, f"Timed out: {exc}")
     except JobCancelled:
         _end(runtime, execution, JobStatus.cancelled, error="cancelled on request")
+    except JobFailed as exc:
+        _end(runtime, execution, JobStatus.failed, error=str(exc)[:MAX_ERROR_CHARS])
     except Exception as exc:
         logger.exception("job %s (%s) attempt %s failed", row.id, row.kind, row.attempts)
         _failure(runtime, execution, describe(exc))

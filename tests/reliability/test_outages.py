@@ -42,7 +42,7 @@ def test_ready_lists_every_dependency(tmp_path: Path) -> None:
         assert client.get("/health/live").json() == {"status": "alive"}
         ready = client.get("/health/ready")
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "store": "ok"}
 
 
 def test_redis_outage_is_named_by_readiness(tmp_path: Path, private_redis: PrivateRedis) -> None:
@@ -52,7 +52,11 @@ def test_redis_outage_is_named_by_readiness(tmp_path: Path, private_redis: Priva
     token = _token(url)
     settings = make_settings(tmp_path, url, redis_url=private_redis.url)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        assert client.get("/health/ready").json()["checks"] == {"database": "ok", "redis": "ok"}
+        assert client.get("/health/ready").json()["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "store": "ok",
+        }
         private_redis.stop()
         down = client.get("/health/ready")
         assert down.status_code == 503

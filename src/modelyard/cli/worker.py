@@ -28,7 +28,7 @@ from modelyard.kit.db import Database
 from modelyard.storage import BlobStore
 
 if TYPE_CHECKING:
-    from modelyard.telemetry._worker import WorkerEndpoints
+    from modelyard.telemetry import WorkerEndpoints
 
 console = Console(stderr=True)
 
@@ -131,8 +131,7 @@ def _endpoints(
     when it carries the queue) and the blob store all answer."""
     import sqlalchemy as sa
 
-    from modelyard.telemetry import Sampler
-    from modelyard.telemetry._worker import WorkerEndpoints
+    from modelyard.telemetry import Sampler, WorkerEndpoints
 
     def database() -> None:
         with db.engine.connect() as conn:

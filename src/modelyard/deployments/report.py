@@ -28,7 +28,7 @@ from modelyard.monitoring.store import MetricStore
 from modelyard.storage import BlobStore
 from modelyard.targets.service import target_owner
 
-__all__ = ["FILES", "build_report", "report_key", "write_report"]
+__all__ = ["FILES", "build_report", "report_key", "stored_kinds", "write_report"]
 
 FILES = {"json": "report.json", "html": "report.html", "png": "report.png"}
 _RAW_LIMIT_MS = 6 * 3_600_000
@@ -36,6 +36,12 @@ _RAW_LIMIT_MS = 6 * 3_600_000
 
 def report_key(deployment_id: int, kind: str) -> str:
     return f"reports/deployments/{int(deployment_id)}/{FILES[kind]}"
+
+
+def stored_kinds(blobs: BlobStore, deployment_id: int) -> list[str]:
+    """The report files of the deployment that are in the store (json, html, png)."""
+    stored = {blob.key for blob in blobs.list(f"reports/deployments/{int(deployment_id)}")}
+    return [kind for kind in FILES if report_key(deployment_id, kind) in stored]
 
 
 def _stats(times: list[float], values: list[float]) -> dict[str, float | int | None]:

@@ -46,7 +46,6 @@ _CREDENTIAL_ERRORS = (
     "AccessDenied",
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
-    "403",
 )
 
 

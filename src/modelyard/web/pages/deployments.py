@@ -166,14 +166,9 @@ def deployment_page(
         "tuning": deployments_service.list_tuning(session, row.id, limit=RECENT)[::-1],
         "range": range_,
         "ranges": RANGES,
-        "reports": _report_files(settings, row.id),
+        "reports": deployment_report.stored_kinds(request.app.state.store, row.id),
     }
     return render(request, "deployments/detail.html", context, user=user)
-
-
-def _report_files(settings: AppSettings, deployment_id: int) -> list[str]:
-    folder = deployment_report.report_dir(settings.home, deployment_id)
-    return [kind for kind, file in deployment_report.FILES.items() if (folder / file).is_file()]
 
 
 @router.post("/deployments/{ref}/stop")
@@ -205,14 +200,11 @@ def make_report(
     user: FormEditor,
     session: DbSession,
     request: Request,
-    settings: AppSettings,
 ) -> Response:
     """Write the run's report (JSON, HTML, PNG), then show the deployment with its links."""
     built = deployment_report.build_report(session, metric_store(request), ref)
     deployment_id = built["deployment"]["id"]
-    deployment_report.write_report(
-        built, deployment_report.report_dir(settings.home, deployment_id)
-    )
+    deployment_report.write_report(built, request.app.state.store)
     return _done(f"/deployments/{deployment_id}", "report")
 
 

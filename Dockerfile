@@ -17,7 +17,7 @@ COPY pyproject.toml README.md ./
 COPY migrations migrations
 COPY src src
 COPY --from=assets /src/src/modelyard/web/static/vendor src/modelyard/web/static/vendor
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[all]"
 
 FROM python:3.11-slim-bookworm
 # Pango for the weekly report's PDF (WeasyPrint); nothing else beyond Python's own image.
@@ -26,7 +26,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --create-home modelyard
 COPY --from=wheels /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels modelyard && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links=/wheels "modelyard[all]" && rm -rf /wheels
 COPY docker/entrypoint.sh /usr/local/bin/modelyard-entrypoint
 USER modelyard
 WORKDIR /data

@@ -11,12 +11,14 @@ from modelyard.telemetry._metrics import REQUEST_SECONDS
 from modelyard.telemetry._middleware import PrometheusMiddleware
 from modelyard.telemetry._queries import QueryProfiler
 from modelyard.telemetry._setup import Sampler, install, metrics_router
+from modelyard.telemetry._worker import WorkerEndpoints
 
 __all__ = [
     "REQUEST_SECONDS",
     "PrometheusMiddleware",
     "QueryProfiler",
     "Sampler",
+    "WorkerEndpoints",
     "install",
     "metrics_router",
 ]

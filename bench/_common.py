@@ -36,6 +36,7 @@ import httpx
 import psutil
 
 BENCH_DIR = Path(__file__).resolve().parent
+MLFLOW_VENV_SCRIPT = BENCH_DIR.parent / "scripts" / "mlflow-venv.sh"
 OUT_DIR = BENCH_DIR / "out"
 VENV_BIN = Path(sys.executable).parent
 
@@ -279,3 +280,13 @@ def start_modelyard(
     server.token = token
     server.cleanup_home = cleanup
     return server
+
+
+def mlflow_bin() -> Path:
+    """The MLflow peer's bin directory: ``.venv-mlflow`` from scripts/mlflow-requirements.txt
+    (pinned; made on the first run, a minute or so), shared with the tests."""
+    print("MLflow peer venv: scripts/mlflow-venv.sh ...", flush=True)
+    made = subprocess.run(
+        ["bash", str(MLFLOW_VENV_SCRIPT)], check=True, capture_output=True, text=True, timeout=1800
+    )
+    return Path(made.stdout.strip().splitlines()[-1])

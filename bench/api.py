@@ -23,8 +23,9 @@ modelyard process tree (one process with one worker, the default; granian's main
 its workers with ``--workers N``) idle after start-up and after the
 load: the RSS sum (target: at most 120 MB) and the PSS sum, which counts shared pages once. The same load against MLflow's search is printed for reference.
 
-MLflow is not a modelyard dependency: it is installed into ``bench/.venv-mlflow`` on the first
-run (``python3 -m venv`` and uv or pip; a few minutes). Everything started is stopped by PID at
+MLflow is not a modelyard dependency: it runs from ``.venv-mlflow``, made on the first run by
+``scripts/mlflow-venv.sh`` from the pins in scripts/mlflow-requirements.txt (shared with the
+tests of ``modelyard import mlflow``). Everything started is stopped by PID at
 the end; the figures are written to ``bench/out/api-<time>.json``.
 
     .venv/bin/python bench/api.py
@@ -57,15 +58,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     BENCH_DIR,
     OUT_DIR,
-    VENV_BIN,
     Server,
     free_port,
+    mlflow_bin,
     start_modelyard,
     start_process,
     summarise,
 )
 
-MLFLOW_VENV = BENCH_DIR / ".venv-mlflow"
 MLFLOW_API = "/api/2.0/mlflow"
 TARGET_RATIO = 20.0
 TARGET_P99_MS = 20.0
@@ -186,25 +186,8 @@ def timed(name: str, call: Timer) -> float:
 # Servers
 
 
-def ensure_mlflow() -> Path:
-    """``bench/.venv-mlflow/bin/mlflow``, installing MLflow there on the first run."""
-    mlflow = MLFLOW_VENV / "bin" / "mlflow"
-    if mlflow.exists():
-        return mlflow
-    print(f"installing MLflow into {MLFLOW_VENV} (first run only) ...", flush=True)
-    subprocess.run(["python3", "-m", "venv", str(MLFLOW_VENV)], check=True, timeout=300)
-    python = MLFLOW_VENV / "bin" / "python"
-    uv = VENV_BIN / "uv"
-    if uv.exists():
-        command = [str(uv), "pip", "install", "-q", "--python", str(python), "mlflow"]
-    else:
-        command = [str(python), "-m", "pip", "install", "-q", "mlflow"]
-    subprocess.run(command, check=True, timeout=1800)
-    return mlflow
-
-
 def start_mlflow(home: Path, workers: int | None) -> Server:
-    mlflow = ensure_mlflow()
+    mlflow = mlflow_bin() / "mlflow"
     port = free_port()
     argv = [
         str(mlflow), "server",
@@ -222,7 +205,7 @@ def start_mlflow(home: Path, workers: int | None) -> Server:
 
 
 def mlflow_version() -> str:
-    python = MLFLOW_VENV / "bin" / "python"
+    python = mlflow_bin() / "python"
     result = subprocess.run(
         [str(python), "-c", "import mlflow; print(mlflow.__version__)"],
         capture_output=True, text=True, timeout=120,

@@ -11,6 +11,7 @@ from modelyard.datasets.endpoints import router as datasets_router
 from modelyard.deployments.endpoints import router as deployments_router
 from modelyard.drift.endpoints import router as drift_router
 from modelyard.evaluations.endpoints import router as evaluations_router
+from modelyard.imports.endpoints import router as imports_router
 from modelyard.jobs.endpoints import router as jobs_router
 from modelyard.registry.endpoints import router as registry_router
 from modelyard.reports.endpoints import router as reports_router
@@ -32,3 +33,4 @@ router.include_router(reports_router)
 router.include_router(alerts_router)
 router.include_router(drift_router)
 router.include_router(webhooks_router)
+router.include_router(imports_router)

@@ -119,6 +119,12 @@ class AlertSettings(BaseModel):
     streams would otherwise dominate it)."""
 
 
+class ImportSettings(BaseModel):
+    mlflow_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    """Hosts an MLflow import may read from (``*``: any public host). The server fetches a URL
+    a user typed, so private addresses must be listed to be reached."""
+
+
 class WebhookSettings(BaseModel):
     """Every outbound notification: webhooks and alert channels share one delivery queue."""
 
@@ -159,6 +165,7 @@ class Settings(BaseSettings):
     live: LiveSettings = Field(default_factory=LiveSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,5 +7,6 @@ domain that defines job kinds.
 import modelyard.deployments.tasks
 import modelyard.drift.tasks
 import modelyard.evaluations.tasks
+import modelyard.imports.tasks
 import modelyard.jobs.tasks
 import modelyard.reports.tasks  # noqa: F401

@@ -3,7 +3,7 @@
 Two kinds of commands, listed apart in ``modelyard --help``:
 
 - **Against a server** (``models``, ``versions``, ``aliases``, ``datasets``, ``evaluations``,
-  ``jobs``, ``drift``, ``deployments``, ``alerts``, ``reports``, ``profile``): HTTP through
+  ``jobs``, ``drift``, ``deployments``, ``alerts``, ``reports``, ``import``, ``profile``): HTTP through
   :mod:`modelyard.client`, to ``--url``/``--token``, ``MODELYARD_URL``/``MODELYARD_TOKEN`` or a
   profile; they run anywhere, with or without the server's extras.
 - **On this machine** (``serve``, ``worker``, ``demo``, ``db``, ``user``, ``token``,
@@ -62,6 +62,7 @@ COMMANDS: list[tuple[str, str, str, str, str]] = [
     ),
     ("alerts", "alerts", "app", "Alerts: list, show, acknowledge; rules.", REMOTE),
     ("reports", "reports", "app", "Reports: build the weekly report, list, download.", REMOTE),
+    ("import", "imports", "app", "Import another registry's models (mlflow) as a job.", REMOTE),
     (
         "profile",
         "profile",

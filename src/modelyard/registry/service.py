@@ -245,22 +245,34 @@ def resolve(session: Session, ref: str, version: str | int | None = None) -> Res
 
 
 def create_version(
-    session: Session, name: str, data: VersionCreate, artifact: Artifact | None, *, actor: str
+    session: Session,
+    name: str,
+    data: VersionCreate,
+    artifact: Artifact | None,
+    *,
+    actor: str,
+    number: int | None = None,
 ) -> dict[str, Any]:
+    """Add the next version; with ``number`` (an import keeping another registry's numbers)
+    that number, when it is above every number the model has used, else the next one."""
     model = _model(session, name)
     flavors.validate(data.flavor, data.parameters, has_artifact=artifact is not None)
     parent_id = None
     if data.parent:
         parent_name, selector = parse_reference(data.parent)
         parent_id = _version(session, _model(session, parent_name), selector).id
+    wanted = (
+        sa.case(
+            (RegisteredModel.latest_version < number, number),
+            else_=RegisteredModel.latest_version + 1,
+        )
+        if number is not None
+        else RegisteredModel.latest_version + 1
+    )
     number = session.execute(
         sa.update(RegisteredModel)
         .where(RegisteredModel.id == model.id)
-        .values(
-            latest_version=RegisteredModel.latest_version + 1,
-            latest_flavor=data.flavor,
-            updated_at=utcnow(),
-        )
+        .values(latest_version=wanted, latest_flavor=data.flavor, updated_at=utcnow())
         .returning(RegisteredModel.latest_version)
     ).scalar_one()
     version = ModelVersion(

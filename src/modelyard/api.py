@@ -15,6 +15,7 @@ from modelyard.imports.endpoints import router as imports_router
 from modelyard.jobs.endpoints import router as jobs_router
 from modelyard.registry.endpoints import router as registry_router
 from modelyard.reports.endpoints import router as reports_router
+from modelyard.serving.endpoints import router as serving_router
 from modelyard.targets.endpoints import router as targets_router
 from modelyard.telemetry.endpoints import router as telemetry_router
 from modelyard.webhooks.endpoints import router as webhooks_router
@@ -34,3 +35,4 @@ router.include_router(alerts_router)
 router.include_router(drift_router)
 router.include_router(webhooks_router)
 router.include_router(imports_router)
+router.include_router(serving_router)

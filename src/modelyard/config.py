@@ -119,6 +119,13 @@ class AlertSettings(BaseModel):
     streams would otherwise dominate it)."""
 
 
+class ServingSettings(BaseModel):
+    max_request_bytes: int = 64 << 20
+    """Largest prediction request body; a larger one is a 413 before it is read whole."""
+    models_cached: int = 8
+    """Loaded versions kept in memory per process for online predictions."""
+
+
 class ImportSettings(BaseModel):
     mlflow_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     """Hosts an MLflow import may read from (``*``: any public host). The server fetches a URL
@@ -166,6 +173,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
 
     @property
     def resolved_database_url(self) -> str:

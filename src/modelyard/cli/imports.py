@@ -62,7 +62,7 @@ def import_mlflow(
     job = remote.client.jobs.submit(
         "import.mlflow",
         {"tracking_uri": tracking_uri, "models": model or []},
-        priority=int(priority) if priority.isdigit() else priority,  # type: ignore[arg-type]
+        priority=int(priority) if priority.isdigit() else priority,
     )
     done = follow(remote, job.id, f"import from {tracking_uri}")
     if done.status.value != "succeeded":

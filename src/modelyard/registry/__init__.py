@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelyard.registry._reads import CachedReads
+    from modelyard.registry._reads import CachedReads, generation
 
-__all__ = ["CachedReads"]
+__all__ = ["CachedReads", "generation"]
 
 
 def __getattr__(name: str) -> Any:
     # Resolved on first use: ``modelyard.registry.schemas`` is imported by the Python client,
     # which must not load the server's middleware, database layer or web framework.
-    if name == "CachedReads":
-        from modelyard.registry._reads import CachedReads
+    if name in ("CachedReads", "generation"):
+        from modelyard.registry import _reads
 
-        return CachedReads
+        return getattr(_reads, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -155,6 +155,14 @@ def _server_generation(database: Database) -> Generation:
         return _generation(session, sqlite=False)
 
 
+async def generation(database: Database) -> Generation:
+    """The registry's generation now: it moves with every registry write, by any process
+    (what a cache of anything read from the registry is keyed by)."""
+    if database.is_sqlite:
+        return _sqlite_generation(database)
+    return await run_in_threadpool(_server_generation, database)
+
+
 async def cached_json(
     request: Request, key: Hashable, load: Callable[[Session], Any], status_code: int = 200
 ) -> Response:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Callable
+from typing import Any
 
 import uvloop
 from granian.constants import Interfaces
@@ -26,9 +28,11 @@ from modelyard.app import create_app
 BACKLOG = 1024
 
 
-def build_server(*, host: str, port: int, access_log: bool) -> Server:
+def build_server(
+    *, host: str, port: int, access_log: bool, factory: Callable[[], Any] = create_app
+) -> Server:
     return Server(
-        create_app,
+        factory,
         address=host,
         port=port,
         interface=Interfaces.ASGI,

@@ -6,7 +6,7 @@ Two kinds of commands, listed apart in ``modelyard --help``:
   ``jobs``, ``drift``, ``deployments``, ``alerts``, ``reports``, ``import``, ``profile``): HTTP through
   :mod:`modelyard.client`, to ``--url``/``--token``, ``MODELYARD_URL``/``MODELYARD_TOKEN`` or a
   profile; they run anywhere, with or without the server's extras.
-- **On this machine** (``serve``, ``worker``, ``demo``, ``db``, ``user``, ``token``,
+- **On this machine** (``serve``, ``serve-model``, ``worker``, ``demo``, ``db``, ``user``, ``token``,
   ``artifacts``, ``live``, ``smax``): they open the database of ``MODELYARD_DATABASE_URL`` /
   ``MODELYARD_HOME`` directly, and say so in one sentence when there is none.
 
@@ -71,6 +71,13 @@ COMMANDS: list[tuple[str, str, str, str, str]] = [
         REMOTE,
     ),
     ("serve", "serve", "serve", "Serve the API (/api, /docs) and the web UI.", LOCAL),
+    (
+        "serve-model",
+        "serve",
+        "serve_model",
+        "Serve predictions of one model alone (POST /invocations).",
+        LOCAL,
+    ),
     ("worker", "worker", "worker", "Run job workers on the configured database and queue.", LOCAL),
     ("demo", "demo", "demo", "Create the database, load demo data, and optionally serve.", LOCAL),
     ("db", "db", "app", "Database schema migrations.", LOCAL),

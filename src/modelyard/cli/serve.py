@@ -147,3 +147,37 @@ def _exec(argv: list[str]) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
+
+
+def serve_model(
+    ref: Annotated[str, typer.Argument(help="`name`, `name/3` or `name@alias`.")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Server processes (granian's supervisor).")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve predictions of one model alone: POST /invocations (as `mlflow models serve`)
+    and POST /api/models/REF/predict, on this installation's database and artifacts."""
+    from modelyard.registry.service import parse_reference
+    from modelyard.serving.app import REF_VARIABLE
+
+    parse_reference(ref)  # a malformed reference fails here, not in the server
+    settings = get_settings()
+    if database_behind(settings.resolved_database_url):
+        console.print(
+            "[red]The database is not at the newest schema.[/] Run `modelyard db upgrade` first."
+        )
+        raise typer.Exit(2)
+    os.environ[REF_VARIABLE] = ref
+    console.print(f"modelyard serving {ref} on http://{host}:{port}/invocations")
+    if workers == 1:
+        argv = [sys.executable, "-m", "modelyard.serving.app", "--host", host, "--port", str(port)]
+        _exec(argv + (["--access-log"] if access_log else []))
+    argv = [
+        sys.executable, "-m", "granian",
+        "--interface", "asgi", "--factory",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--access-log" if access_log else "--no-access-log",
+        "modelyard.serving.app:create_serving_app",
+    ]  # fmt: skip
+    _exec(argv)

@@ -118,6 +118,11 @@ async def predict(
     _: Viewer,
 ) -> Response:
     """Predict with a version: JSON records, MLflow's invocation bodies, Arrow IPC or CSV."""
+    return await answer(request, ref)
+
+
+async def answer(request: Request, ref: str) -> Response:
+    """The predictions of ``ref`` for the request's body (the caller checked the role)."""
     from modelyard.serving import service  # numpy and the flavors: with the first prediction
 
     settings = request.app.state.settings

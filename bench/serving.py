@@ -84,11 +84,12 @@ def start_mlflow(work: Path, model: Any) -> tuple[Server, str]:
         import sys, skops.io, mlflow.sklearn
         from mlflow.models import infer_signature
         import numpy as np, pandas as pd
-        model = skops.io.load(sys.argv[1], trusted=skops.io.get_untrusted_types(file=sys.argv[1]))
+        trusted = skops.io.get_untrusted_types(file=sys.argv[1])  # sklearn's own tree classes
+        model = skops.io.load(sys.argv[1], trusted=trusted)
         x = pd.DataFrame(np.zeros((2, {len(FEATURES)})), columns={FEATURES!r})
         mlflow.sklearn.save_model(model, sys.argv[2], serialization_format="skops",
             signature=infer_signature(x, model.predict(x.to_numpy())),
-            pip_requirements=["scikit-learn", "skops"])
+            pip_requirements=["scikit-learn", "skops"], skops_trusted_types=trusted)
         """
     )
     skops_file = work / "model.skops"
@@ -102,8 +103,17 @@ def start_mlflow(work: Path, model: Any) -> tuple[Server, str]:
         str(bin_dir / "mlflow"), "models", "serve", "-m", str(model_dir),
         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
+    # mlflow models serve runs `uvicorn` by name: the venv's bin must be on the PATH
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     server = start_process(
-        "mlflow", argv, port=port, ready_path="/ping", log_dir=work, timeout=600, cwd=work
+        "mlflow",
+        argv,
+        port=port,
+        ready_path="/ping",
+        log_dir=work,
+        timeout=600,
+        cwd=work,
+        env={"PATH": path},
     )
     return server, server.url + "/invocations"
 

@@ -12,41 +12,11 @@ runs (job workers stop, live loops end, the database is disposed) before the pro
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
-from collections.abc import Callable
-from typing import Any
 
 import uvloop
-from granian.constants import Interfaces
-from granian.server.embed import Server
 
 from modelyard.app import create_app
-
-# granian's command line defaults (the embedded server's own backlog is 128): with one
-# worker the backlog is also the number of requests in flight before new ones wait.
-BACKLOG = 1024
-
-
-def build_server(
-    *, host: str, port: int, access_log: bool, factory: Callable[[], Any] = create_app
-) -> Server:
-    return Server(
-        factory,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        factory=True,
-        backlog=BACKLOG,
-        log_access=access_log,
-    )
-
-
-async def serve(server: Server) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, server.stop)
-    await server.serve()
+from modelyard.kit.embedded_server import build_server, serve
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
-    server = build_server(host=args.host, port=args.port, access_log=args.access_log)
+    server = build_server(create_app, host=args.host, port=args.port, access_log=args.access_log)
     uvloop.run(serve(server))
 
 

@@ -38,6 +38,8 @@ VIEWER_MAY_WRITE = {
     ("post", "/api/jobs"),
     ("post", "/api/jobs/{job_id}/cancel"),
     ("post", "/api/jobs/{job_id}/retry"),
+    # Predictions are a read with a body: every role may ask for them (tests/serving).
+    ("post", "/api/models/{ref}/predict"),
 }
 ADMIN_ONLY = re.compile(r"^/api/(users(?!/me)|admin/|alerts/(rules|channels|evaluate))")
 ADMIN_ONLY_READS_ALLOWED = {("get", "/api/alerts/rules"), ("get", "/api/alerts/rules/{rule_id}")}

@@ -87,7 +87,7 @@ def create_serving_app(settings: Settings | None = None, ref: str | None = None)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from modelyard.embedded import build_server, serve
+    from modelyard.kit.embedded_server import build_server, serve
 
     parser = argparse.ArgumentParser(prog="python -m modelyard.serving.app")
     parser.add_argument("--host", default="127.0.0.1")
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
     server = build_server(
-        host=args.host, port=args.port, access_log=args.access_log, factory=create_serving_app
+        create_serving_app, host=args.host, port=args.port, access_log=args.access_log
     )
     uvloop.run(serve(server))
 

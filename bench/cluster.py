@@ -49,7 +49,7 @@ from tests.s3server import start_s3_server  # noqa: E402
 from tests.served import make_token  # noqa: E402
 
 from modelyard.auth.schemas import Role  # noqa: E402
-from modelyard.cli.datasets import upload_file  # noqa: E402
+from modelyard.client import Client  # noqa: E402
 from modelyard.config import Settings, StorageSettings  # noqa: E402
 from modelyard.kit import migrate  # noqa: E402
 from modelyard.storage import ParquetBlob, open_store  # noqa: E402
@@ -183,7 +183,10 @@ def run_cluster(
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
             started = time.perf_counter()
-            dataset = upload_file(client, parquet, name="bench", chunk_bytes=16 << 20)
+            with Client(base, token, timeout=600) as uploader:
+                dataset = {
+                    "id": uploader.datasets.upload(parquet, name="bench", chunk_bytes=16 << 20).id
+                }
             upload_seconds = time.perf_counter() - started
             client.post("/api/models", json={"name": "linear"}).raise_for_status()
             coef = {f"x{i}": float(c) for i, c in enumerate(np.linspace(-1, 1, 8))}

@@ -62,7 +62,7 @@ class Linear(mlflow.pyfunc.PythonModel):
 
 mlflow.set_experiment("bench-client")
 with mlflow.start_run() as run:
-    info = mlflow.pyfunc.log_model(name="model", python_model=Linear(), input_example=data.head(2))
+    info = mlflow.pyfunc.log_model(name="model", python_model=Linear(), input_example=data[["x"]].head(2))
 source = info.model_uri
 times = {k: [] for k in ("register", "alias", "resolve", "evaluate", "compare")}
 previous = None
@@ -70,7 +70,9 @@ for i in range(rounds):
     name = f"bench-{i}"
     t = time.perf_counter()
     client.create_registered_model(name)
-    version = client.create_model_version(name, source, run_id=run.info.run_id)
+    version = client.create_model_version(
+        name, source, run_id=run.info.run_id, model_id=info.model_id
+    )
     times["register"].append(time.perf_counter() - t)
     t = time.perf_counter()
     client.set_registered_model_alias(name, "champion", version.version)

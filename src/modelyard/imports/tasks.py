@@ -37,7 +37,7 @@ def import_mlflow(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         importer = MlflowImport(
             reader,
             ctx.session,
-            ArtifactStore(settings.artifacts_dir),
+            ArtifactStore.of(ctx.store, settings),
             actor=ctx.actor,
             as_admin=submitter is not None and submitter.role is Role.admin,
             max_artifact_bytes=settings.storage.max_artifact_bytes,

@@ -30,6 +30,7 @@ from modelyard.kit.errors import NotFound, install_handlers
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.service import parse_reference
 from modelyard.serving.endpoints import answer
+from modelyard.storage import open_store
 
 REF_VARIABLE = "MODELYARD_SERVE_MODEL"
 
@@ -44,7 +45,8 @@ def create_serving_app(settings: Settings | None = None, ref: str | None = None)
         db = Database(settings.resolved_database_url, echo=settings.echo_sql)
         app.state.settings = settings
         app.state.db = db
-        app.state.artifacts = ArtifactStore(settings.artifacts_dir)
+        app.state.store = open_store(settings)
+        app.state.artifacts = ArtifactStore.of(app.state.store, settings)
         from modelyard.serving import service
 
         # load the version now: the first request should not pay for it

@@ -108,13 +108,15 @@ def submit_noops(
     """``count`` no-op jobs, one transaction each, from this process: the ids, and the rate
     overall and in the fastest window of ``WINDOW`` jobs (the one least disturbed by other
     work on a shared machine)."""
-    runtime = JobRuntime(settings, db).register()  # submits only: no workers, no reaper
+    runtime = JobRuntime(settings, db)  # submits only: no workers, no reaper
     try:
         ids: list[int] = []
         stamps = [time.perf_counter()]
         for _ in range(count):
             with db.session() as session:
-                job = service.submit(session, kind="sleep", params={"seconds": 0, "steps": 0})
+                job = service.submit(
+                    session, runtime, kind="sleep", params={"seconds": 0, "steps": 0}
+                )
             ids.append(job.id)
             stamps.append(time.perf_counter())
     finally:

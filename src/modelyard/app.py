@@ -93,8 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sampler = Sampler(settings.home)
         sampler.start()
         app.state.cache = await open_cache(settings).start()
-        app.state.jobs = await jobs_runtime.start_embedded(settings, db, app.state.store)
-        app.state.live = live.start_live(settings, db)
+        app.state.jobs = await jobs_runtime.start_embedded(
+            settings, db, store=app.state.store, cache=app.state.cache
+        )
+        app.state.live = live.start_live(settings, db, app.state.cache)
         app.state.metric_store = app.state.live.store
         app.state.alerts = Evaluator(db, settings).start() if settings.alerts.enabled else None
         app.state.deliveries = (

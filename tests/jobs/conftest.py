@@ -113,13 +113,18 @@ class JobEnv:
 
     def runtime(self, workers: int = 0, *, start: bool = True, **jobs: Any) -> JobRuntime:
         runtime = JobRuntime(self.settings(**jobs), self.db)
-        runtime.start(workers) if start else runtime.register()
+        if start:
+            runtime.start(workers)
         self.runtimes.append(runtime)
         return runtime
 
+    def current(self) -> JobRuntime:
+        """The runtime made last that is not stopping: the one this process submits to."""
+        return next(r for r in reversed(self.runtimes) if not r.stopping)
+
     def submit(self, kind: str, params: dict[str, Any] | None = None, **kw: Any) -> JobOut:
         with self.db.session() as session:
-            return service.submit(session, kind=kind, params=params or {}, **kw)
+            return service.submit(session, self.current(), kind=kind, params=params or {}, **kw)
 
     def job(self, job_id: int) -> JobOut:
         with self.db.session() as session:

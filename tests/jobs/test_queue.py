@@ -51,7 +51,7 @@ def test_cancelled_queued_job_never_starts(job_env: JobEnv) -> None:
     doomed = job_env.submit("test.echo").id
     later = job_env.submit("test.echo").id
     with job_env.db.session() as session:
-        assert service.cancel(session, doomed).status == JobStatus.cancelled
+        assert service.cancel(session, job_env.current(), doomed).status == JobStatus.cancelled
     runtime.stop()
     job_env.runtime(workers=1)
     assert job_env.wait(later).status == JobStatus.succeeded
@@ -66,7 +66,7 @@ def test_running_job_stops_at_its_next_checkpoint(job_env: JobEnv) -> None:
     job_id = job_env.submit("test.loop").id
     job_env.wait(job_id, lambda j: j.progress.fraction is not None)
     with job_env.db.session() as session:
-        assert service.cancel(session, job_id).cancel_requested
+        assert service.cancel(session, job_env.current(), job_id).cancel_requested
     job = job_env.wait(job_id)
     assert job.status == JobStatus.cancelled
     assert job.progress.fraction is not None and job.progress.fraction < 1
@@ -87,7 +87,7 @@ def test_a_job_that_swallows_the_cancel_still_ends_cancelled(sqlite_env: JobEnv)
     job_id = sqlite_env.submit("test.swallow").id
     sqlite_env.wait(job_id, lambda j: j.status == JobStatus.running)
     with sqlite_env.db.session() as session:
-        service.cancel(session, job_id)
+        service.cancel(session, sqlite_env.current(), job_id)
     job = sqlite_env.wait(job_id)
     assert job.status == JobStatus.cancelled and job.result is None
 
@@ -111,7 +111,7 @@ def test_retries_run_out_then_manual_retry(job_env: JobEnv) -> None:
         job.error or ""
     )
     with job_env.db.session() as session:
-        assert service.retry(session, job_id).status == JobStatus.queued
+        assert service.retry(session, job_env.current(), job_id).status == JobStatus.queued
     job = job_env.wait(job_id)
     assert job.status == JobStatus.succeeded and job.attempts == 6
 
@@ -169,7 +169,7 @@ def test_rolled_back_submission_leaves_no_job(job_env: JobEnv) -> None:
     runtime = job_env.runtime(workers=0)
     try:
         with job_env.db.session() as session:
-            job_id = service.submit(session, kind="test.echo").id
+            job_id = service.submit(session, runtime, kind="test.echo").id
             raise RuntimeError("the request failed after submitting")
     except RuntimeError:
         pass

@@ -30,12 +30,13 @@ async endpoint calls :meth:`Cache.get_or_compute`, which checks the cache on the
 and runs the computation in the thread pool on a miss; concurrent misses of one key in a
 process share one computation (single flight). A thread that is not the cache's event loop
 (the live loop) calls :meth:`Cache.get_blocking` / :meth:`Cache.set_blocking`, which hop
-onto that loop. :func:`active` is the cache this process set up (the app's lifespan sets it),
-for code that has no request at hand.
+onto that loop. A cache belongs to whoever opened it (the app's lifespan: ``app.state.cache``;
+a worker's :class:`~modelyard.jobs.runtime.JobRuntime`: ``ctx.cache`` in a job) and reaches
+code as an argument, never through a module-level "current cache".
 
 ``MODELYARD_CACHE__ENABLED=false`` makes every lookup a miss and stores nothing.
 """
 
-from modelyard.cache._cache import Cache, active, cache_url, open_cache
+from modelyard.cache._cache import Cache, cache_url, open_cache
 
-__all__ = ["Cache", "active", "cache_url", "open_cache"]
+__all__ = ["Cache", "cache_url", "open_cache"]

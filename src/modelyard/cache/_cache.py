@@ -26,7 +26,7 @@ with hidden("redis"):
     from cashews.backends.memory import Memory
     from cashews.exceptions import BackendNotAvailableError
 
-__all__ = ["Cache", "active", "cache_url", "open_cache"]
+__all__ = ["Cache", "cache_url", "open_cache"]
 
 log = logging.getLogger("modelyard.cache")
 
@@ -36,13 +36,6 @@ BLOCKING_TIMEOUT = 2.0
 MAX_VALUE_BYTES = 128 * 1024
 """Larger values are computed every time, not stored: the in-process levels are bounded by
 entry count, so this bounds their memory (``size`` x this, 128 MiB at the default size)."""
-
-_active: Cache | None = None
-
-
-def active() -> Cache | None:
-    """The cache this process started last and has not closed (``None`` when there is none)."""
-    return _active
 
 
 def cache_url(settings: Settings) -> str:
@@ -124,17 +117,12 @@ class Cache:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> Cache:
         """Connect (Redis) on the running event loop, which then serves blocking callers."""
-        global _active
         await self._cashews.init()
         self._loop = asyncio.get_running_loop()
-        _active = self
         return self
 
     async def close(self) -> None:
-        global _active
         self._loop = None  # blocking callers miss from now on instead of waiting
-        if _active is self:
-            _active = None
         # cashews' client-side listener sleeps 10 s after losing Redis, and its close waits
         # for that sleep (or ends cancelled): a shutdown during an outage must not hang on it.
         closing = asyncio.ensure_future(self._cashews.close())

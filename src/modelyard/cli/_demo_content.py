@@ -204,8 +204,8 @@ def queue_jobs(database: Database, settings: Settings, admin: str) -> list[int]:
     from modelyard.jobs import service as jobs_service
     from modelyard.jobs.runtime import JobRuntime
 
-    runtime = JobRuntime(settings, database).register()
-    jobs: list[int] = []
+    runtime = JobRuntime(settings, database)  # submits only: the server's workers run them
+    queued: list[int] = []
     try:
         with database.session() as session:
             if session.scalar(sa.select(sa.func.count()).select_from(Job)):
@@ -225,19 +225,21 @@ def queue_jobs(database: Database, settings: Settings, admin: str) -> list[int]:
                         ),
                         principal,
                         artifacts=artifacts,
+                        jobs=runtime,
                     )
-                    jobs.append(int(created["job"]["id"]))
+                    queued.append(int(created["job"]["id"]))
             report = jobs_service.submit(
                 session,
+                runtime,
                 kind="weekly_report",
                 params={"days": 7, "end": None},
                 priority="low",
                 submitted_by=principal,
             )
-            jobs.append(report.id)
+            queued.append(report.id)
     finally:
         runtime.stop(grace_seconds=0)
-    return jobs
+    return queued
 
 
 # --- live: an embedded RocksDB and two deployments ------------------------------------------------

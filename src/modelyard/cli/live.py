@@ -49,7 +49,7 @@ def run() -> None:
     cache = open_cache(settings)
     if cache.shared:  # S_max predictions shared with the servers and workers
         cache.start_in_thread()
-    runtime = start_live(settings, db)
+    runtime = start_live(settings, db, cache)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -93,7 +93,7 @@ def worker(
     cache = open_cache(settings)
     if cache.shared:  # jobs (the live experiment) then share S_max predictions with servers
         cache.start_in_thread()
-    runtime = JobRuntime(settings, db, store).start(concurrency)
+    runtime = JobRuntime(settings, db, store, cache=cache).start(concurrency)
     endpoints = (
         _endpoints(metrics_host, metrics_port, settings, db, store)
         if metrics_port is not None

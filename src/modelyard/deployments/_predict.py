@@ -105,9 +105,9 @@ def effective_parameters(parameters: dict[str, Any], features: dict[str, Any]) -
 class Predictor:
     """Evaluates formula versions with a small cache in front of the shared one.
 
-    ``shared`` is the second level; by default the cache this process set up
-    (:func:`modelyard.cache.active`), used only when it reaches other processes. It is called
-    from the live loop's thread, so it goes through the cache's blocking bridge."""
+    ``shared`` is the second level: the process's cache (the app's, the worker's), used only
+    when it reaches other processes. The predictor runs in the live loop's thread, so it goes
+    through the cache's blocking bridge."""
 
     def __init__(self, size: int = 512, shared: Cache | None = None) -> None:
         self.size = size
@@ -116,10 +116,6 @@ class Predictor:
 
     def _second_level(self) -> Cache | None:
         shared = self._shared
-        if shared is None:
-            from modelyard.cache import active
-
-            shared = active()
         return shared if shared is not None and shared.shared and shared.enabled else None
 
     def predict(

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -43,6 +43,9 @@ from modelyard.targets import service as target_service
 from modelyard.targets.base import Interval
 from modelyard.targets.factory import target_dir
 from modelyard.targets.schemas import EmbeddedTargetCreate
+
+if TYPE_CHECKING:
+    from modelyard.cache import Cache
 
 __all__ = ["PRIOR_PROFILE", "ExperimentResult", "run_experiment"]
 
@@ -104,6 +107,7 @@ def run_experiment(
     actor: str = "experiment",
     progress: Callable[[str], None] = lambda _: None,
     wait: Callable[[float], None] = time.sleep,
+    cache: Cache | None = None,
 ) -> ExperimentResult:
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     model = f"live-experiment-{stamp}"
@@ -129,7 +133,7 @@ def run_experiment(
     settings = DeploymentSettings(
         window_intervals=window_intervals, tune_every=max(1, min(5, window_intervals))
     )
-    supervisor = LiveSupervisor(db, store, home)
+    supervisor = LiveSupervisor(db, store, home, cache=cache)
     with db.session() as session:
         registry_service.create_model(
             session, ModelCreate(name=model, description="Live experiment"), actor=actor

@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -50,6 +50,9 @@ from modelyard.targets.base import (
     Target as TargetAdapter,
 )
 from modelyard.targets.factory import build_adapter
+
+if TYPE_CHECKING:
+    from modelyard.cache import Cache
 
 __all__ = ["LiveRuntime", "LiveSupervisor", "start_live", "stop_live"]
 
@@ -89,6 +92,7 @@ class LiveSupervisor:
         retention_every: float = 600.0,
         scrape_hosts: list[str] | None = None,
         max_process_targets: int = 2,
+        cache: Cache | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -98,7 +102,7 @@ class LiveSupervisor:
         self.tick_seconds = tick_seconds
         self.rollup_every = rollup_every
         self.retention_every = retention_every
-        self.predictor = Predictor()
+        self.predictor = Predictor(shared=cache)
         self.scrape_hosts = scrape_hosts
         self.max_process_targets = max_process_targets
         self.runners: dict[int, _Runner] = {}
@@ -377,8 +381,9 @@ class LiveRuntime:
     supervisor: LiveSupervisor | None
 
 
-def start_live(settings: Any, db: Database) -> LiveRuntime:
-    """Create the store and start the live loop (``settings.live.enabled``)."""
+def start_live(settings: Any, db: Database, cache: Cache | None = None) -> LiveRuntime:
+    """Create the store and start the live loop (``settings.live.enabled``); ``cache`` is the
+    process's, where S_max predictions are shared with other processes."""
     live = settings.live
     store = MetricStore(
         db.engine,
@@ -394,6 +399,7 @@ def start_live(settings: Any, db: Database) -> LiveRuntime:
             lease_seconds=live.lease_seconds,
             scrape_hosts=list(live.scrape_hosts),
             max_process_targets=live.max_process_targets,
+            cache=cache,
         ).start()
     return LiveRuntime(store, supervisor)
 

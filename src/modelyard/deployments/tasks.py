@@ -50,6 +50,7 @@ def live_experiment(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 next(steps, None), phase="experiment", message=message
             ),
             wait=ctx.wait,
+            cache=ctx.cache,
             **params,
         )
     finally:

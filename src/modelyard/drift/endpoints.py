@@ -10,6 +10,7 @@ from starlette.responses import Response
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.drift import service
 from modelyard.drift.schemas import DriftCreate, DriftCreated, DriftOut, DriftPage, DriftStatus
+from modelyard.jobs.deps import Jobs
 from modelyard.kit.deps import DbSession
 from modelyard.kit.responses import json_response
 
@@ -19,9 +20,11 @@ DriftId = Annotated[int, Path(ge=1, le=2**62, description="The drift check's id.
 
 
 @router.post("/drift", response_model=DriftCreated, status_code=202)
-def create_drift_check(data: DriftCreate, principal: Editor, session: DbSession) -> Response:
+def create_drift_check(
+    data: DriftCreate, principal: Editor, session: DbSession, jobs: Jobs
+) -> Response:
     """Compare a current dataset with a reference one, column by column, in a background job."""
-    out = service.submit(session, data, principal)
+    out = service.submit(session, data, principal, jobs=jobs)
     return json_response(out, 202, headers={"Location": f"/api/drift/{out['id']}"})
 
 
@@ -50,6 +53,8 @@ def get_drift_check(drift_id: DriftId, _: Viewer, session: DbSession) -> Respons
 
 
 @router.post("/drift/{drift_id:int}/cancel", response_model=DriftOut)
-def cancel_drift_check(drift_id: DriftId, principal: Editor, session: DbSession) -> Response:
+def cancel_drift_check(
+    drift_id: DriftId, principal: Editor, session: DbSession, jobs: Jobs
+) -> Response:
     """Cancel a drift check (a running one stops at its next record batch)."""
-    return json_response(service.cancel(session, drift_id, principal))
+    return json_response(service.cancel(session, drift_id, principal, jobs=jobs))

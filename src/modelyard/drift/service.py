@@ -38,6 +38,7 @@ from modelyard.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from modelyard.drift.detector import Column, Options
+    from modelyard.jobs.runtime import JobRuntime
 
 ACTIVE = ("queued", "running")
 _NUMERIC = ("int", "uint", "float", "double", "halffloat", "decimal")
@@ -151,7 +152,9 @@ def resolve_columns(
     return columns
 
 
-def submit(session: Session, data: DriftCreate, principal: Principal) -> dict[str, Any]:
+def submit(
+    session: Session, data: DriftCreate, principal: Principal, *, jobs: JobRuntime
+) -> dict[str, Any]:
     reference = datasets_service.get_by_reference(session, data.reference)
     current = datasets_service.get_by_reference(session, data.current)
     columns = resolve_columns(reference, current, data.columns)
@@ -182,6 +185,7 @@ def submit(session: Session, data: DriftCreate, principal: Principal) -> dict[st
     session.flush()
     job = jobs_service.submit(
         session,
+        jobs,
         kind="drift",
         params={"drift_id": row.id},
         priority=data.priority,
@@ -380,7 +384,9 @@ def list_checks(
     return [drift_out(r, with_results=False) for r in rows], next_cursor
 
 
-def cancel(session: Session, drift_id: int, principal: Principal) -> dict[str, Any]:
+def cancel(
+    session: Session, drift_id: int, principal: Principal, *, jobs: JobRuntime
+) -> dict[str, Any]:
     row = get(session, drift_id)
     if row.created_by != principal.name and not principal.can(Role.admin):
         raise Forbidden(
@@ -390,7 +396,7 @@ def cancel(session: Session, drift_id: int, principal: Principal) -> dict[str, A
     if row.status not in ACTIVE:
         raise Conflict(f"Drift check {drift_id} has already ended ({row.status}).")
     if row.job_id is not None:
-        job = jobs_service.cancel(session, row.job_id, None)
+        job = jobs_service.cancel(session, jobs, row.job_id, None)
         if job.status.value == "cancelled":
             end(session, row.id, "cancelled", "cancelled on request")
     record(session, principal.name, "drift.cancel", "drift", str(row.id))

@@ -19,6 +19,7 @@ from modelyard.evaluations.schemas import (
     EvaluationStatus,
     MetricTrend,
 )
+from modelyard.jobs.deps import Jobs
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import BadRequest
 from modelyard.kit.responses import json_response
@@ -31,10 +32,10 @@ EvaluationId = Annotated[int, Path(ge=1, le=2**62, description="The evaluation's
 
 @router.post("/evaluations", response_model=EvaluationCreated, status_code=202)
 def create_evaluation(
-    data: EvaluationCreate, request: Request, principal: Editor, session: DbSession
+    data: EvaluationCreate, request: Request, principal: Editor, session: DbSession, jobs: Jobs
 ) -> Response:
     """Evaluate a model version on a dataset in a background job."""
-    out = service.submit(session, data, principal, artifacts=request.app.state.artifacts)
+    out = service.submit(session, data, principal, artifacts=request.app.state.artifacts, jobs=jobs)
     return json_response(out, 202, headers={"Location": f"/api/evaluations/{out['id']}"})
 
 
@@ -90,10 +91,10 @@ def get_evaluation(evaluation_id: EvaluationId, _: Viewer, session: DbSession) -
 
 @router.post("/evaluations/{evaluation_id:int}/cancel", response_model=EvaluationOut)
 def cancel_evaluation(
-    evaluation_id: EvaluationId, principal: Editor, session: DbSession
+    evaluation_id: EvaluationId, principal: Editor, session: DbSession, jobs: Jobs
 ) -> Response:
     """Cancel an evaluation (a running one stops after its current chunk)."""
-    return json_response(service.cancel(session, evaluation_id, principal))
+    return json_response(service.cancel(session, evaluation_id, principal, jobs=jobs))
 
 
 @router.get("/models/{name}/metrics", response_model=MetricTrend, tags=["models"])

@@ -43,6 +43,7 @@ from modelyard.webhooks import service as webhooks
 if TYPE_CHECKING:
     from modelyard.evaluations.runner import Outcome, Plan
     from modelyard.flavors import LoadedModel
+    from modelyard.jobs.runtime import JobRuntime
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -132,7 +133,12 @@ def _is_numeric(arrow_type: str) -> bool:
 
 
 def submit(
-    session: Session, data: EvaluationCreate, principal: Principal, *, artifacts: ArtifactStore
+    session: Session,
+    data: EvaluationCreate,
+    principal: Principal,
+    *,
+    artifacts: ArtifactStore,
+    jobs: JobRuntime,
 ) -> dict[str, Any]:
     resolved = registry_service.resolve(session, data.model, data.version)
     dataset = datasets_service.get_by_reference(session, data.dataset)
@@ -176,6 +182,7 @@ def submit(
     session.flush()
     job = jobs_service.submit(
         session,
+        jobs,
         kind="evaluation",
         params={"evaluation_id": row.id},
         priority=data.priority,
@@ -455,7 +462,9 @@ def list_evaluations(
     return [evaluation_out(r) for r in rows], next_cursor
 
 
-def cancel(session: Session, evaluation_id: int, principal: Principal) -> dict[str, Any]:
+def cancel(
+    session: Session, evaluation_id: int, principal: Principal, *, jobs: JobRuntime
+) -> dict[str, Any]:
     row = get(session, evaluation_id)
     if row.created_by != principal.name and not principal.can(Role.admin):
         raise Forbidden(
@@ -464,7 +473,7 @@ def cancel(session: Session, evaluation_id: int, principal: Principal) -> dict[s
     if row.status not in ACTIVE:
         raise Conflict(f"Evaluation {evaluation_id} has already ended ({row.status}).")
     if row.job_id is not None:
-        job = jobs_service.cancel(session, row.job_id, None)
+        job = jobs_service.cancel(session, jobs, row.job_id, None)
         if job.status.value == "cancelled":
             end(session, row.id, "cancelled", "cancelled on request")
     record(session, principal.name, "evaluation.cancel", "evaluation", str(row.id))

@@ -14,20 +14,21 @@ Defining a job kind (in a domain's ``tasks.py``, imported by ``modelyard.tasks``
         ctx.wait(2.0)              # an interruptible sleep
         with ctx.session() as session:   # committed at exit, rolled back on error
             ...
-        ctx.job_id, ctx.attempt, ctx.submitted_by, ctx.actor, ctx.settings
+        ctx.job_id, ctx.attempt, ctx.submitted_by, ctx.actor, ctx.settings, ctx.jobs, ctx.cache
         return {...}               # JSON; stored as the job's result
 
 Optional: ``params_model=`` (a pydantic model) validates parameters at submission (422
 naming the field); ``description=`` (else the docstring's first line).
 
-Submitting, from a service, inside the caller's transaction::
+Submitting, from a service, inside the caller's transaction, to the runtime the caller was
+given (an endpoint's ``jobs: Jobs`` dependency, a job's ``ctx.jobs``)::
 
     from modelyard.jobs import service as jobs_service
-    job = jobs_service.submit(session, kind="evaluation", params={...}, priority="normal",
-                              submitted_by=principal)      # -> jobs.schemas.JobOut
+    job = jobs_service.submit(session, jobs, kind="evaluation", params={...},
+                              priority="normal", submitted_by=principal)  # -> JobOut
     jobs_service.get(session, job_id)                      # -> JobOut
-    jobs_service.cancel(session, job_id, principal)        # -> JobOut
-    jobs_service.retry(session, job_id, principal)         # -> JobOut
+    jobs_service.cancel(session, jobs, job_id, principal)  # -> JobOut
+    jobs_service.retry(session, jobs, job_id, principal)   # -> JobOut
 
 ``submit`` flushes the row; the job reaches the queue only after the transaction commits.
 

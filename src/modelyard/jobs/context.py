@@ -26,6 +26,8 @@ from modelyard.models import User
 from modelyard.storage import BlobStore
 
 if TYPE_CHECKING:
+    from modelyard.cache import Cache
+    from modelyard.jobs.runtime import JobRuntime
     from modelyard.jobs.worker import JobExecution
 
 
@@ -55,7 +57,10 @@ class JobContext:
 
     Attributes: ``job_id``, ``kind``, ``attempt`` (1 on the first run), ``submitted_by``
     (a :class:`Principal`, ``None`` for system jobs), ``actor`` (the submitter's name or
-    ``"system"``), ``settings``, ``store`` (the blob store every file goes to), ``params``.
+    ``"system"``), ``settings``, ``store`` (the blob store every file goes to), ``params``;
+    ``jobs``, the runtime the job runs in (to submit further jobs with
+    ``jobs.service.submit(session, ctx.jobs, ...)``), and ``cache``, the process's shared
+    cache (``None`` when it has none).
     """
 
     def __init__(
@@ -79,6 +84,8 @@ class JobContext:
         self.actor = submitted_by_name or "system"
         self.settings = settings
         self.store = store
+        self.jobs: JobRuntime = execution.runtime
+        self.cache: Cache | None = execution.runtime.cache
         self._submitter = (submitted_by_id, submitted_by_name)
         self._principal: Principal | None = None
 

@@ -15,15 +15,15 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response, StreamingResponse
 
 from modelyard.auth.deps import Viewer
 from modelyard.jobs import repository as repo
 from modelyard.jobs import service
 from modelyard.jobs._stream import job_stream
+from modelyard.jobs.deps import Jobs
 from modelyard.jobs.events import JobEvent
-from modelyard.jobs.runtime import JobRuntime
 from modelyard.jobs.schemas import (
     TERMINAL,
     JobKindOut,
@@ -40,11 +40,6 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**62, description="The job's id.")]
 SNAPSHOT_LIMIT = 1000
 _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
-
-
-def _runtime(request: Request) -> JobRuntime:
-    runtime: JobRuntime = request.app.state.jobs
-    return runtime
 
 
 @router.get("", response_model=JobPage)
@@ -73,10 +68,15 @@ def list_jobs(
 
 
 @router.post("", response_model=JobOut, status_code=201)
-def submit_job(data: JobSubmit, principal: Viewer, session: DbSession) -> Response:
+def submit_job(data: JobSubmit, principal: Viewer, session: DbSession, jobs: Jobs) -> Response:
     """Submit a job of a kind the caller may run."""
     job = service.submit(
-        session, kind=data.kind, params=data.params, priority=data.priority, submitted_by=principal
+        session,
+        jobs,
+        kind=data.kind,
+        params=data.params,
+        priority=data.priority,
+        submitted_by=principal,
     )
     return json_response(job.model_dump(), 201, {"Location": f"/api/jobs/{job.id}"})
 
@@ -99,13 +99,12 @@ class EventStream(StreamingResponse):
 
 @router.get("/events", response_class=EventStream)
 async def all_job_events(
-    request: Request,
     principal: Viewer,
     database: AppDatabase,
+    runtime: Jobs,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventStream:
     """Stream progress and state changes of every job the caller may see."""
-    runtime = _runtime(request)
     owner = None if principal.role.value == "admin" else principal.name
     since = _parse_event_id(last_event_id)
 
@@ -148,11 +147,10 @@ def _visible_job_id(job_id: JobId, principal: Viewer, database: AppDatabase) -> 
 @router.get("/{job_id}/events", response_class=EventStream)
 async def job_events(
     job_id: Annotated[int, Depends(_visible_job_id)],
-    request: Request,
     database: AppDatabase,
+    runtime: Jobs,
 ) -> EventStream:
     """Stream one job's progress and state changes until it ends."""
-    runtime = _runtime(request)
 
     def load() -> list[dict[str, Any]]:
         with database.session() as session:
@@ -184,12 +182,12 @@ def _parse_event_id(value: str | None) -> dt.datetime | None:
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: JobId, principal: Viewer, session: DbSession) -> Response:
+def cancel_job(job_id: JobId, principal: Viewer, session: DbSession, jobs: Jobs) -> Response:
     """Cancel a job: a queued one never starts, a running one stops at its next checkpoint."""
-    return json_response(service.cancel(session, job_id, principal).model_dump())
+    return json_response(service.cancel(session, jobs, job_id, principal).model_dump())
 
 
 @router.post("/{job_id}/retry", response_model=JobOut)
-def retry_job(job_id: JobId, principal: Viewer, session: DbSession) -> Response:
+def retry_job(job_id: JobId, principal: Viewer, session: DbSession, jobs: Jobs) -> Response:
     """Queue a failed or cancelled job again."""
-    return json_response(service.retry(session, job_id, principal).model_dump())
+    return json_response(service.retry(session, jobs, job_id, principal).model_dump())

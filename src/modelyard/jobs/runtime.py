@@ -1,12 +1,15 @@
 """One process's job machinery for one database: queue, events, workers, reaper.
 
-``modelyard serve`` (through the app lifespan) and ``modelyard worker`` each start a
-:class:`JobRuntime`; a CLI command that only submits or cancels starts one without threads.
-The runtime registers itself under its database URL, which is how
-``jobs.service.submit(session, ...)`` finds the queue for the session it is given.
+``modelyard serve`` (through the app lifespan, as ``app.state.jobs``) and ``modelyard worker``
+each start a :class:`JobRuntime`; code that only submits or cancels (the demo loader, a
+benchmark) makes one without threads. It is passed to whoever submits: endpoints get the
+app's through the ``Jobs`` dependency (:mod:`modelyard.jobs.deps`), a running job gets the
+one it runs in as ``ctx.jobs``, and ``jobs.service.submit(session, jobs, ...)`` takes it as
+an argument. Nothing finds a runtime through a process-wide registry, so two apps in one
+process (the tests run several) each have their own queue, events and workers.
 
-Handing a job to the queue waits for the submitter's transaction to commit (an
-``after_commit`` hook on the session): a rolled-back request leaves no job, and a worker
+Handing a job to the queue waits for the submitter's transaction to commit
+(:func:`modelyard.kit.db.after_commit`): a rolled-back request leaves no job, and a worker
 never sees a row it cannot read. If the process dies between the commit and the enqueue,
 the reaper's reconciliation enqueues the ``queued`` row it finds missing from the queue.
 
@@ -32,15 +35,12 @@ import signal
 import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import psutil
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from modelyard.config import Settings
@@ -51,23 +51,34 @@ from modelyard.jobs.kinds import get_kind
 from modelyard.jobs.queue import backend_name, create_huey, job_id_of, queue_priority
 from modelyard.jobs.worker import Doorbell, JobExecution, run_job, worker_loop
 from modelyard.kit.backoff import Outage, describe_error
-from modelyard.kit.db import Database
+from modelyard.kit.db import Database, after_commit
 from modelyard.kit.time import utcnow
 from modelyard.storage import BlobStore, open_store
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from modelyard.cache import Cache
 
-_AFTER_COMMIT = "modelyard.jobs.after_commit"
-_runtimes: dict[str, list[JobRuntime]] = {}
-_registry_lock = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 class JobRuntime:
-    def __init__(self, settings: Settings, db: Database, store: BlobStore | None = None) -> None:
+    """The queue, the events and the workers of one process for one database.
+
+    ``store`` is the blob store jobs read and write files in (``ctx.store``); ``cache`` the
+    process's shared cache, handed to the jobs it runs (``ctx.cache``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        store: BlobStore | None = None,
+        *,
+        cache: Cache | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.store = store if store is not None else open_store(settings)
-        """The blob store jobs read and write files in (``ctx.store``)."""
+        self.cache = cache
         self.queue_name = settings.jobs.queue_name
         self.backend = backend_name(settings)
         self.huey = create_huey(settings)
@@ -85,23 +96,12 @@ class JobRuntime:
         self._stop = threading.Event()
         self._worker_threads: list[threading.Thread] = []
         self._housekeeper: threading.Thread | None = None
-        self._key = _url_key(db)
-        self._registered = False
         self._restore_signals: Callable[[], None] = lambda: None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def register(self) -> JobRuntime:
-        """Make this runtime the one ``submit()`` uses for its database."""
-        with _registry_lock:
-            _runtimes.setdefault(self._key, []).append(self)
-        self._registered = True
-        return self
-
     def start(self, workers: int, *, reaper: bool = True) -> JobRuntime:
-        """Register, re-enqueue queued jobs missing from the queue, start the threads."""
-        if not self._registered:
-            self.register()
+        """Re-enqueue queued jobs missing from the queue, start the threads."""
         self.workers = workers
         self.recover_dead_local_workers()
         try:
@@ -163,21 +163,11 @@ class JobRuntime:
             self._requeue_abandoned(execution)
         if self._housekeeper is not None:
             self._housekeeper.join(5)
-        self._unregister()
         try:
             self.huey.storage.close()
         except Exception:
             logger.debug("closing the queue storage failed", exc_info=True)
         self.events.close()
-
-    def _unregister(self) -> None:
-        with _registry_lock:
-            stack = _runtimes.get(self._key, [])
-            if self in stack:
-                stack.remove(self)
-            if not stack:
-                _runtimes.pop(self._key, None)
-        self._registered = False
 
     # -- queue -----------------------------------------------------------------------------
 
@@ -195,7 +185,7 @@ class JobRuntime:
 
     def after_commit(self, session: Session, action: Callable[[], None]) -> None:
         """Run ``action`` once ``session``'s transaction has committed (never on rollback)."""
-        session.info.setdefault(_AFTER_COMMIT, []).append(action)
+        after_commit(session, action)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -403,35 +393,8 @@ class JobRuntime:
             self.publish_row(row)
 
 
-def _url_key(db: Database) -> str:
-    return _engine_key(db.engine)
-
-
-_engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
-
-
-def _engine_key(engine: Engine) -> str:
-    key = _engine_keys.get(engine)
-    if key is None:
-        key = _engine_keys[engine] = engine.url.render_as_string(hide_password=False)
-    return key
-
-
-def runtime_for(session: Session) -> JobRuntime:
-    """The runtime registered for the database ``session`` is bound to."""
-    key = _engine_key(session.get_bind().engine)
-    with _registry_lock:
-        stack = _runtimes.get(key)
-        if stack:
-            return stack[-1]
-    raise RuntimeError(
-        "No job runtime is running for this database: jobs are submitted from the server "
-        "(modelyard serve), a worker, or code that started a JobRuntime for it."
-    )
-
-
 async def start_embedded(
-    settings: Settings, db: Database, store: BlobStore | None = None
+    settings: Settings, db: Database, *, store: BlobStore | None, cache: Cache | None
 ) -> JobRuntime:
     """The app lifespan's start hook: ``jobs.workers`` worker threads in this server
     process, the reaper and the event listener. Pair with :func:`stop_embedded`.
@@ -441,7 +404,7 @@ async def start_embedded(
     server's own (which still runs, unchanged): it ends the streams and starts stopping the
     workers at once.
     """
-    runtime = JobRuntime(settings, db, store)
+    runtime = JobRuntime(settings, db, store, cache=cache)
     await anyio.to_thread.run_sync(lambda: runtime.start(settings.jobs.workers))
     await runtime.events.start()
     runtime._restore_signals = _chain_shutdown_signals(runtime, asyncio.get_running_loop())
@@ -483,17 +446,3 @@ def _chain_shutdown_signals(
                 signal.signal(signum, handler)
 
     return restore
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    for action in session.info.pop(_AFTER_COMMIT, ()):
-        try:
-            action()
-        except Exception:
-            logger.exception("a job action after commit failed (the reaper will enqueue it)")
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)

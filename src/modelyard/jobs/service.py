@@ -1,5 +1,10 @@
 """Submitting, reading, cancelling and retrying jobs. Functions ``flush()``; callers commit.
 
+The functions that queue or signal (``submit``, ``cancel``, ``retry``) take the
+:class:`~modelyard.jobs.runtime.JobRuntime` whose queue and events they use: the app's
+(the ``Jobs`` dependency), the running job's (``ctx.jobs``), or one the caller made. What
+they hand to it happens after the caller's transaction commits.
+
 Who sees what: admins see and act on every job; everyone else sees, cancels and retries only
 the jobs they submitted (another user's job is a 404, as if it did not exist). Submitting
 needs the kind's ``min_role``. ``principal=None`` is the operator (CLI, system code): no limits.
@@ -24,7 +29,7 @@ from modelyard.auth.schemas import Principal
 from modelyard.auth.service import record
 from modelyard.jobs import repository as repo
 from modelyard.jobs.kinds import JobKind, all_kinds, get_kind
-from modelyard.jobs.runtime import runtime_for
+from modelyard.jobs.runtime import JobRuntime
 from modelyard.jobs.schemas import (
     MAX_PRIORITY,
     MIN_PRIORITY,
@@ -110,6 +115,7 @@ def validate_params(kind: JobKind, params: dict[str, Any] | None) -> dict[str, A
 
 def submit(
     session: Session,
+    runtime: JobRuntime,
     *,
     kind: str,
     params: dict[str, Any] | None = None,
@@ -121,7 +127,6 @@ def submit(
     _check_role(spec, submitted_by)
     level = parse_priority(priority)
     clean = validate_params(spec, params)
-    runtime = runtime_for(session)
     owner_id = submitted_by.id if submitted_by else None
     rank = repo.fair_rank(session, runtime.queue_name, owner_id, level)
     now = utcnow()
@@ -207,8 +212,11 @@ def list_jobs(
     return [repo.to_dict(r) for r in rows], next_cursor
 
 
-def cancel(session: Session, job_id: int, principal: Principal | None = None) -> JobOut:
-    """A queued job ends ``cancelled`` now; a running one stops at its next checkpoint."""
+def cancel(
+    session: Session, runtime: JobRuntime, job_id: int, principal: Principal | None = None
+) -> JobOut:
+    """A queued job ends ``cancelled`` now; a running one stops at its next checkpoint (the
+    cancel reaches its worker through ``runtime``'s events, or through the row)."""
     row = _visible_row(session, job_id, principal)
     if JobStatus(row.status) in TERMINAL:
         raise Conflict(
@@ -220,13 +228,13 @@ def cancel(session: Session, job_id: int, principal: Principal | None = None) ->
         raise Conflict(f"Job {job_id} has already ended ({row.status if row else 'gone'}).")
     _audit(session, principal, "job.cancel", job_id, status=updated.status)
     state = repo.to_dict(updated)
-    runtime = _runtime_or_none(session)
-    if runtime is not None:
-        runtime.after_commit(session, lambda: runtime.publish_state(state))
+    runtime.after_commit(session, lambda: runtime.publish_state(state))
     return JobOut.model_validate(state)
 
 
-def retry(session: Session, job_id: int, principal: Principal | None = None) -> JobOut:
+def retry(
+    session: Session, runtime: JobRuntime, job_id: int, principal: Principal | None = None
+) -> JobOut:
     """Queue a failed or cancelled job again (same id; its automatic retries are reset)."""
     row = _visible_row(session, job_id, principal)
     if row.status not in (JobStatus.failed.value, JobStatus.cancelled.value):
@@ -235,7 +243,6 @@ def retry(session: Session, job_id: int, principal: Principal | None = None) -> 
         )
     spec = _kind_or_error(row.kind)
     _check_role(spec, principal)
-    runtime = runtime_for(session)
     rank = repo.fair_rank(session, runtime.queue_name, row.submitted_by_id, row.priority)
     updated = repo.reset_for_retry(session, job_id, utcnow(), spec.automatic_retries, rank)
     if updated is None:
@@ -266,13 +273,6 @@ def kinds_for(principal: Principal | None) -> list[JobKindOut]:
         for k in all_kinds()
         if principal is None or principal.can(k.min_role)
     ]
-
-
-def _runtime_or_none(session: Session) -> Any:
-    try:
-        return runtime_for(session)
-    except RuntimeError:
-        return None
 
 
 def _audit(

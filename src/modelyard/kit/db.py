@@ -2,9 +2,12 @@
 
 Services ``flush()``; the request dependency (``kit.deps``) and the job wrapper commit through
 :meth:`Database.session`, which rolls back on any exception so a failed request leaves nothing
-half-written. What must be kept although the change it describes is refused (the audit entry
-of a refused alias move) is handed to :func:`after_rollback` and written in a transaction of
-its own once the refused one has rolled back.
+half-written. Side effects of a change that others must only see once it is committed
+(handing a job to the queue, dropping cached credentials, waking the live loop) are handed to
+:func:`after_commit`, and run only if the transaction commits. What must be kept although the
+change it describes is refused (the audit entry of a refused alias move) is handed to
+:func:`after_rollback` and written in a transaction of its own once the refused one has
+rolled back.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from modelyard.kit.time import utcnow
 
 log = logging.getLogger("modelyard.db")
 
+_AFTER_COMMIT = "modelyard.after_commit"
 _AFTER_ROLLBACK = "modelyard.after_rollback"
 
 NAMING_CONVENTION = {
@@ -105,6 +109,28 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``session``'s transaction has committed (never if it rolls back).
+
+    Actions run in the order given, each in a ``try``: one that fails is logged and does not
+    stop the others (what they do is already committed; their own recovery covers them)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            action()
+        except Exception:
+            log.exception("an action after a commit failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
 def after_rollback(session: Session, work: Callable[[Session], None]) -> None:
     """Run ``work`` in a transaction of its own if ``session``'s transaction rolls back (and
     never if it commits): the record of a refusal outlives the refused change."""
@@ -149,4 +175,12 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "after_rollback", "make_engine", "utcnow"]
+__all__ = [
+    "Base",
+    "Database",
+    "UTCDateTime",
+    "after_commit",
+    "after_rollback",
+    "make_engine",
+    "utcnow",
+]

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.jobs import service as jobs_service
+from modelyard.jobs.deps import Jobs
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import NotFound
 from modelyard.kit.responses import json_response
@@ -30,12 +31,17 @@ ReportId = Annotated[int, Path(ge=1, le=2**62)]
 
 @router.post("/weekly", response_model=ReportJob, status_code=202)
 def create_weekly_report(
-    data: WeeklyReportRequest, principal: Editor, session: DbSession
+    data: WeeklyReportRequest, principal: Editor, session: DbSession, jobs: Jobs
 ) -> Response:
     """Generate the performance report of a period (default: the last 7 days) as a job."""
     params = {"days": data.days, "end": data.end.isoformat() if data.end else None}
     job = jobs_service.submit(
-        session, kind="weekly_report", params=params, priority=data.priority, submitted_by=principal
+        session,
+        jobs,
+        kind="weekly_report",
+        params=params,
+        priority=data.priority,
+        submitted_by=principal,
     )
     return json_response(
         {"job_id": job.id, "status": job.status}, 202, headers={"Location": f"/api/jobs/{job.id}"}

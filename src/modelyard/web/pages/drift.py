@@ -116,7 +116,7 @@ def start_check(
         raise PageError(400, "Invalid input", "Pick a reference and a current dataset.")
     names = [c.strip() for c in columns.split(",") if c.strip()]
     data = DriftCreate(reference=reference.strip(), current=current.strip(), columns=names or None)
-    out = drift_service.submit(session, data, user)
+    out = drift_service.submit(session, data, user, jobs=request.app.state.jobs)
     url = f"/drift/{out['id']}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
@@ -134,7 +134,7 @@ def drift_page(request: Request, drift_id: DriftId, user: PageUser, session: DbS
 @router.post("/drift/{drift_id}/cancel")
 def cancel(request: Request, drift_id: DriftId, user: FormEditor, session: DbSession) -> Response:
     """Cancel a drift check (a running one stops at its next record batch)."""
-    check = drift_service.cancel(session, drift_id, user)
+    check = drift_service.cancel(session, drift_id, user, jobs=request.app.state.jobs)
     if not is_htmx(request):
         return RedirectResponse(f"/drift/{drift_id}", status_code=303, headers=SECURITY_HEADERS)
     context = _panel_context(user, check) | {

@@ -120,7 +120,9 @@ def cancel(
     request: Request, evaluation_id: EvaluationId, user: FormEditor, session: DbSession
 ) -> Response:
     """Cancel an evaluation (a running one stops after its current chunk)."""
-    evaluation = evaluations_service.cancel(session, evaluation_id, user)
+    evaluation = evaluations_service.cancel(
+        session, evaluation_id, user, jobs=request.app.state.jobs
+    )
     if not is_htmx(request):
         return RedirectResponse(
             f"/evaluations/{evaluation_id}", status_code=303, headers=SECURITY_HEADERS

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth.schemas import Principal, Role
 from modelyard.jobs import service as jobs_service
+from modelyard.jobs.deps import Jobs
 from modelyard.jobs.schemas import PRIORITY_LEVELS, JobStatus
 from modelyard.kit.deps import DbSession
 from modelyard.web._pager import pager
@@ -132,7 +133,7 @@ def cancel_job(
     request: Request, job_id: JobId, user: FormViewer, session: DbSession, view: View = "panel"
 ) -> Response:
     """Cancel a job: a queued one never starts, a running one stops at its next checkpoint."""
-    job = jobs_service.cancel(session, job_id, user)
+    job = jobs_service.cancel(session, request.app.state.jobs, job_id, user)
     message = (
         f"Job {job_id} cancelled."
         if job.status == JobStatus.cancelled
@@ -146,7 +147,7 @@ def retry_job(
     request: Request, job_id: JobId, user: FormViewer, session: DbSession, view: View = "panel"
 ) -> Response:
     """Queue a failed or cancelled job again."""
-    jobs_service.retry(session, job_id, user)
+    jobs_service.retry(session, request.app.state.jobs, job_id, user)
     return _after_action(request, session, job_id, user, view, f"Job {job_id} queued again.")
 
 
@@ -154,6 +155,7 @@ def retry_job(
 def submit_job(
     user: FormViewer,
     session: DbSession,
+    jobs: Jobs,
     kind: Annotated[str, Form(max_length=64)] = "",
     params: Annotated[str, Form(max_length=256 * 1024)] = "",
     priority: Annotated[str, Form(max_length=16)] = "normal",
@@ -168,6 +170,6 @@ def submit_job(
     if priority not in PRIORITY_LEVELS:
         raise PageError(400, "Invalid input", "Choose a priority: low, normal, high or urgent.")
     job = jobs_service.submit(
-        session, kind=kind.strip(), params=values, priority=priority, submitted_by=user
+        session, jobs, kind=kind.strip(), params=values, priority=priority, submitted_by=user
     )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303, headers=SECURITY_HEADERS)

@@ -302,7 +302,13 @@ def start_evaluation(
         target=target.strip(),
         priority=priority,
     )
-    out = evaluations_service.submit(session, data, user, artifacts=request.app.state.artifacts)
+    out = evaluations_service.submit(
+        session,
+        data,
+        user,
+        artifacts=request.app.state.artifacts,
+        jobs=request.app.state.jobs,
+    )
     url = f"/jobs/{out['job_id']}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})

@@ -75,6 +75,7 @@ def generate_weekly_report(
         raise PageError(400, "Invalid input", "Choose a priority: low, normal, high or urgent.")
     job = jobs_service.submit(
         session,
+        request.app.state.jobs,
         kind="weekly_report",
         params={"days": period, "end": None},
         priority=priority,

@@ -50,6 +50,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelyard.perfmodels import (
+    COMPRESSION_TYPES,
     AvailabilityStats,
     CostSpread,
     CpuCost,
@@ -57,7 +58,6 @@ from modelyard.perfmodels import (
     Profile,
     parse_db_bench_args,
 )
-from modelyard.perfmodels._config import COMPRESSION_TYPES
 from modelyard.targets.dbbench.budget import Budget
 from modelyard.targets.dbbench.cpu import Availability, sample_availability
 from modelyard.targets.dbbench.runner import DbBenchRun, run_db_bench

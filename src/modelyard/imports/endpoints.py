@@ -8,6 +8,7 @@ from starlette.responses import Response
 from modelyard.auth.deps import Editor
 from modelyard.imports.schemas import MlflowImportCreate
 from modelyard.jobs import service as jobs_service
+from modelyard.jobs.deps import Jobs
 from modelyard.jobs.schemas import JobOut
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import Unprocessable
@@ -19,7 +20,11 @@ router = APIRouter(prefix="/imports", tags=["imports"])
 
 @router.post("/mlflow", response_model=JobOut, status_code=202)
 def import_mlflow(
-    data: MlflowImportCreate, principal: Editor, session: DbSession, settings: AppSettings
+    data: MlflowImportCreate,
+    principal: Editor,
+    session: DbSession,
+    settings: AppSettings,
+    jobs: Jobs,
 ) -> Response:
     """Import an MLflow model registry as a job; follow it at /api/jobs/{id}."""
     why = refusal(data.tracking_uri, settings.imports.mlflow_hosts, "imports.mlflow_hosts")
@@ -30,6 +35,7 @@ def import_mlflow(
         )
     job = jobs_service.submit(
         session,
+        jobs,
         kind="import.mlflow",
         params=data.model_dump(exclude={"priority"}),
         priority=data.priority,

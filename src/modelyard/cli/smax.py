@@ -79,7 +79,7 @@ def _load_profile(name_or_path: str) -> dict[str, Any]:
     except NoDatabase:  # nothing stored here yet: the same one line as a missing profile
         stored = None
     if stored is None:
-        console.print(f"[red]{NO_PROFILE_HINT.format(name=name_or_path)}[/red]")
+        console.print(f"[red]{NO_PROFILE_HINT.format(name=name_or_path)}[/red]", soft_wrap=True)
         raise typer.Exit(2)
     return stored
 
@@ -107,7 +107,7 @@ def _config(args: str) -> DbBenchConfig:
     try:
         return parse_db_bench_args(args)
     except DbBenchArgsError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -121,7 +121,7 @@ def _require_db_bench() -> None:
     try:
         find_db_bench()
     except DbBenchMissingError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -374,7 +374,7 @@ def predict(
             data_profile, db_bench_args, kinds, cpu_available_cores, speed, single
         )
     except MissingCompressionError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
     if config.unmodelled_flags:
         console.print(

@@ -15,6 +15,7 @@ import modelyard.tasks  # noqa: F401  (registers every job kind)
 from modelyard import __version__
 from modelyard.alerts.evaluator import Evaluator
 from modelyard.api import router as api_router
+from modelyard.auth.deps import check_credentials
 from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
 from modelyard.datasets.store import DatasetStore
@@ -22,6 +23,7 @@ from modelyard.deployments import live
 from modelyard.jobs import runtime as jobs_runtime
 from modelyard.kit import health
 from modelyard.kit.backoff import Outage, await_until
+from modelyard.kit.body_limit import BodyLimitMiddleware
 from modelyard.kit.compression import CompressionMiddleware
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
@@ -139,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_telemetry(app)
     # Outermost: compresses pages, API bodies and errors alike (never event streams).
     app.add_middleware(CompressionMiddleware)
+    # Counts request bodies before anything reads them (it only wraps `receive`).
+    app.add_middleware(BodyLimitMiddleware, authenticate=check_credentials)
     app.include_router(api_router)
     app.include_router(api_docs_router)
     mount_web(app)

@@ -72,6 +72,19 @@ class CacheSettings(BaseModel):
     """Prefix of every key the cache writes to Redis."""
 
 
+class ServerSettings(BaseModel):
+    """What one server process accepts from its clients (see the README's Limits)."""
+
+    max_body_bytes: int = 1 << 20
+    """Largest request body of an ordinary (JSON or form) request; upload routes take the
+    storage limits instead."""
+    max_anonymous_body_bytes: int = 8 << 10
+    """Bytes read from a request before its credentials are checked: a request without valid
+    credentials never gets more read (413 without credentials, 401 with bad ones)."""
+    max_push_bytes: int = 32 << 20
+    """Largest pushed metrics batch (POST /api/targets/{target}/metrics)."""
+
+
 class StorageSettings(BaseModel):
     url: str | None = None
     """Where every file is kept: unset, under ``MODELYARD_HOME``; ``s3://bucket/prefix``, an
@@ -165,6 +178,7 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     """Serve /metrics without a token (for a Prometheus on a trusted network)."""
 
+    server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)

@@ -116,6 +116,14 @@ async def _look_up(request: Request, token: str | None, cookie: str | None) -> P
             del _lookups[key]
 
 
+async def check_credentials(request: Request) -> Principal:
+    """The request's principal, checked as the role dependencies check it (and kept for
+    them): the body limit's question before it reads more than a few KB."""
+    bearer = await _bearer(request)
+    cookie = await _cookie(request)
+    return await _principal(request, bearer, cookie)
+
+
 async def current_principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

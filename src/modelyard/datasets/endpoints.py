@@ -14,6 +14,7 @@ from modelyard.datasets import service
 from modelyard.datasets._cached import cached_preview
 from modelyard.datasets.receive import (
     Received,
+    dataset_upload_limit,
     receive_chunk,
     receive_multipart,
     receive_raw,
@@ -28,6 +29,7 @@ from modelyard.datasets.schemas import (
     UploadOut,
 )
 from modelyard.datasets.store import DatasetStore
+from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import BadRequest
 from modelyard.kit.responses import json_response
@@ -74,6 +76,7 @@ _CHUNK_BODY = {
 
 
 @router.post("/datasets", response_model=DatasetOut, status_code=201, openapi_extra=_UPLOAD_BODY)
+@large_body(dataset_upload_limit, "MODELYARD_STORAGE__MAX_DATASET_BYTES")
 async def upload_dataset(
     request: Request,
     principal: Editor,
@@ -130,6 +133,7 @@ def get_upload(upload_id: UploadId, principal: Editor, session: DbSession) -> Re
 
 
 @router.put("/datasets/uploads/{upload_id}", response_model=UploadOut, openapi_extra=_CHUNK_BODY)
+@large_body(lambda s: s.storage.max_dataset_bytes, "MODELYARD_STORAGE__MAX_DATASET_BYTES")
 async def put_chunk(
     upload_id: UploadId,
     request: Request,

@@ -19,11 +19,14 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from modelyard.config import Settings
 from modelyard.datasets.store import HashingWriter
 from modelyard.kit.errors import BadRequest, PayloadTooLarge
 from modelyard.kit.security import plain_filename
 
 WRITE_BYTES = 1 << 20
+MULTIPART_SLACK_BYTES = 1 << 20
+"""A multipart upload's form fields and boundaries, on top of the file's own limit."""
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 16
 
@@ -55,6 +58,11 @@ class _Buffered:
             self.pending = []
             self.pending_bytes = 0
             await run_in_threadpool(self.writer.write, data)
+
+
+def dataset_upload_limit(settings: Settings) -> int:
+    """The body limit of a single-request dataset upload (raw or multipart)."""
+    return settings.storage.max_dataset_bytes + MULTIPART_SLACK_BYTES
 
 
 def _check_length(request: Request, max_bytes: int) -> None:

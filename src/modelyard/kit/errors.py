@@ -248,6 +248,26 @@ def database_unavailable(exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
+# An HTTPException (Starlette's, or the body limit's) gets the title a ProblemError of its
+# status has, so a 413 reads the same whichever raised it.
+_TITLES = {
+    cls.status_code: cls.title
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+        TooManyRequests,
+        ServiceUnavailable,
+        InsufficientStorage,
+    )
+}
+
+
 def problem_response(
     status: int,
     title: str,
@@ -354,7 +374,9 @@ def install_handlers(app: FastAPI) -> None:
             allowed = allowed_methods(request)
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
             detail = f"This endpoint accepts {', '.join(allowed)}; see /docs for the API."
-        title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
+        title = _TITLES.get(exc.status_code) or (
+            HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
+        )
         return problem_response(exc.status_code, title, detail, headers, type=kind)
 
     async def _data(_: Request, exc: DataError) -> Response:

@@ -43,6 +43,13 @@ from modelyard.storage import BlobMissing, BlobStore
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PREFIX = "artifacts/sha256"
 CHUNK = 1 << 20
+MULTIPART_SLACK_BYTES = 1 << 20
+"""A multipart upload's metadata and boundaries, on top of the artifact's own limit."""
+
+
+def artifact_upload_limit(settings: Settings) -> int:
+    """The body limit of a version upload with its artifact."""
+    return settings.storage.max_artifact_bytes + MULTIPART_SLACK_BYTES
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from starlette.responses import Response
 from modelyard import flavors
 from modelyard.auth.deps import Admin, Editor, Viewer
 from modelyard.auth.schemas import Role
+from modelyard.kit.body_limit import large_body, read_json_body
 from modelyard.kit.deps import AppSettings, DbSession, in_session
 from modelyard.kit.errors import (
     BadRequest,
     NotFound,
-    PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -31,7 +31,12 @@ from modelyard.kit.responses import json_response
 from modelyard.kit.security import plain_filename
 from modelyard.registry import service
 from modelyard.registry._reads import cached_json
-from modelyard.registry.artifacts import ArtifactStore, StagedArtifact, blob_key
+from modelyard.registry.artifacts import (
+    ArtifactStore,
+    StagedArtifact,
+    artifact_upload_limit,
+    blob_key,
+)
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,
@@ -176,15 +181,10 @@ async def _read_version_request(
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
-            return VersionCreate.model_validate_json(await request.body()), None
+            return VersionCreate.model_validate_json(await read_json_body(request)), None
         if content_type.startswith("multipart/form-data"):
+            # The body limit stops the form at the artifact limit (and its slack) as it spools.
             limit = settings.storage.max_artifact_bytes
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > limit + (1 << 20):
-                raise PayloadTooLarge(
-                    f"The upload is larger than the configured limit of {limit} bytes "
-                    "(MODELYARD_STORAGE__MAX_ARTIFACT_BYTES)."
-                )
             form = await request.form(max_files=1, max_fields=10)
             try:
                 raw = form.get("metadata") or "{}"
@@ -224,6 +224,7 @@ async def _read_version_request(
     openapi_extra=_VERSION_BODY,
     tags=["versions"],
 )
+@large_body(artifact_upload_limit, "MODELYARD_STORAGE__MAX_ARTIFACT_BYTES")
 async def create_version(
     name: ModelName, request: Request, principal: Editor, settings: AppSettings
 ) -> Response:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
+from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import AppSettings, DbSession
-from modelyard.kit.errors import PayloadTooLarge, UnsupportedMediaType
+from modelyard.kit.errors import UnsupportedMediaType
 from modelyard.kit.responses import json_response
 from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
 from modelyard.targets import service
@@ -18,7 +19,6 @@ from modelyard.targets.schemas import PushAccepted, PushBatch, TargetCreate, Tar
 router = APIRouter(tags=["targets"])
 
 TargetRef = Annotated[str, Path(max_length=200, description="The target's id or name.")]
-MAX_PUSH_BYTES = 32 << 20
 
 
 @router.get("/targets", response_model=TargetPage)
@@ -123,17 +123,14 @@ def delete_target(
         }
     },
 )
+@large_body(lambda s: s.server.max_push_bytes, "MODELYARD_SERVER__MAX_PUSH_BYTES")
 async def push_metrics(target: TargetRef, principal: Editor, request: Request) -> Response:
     """Push a batch of samples (`{"samples": [{"t": ..., "metrics": {...}}]}`) to a push target."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send the batch as application/json.")
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_PUSH_BYTES:
-        raise PayloadTooLarge(f"A batch may be at most {MAX_PUSH_BYTES >> 20} MiB; split it.")
+    # At most server.max_push_bytes arrive (the body limit counts them).
     body = await request.body()
-    if len(body) > MAX_PUSH_BYTES:
-        raise PayloadTooLarge(f"A batch may be at most {MAX_PUSH_BYTES >> 20} MiB; split it.")
     from starlette.concurrency import run_in_threadpool
 
     def write() -> dict[str, Any]:

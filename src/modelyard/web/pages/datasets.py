@@ -26,9 +26,10 @@ from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth.schemas import Role
 from modelyard.datasets import service as datasets_service
-from modelyard.datasets.receive import receive_multipart
+from modelyard.datasets.receive import dataset_upload_limit, receive_multipart
 from modelyard.datasets.schemas import DATASET_NAME_PATTERN
 from modelyard.datasets.store import DatasetStore
+from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.web._pager import pager
@@ -106,6 +107,7 @@ def _token_matches(submitted: str, expected: str) -> bool:
 
 
 @router.post("/datasets/upload")
+@large_body(dataset_upload_limit, "MODELYARD_STORAGE__MAX_DATASET_BYTES")
 async def upload_dataset(request: Request) -> Response:
     """Upload a dataset file from the form, streaming it to disk, then show the dataset."""
     user = await run_in_threadpool(page_principal, request)

@@ -25,10 +25,12 @@ from starlette.responses import RedirectResponse, Response
 
 from modelyard import flavors
 from modelyard.auth.schemas import Principal, Role
+from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.kit.security import plain_filename
 from modelyard.registry import service as registry
+from modelyard.registry.artifacts import artifact_upload_limit
 from modelyard.registry.schemas import MODEL_NAME_PATTERN, ModelCreate, VersionCreate
 from modelyard.web._render import SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import (
@@ -140,15 +142,6 @@ async def _version_form(request: Request, settings: AppSettings) -> VersionForm:
     is parsed (the file spooled to disk) and its CSRF token checked."""
     user = await run_in_threadpool(page_principal, request)
     _require_editor_page(user)
-    limit = settings.storage.max_artifact_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + (1 << 20):
-        raise PageError(
-            413,
-            "Too large",
-            f"The artifact is larger than the configured limit of {limit} bytes "
-            "(MODELYARD_STORAGE__MAX_ARTIFACT_BYTES).",
-        )
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise PageError(415, "Unsupported form", "Send the version form as multipart/form-data.")
@@ -192,6 +185,7 @@ def _parse_parameters(text: str) -> tuple[dict[str, Any] | None, str | None]:
 
 
 @router.post("/models/{name}/versions/new")
+@large_body(artifact_upload_limit, "MODELYARD_STORAGE__MAX_ARTIFACT_BYTES")
 def create_version(
     request: Request,
     name: ModelName,

@@ -28,6 +28,7 @@ from modelyard.kit.compression import CompressionMiddleware
 from modelyard.kit.db import Database
 from modelyard.kit.errors import install_handlers
 from modelyard.kit.openapi import document_problems, operation_id
+from modelyard.kit.streams import StreamLimiter
 from modelyard.registry import CachedReads
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.storage import check_at_start, open_store
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # backing off to 30 s) rather than exit. Redis may be away: its users retry.
         await await_until(database_check(db), Outage("the database", logger))
         app.state.readiness = readiness_checks(settings, db)
+        app.state.streams = StreamLimiter(
+            settings.server.max_streams, settings.server.max_streams_per_user
+        )
         # The store may be away too (requests that need it answer 503 meanwhile); settings
         # that cannot work (refused credentials, no bucket) stop the start here.
         app.state.store = open_store(settings)

@@ -83,6 +83,20 @@ class ServerSettings(BaseModel):
     credentials never gets more read (413 without credentials, 401 with bad ones)."""
     max_push_bytes: int = 32 << 20
     """Largest pushed metrics batch (POST /api/targets/{target}/metrics)."""
+    max_streams: int = 4000
+    """Event streams (SSE) one server process holds open; past it a new one is a 429."""
+    max_streams_per_user: int = 32
+    """Event streams one user may hold open on one server process (a browser needs one)."""
+    max_connections: int | None = None
+    """Requests one server process handles at once, streams included (granian's
+    backpressure); default ``max_streams`` + 1024, so that ordinary requests are always
+    served however many streams are open."""
+    backlog: int = 4096
+    """Connections the kernel queues for a server process before it accepts them."""
+
+    @property
+    def concurrency(self) -> int:
+        return self.max_connections or self.max_streams + 1024
 
 
 class StorageSettings(BaseModel):

@@ -7,6 +7,12 @@ about 30 MB more at idle). This module imports only the app and granian, not the
 
 SIGINT and SIGTERM stop the server: it stops accepting, and the app's lifespan shutdown
 runs (job workers stop, live loops end, the database is disposed) before the process exits.
+
+Connections: granian handles ``server.concurrency`` requests at once (its backpressure;
+``max_streams`` + 1024 by default) and the kernel queues ``server.backlog`` more. Event
+streams are capped below that by the app (:mod:`modelyard.kit.streams`), so ordinary
+requests always find room; the open-files limit is raised to its hard limit, since each
+connection is a file descriptor.
 """
 
 from __future__ import annotations

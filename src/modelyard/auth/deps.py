@@ -7,7 +7,7 @@ session cookie. Every endpoint declares the least role it needs through one of t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import cached_principal, resolve_secret
+from modelyard.kit import streams
 from modelyard.kit.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `modelyard token create`.")
@@ -152,3 +153,23 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 Viewer = Annotated[Principal, Depends(require(Role.viewer))]
 Editor = Annotated[Principal, Depends(require(Role.editor))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
+
+
+async def _stream_slot(principal: Viewer, request: Request) -> AsyncIterator[Principal]:
+    # A yield dependency ends after the response is sent: for a stream, when it ends.
+    state = request.scope.setdefault("state", {})
+    if state.get(streams.HELD):  # a stream read on behalf of one that holds the slot
+        yield principal
+        return
+    limiter: streams.StreamLimiter = request.app.state.streams
+    limiter.acquire(principal.name)
+    state[streams.HELD] = True
+    try:
+        yield principal
+    finally:
+        limiter.release(principal.name)
+
+
+StreamViewer = Annotated[Principal, Depends(_stream_slot)]
+"""A viewer holding one of the process's event-stream slots until the stream ends (429
+past the per-user or per-process limit, see :mod:`modelyard.kit.streams`)."""

@@ -133,11 +133,13 @@ def _exec_granian(*, host: str, port: int, workers: int, access_log: bool) -> No
     The supervisor process then holds granian alone rather than every module this CLI
     imported (about 80 MB), and each worker it forks imports the app for itself.
     """
+    server = get_settings().server
     argv = [
         sys.executable, "-m", "granian",
         "--interface", "asgi", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--access-log" if access_log else "--no-access-log",
+        "--backlog", str(server.backlog), "--backpressure", str(server.concurrency),
         "modelyard.app:create_app",
     ]  # fmt: skip
     _exec(argv)

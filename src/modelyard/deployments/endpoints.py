@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from modelyard.auth.deps import Editor, Viewer
+from modelyard.auth.deps import Editor, StreamViewer, Viewer
 from modelyard.deployments import report, service
 from modelyard.deployments._engine import deployment_owner
 from modelyard.deployments.schemas import (
@@ -27,6 +27,7 @@ from modelyard.deployments.schemas import (
 )
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import NotFound
+from modelyard.kit.openapi import event_stream
 from modelyard.kit.refs import MAX_ID, ascii_int
 from modelyard.kit.responses import json_response
 from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
@@ -126,16 +127,21 @@ def deployment_metrics(
 @router.get(
     "/deployments/{deployment}/events",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "Server-sent events, one per interval.",
-        }
-    },
+    responses=event_stream(
+        "One event per evaluated interval: predicted and actual S_max, headroom and the "
+        "target's series.",
+        "interval",
+        {
+            "type": "object",
+            "required": ["ts_ms"],
+            "properties": {"ts_ms": {"type": "integer", "description": "Milliseconds."}},
+            "additionalProperties": {"type": ["number", "null"]},
+        },
+    ),
 )
 async def deployment_events(
     deployment: DeploymentRef,
-    _: Viewer,
+    _: StreamViewer,
     request: Request,
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
     limit: Annotated[

@@ -8,9 +8,10 @@ Wire format, one event per job state::
 
 An event is a whole state, so when a stream falls behind (a slow client, a busy machine)
 only the newest state of each job is sent: everything already waiting is read at once and
-written as one chunk. The database is re-read every ``RESYNC_SECONDS`` (and after an inbox
-overflow) for changes no event brought; a comment line goes out after ``PING_SECONDS``
-without data so proxies keep the connection open.
+written as one chunk. Changes no event brought reach the stream through the process's one
+resync loop (:mod:`modelyard.jobs.events`); after an inbox overflow the stream re-reads its
+own changes. A comment line goes out after ``PING_SECONDS`` without data so proxies keep the
+connection open.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from starlette.concurrency import run_in_threadpool
 from modelyard.jobs.events import JobEvent, Subscription
 from modelyard.jobs.schemas import TERMINAL
 
-RESYNC_SECONDS = 2.0
 PING_SECONDS = 15.0
 _TERMINAL = frozenset(s.value for s in TERMINAL)
 
@@ -75,18 +75,16 @@ async def job_stream(
         yield chunk
     if batcher.ended:
         return
-    now = time.monotonic()
-    next_resync, last_write = now + RESYNC_SECONDS, now
+    last_write = time.monotonic()
     while True:
-        wait = min(next_resync, last_write + PING_SECONDS) - time.monotonic()
+        wait = last_write + PING_SECONDS - time.monotonic()
         try:
             event = await sub.get(max(wait, 0.0))
         except EOFError:
             return
         events = [] if event is None else [event, *sub.drain()]
-        if sub.overflowed or time.monotonic() >= next_resync:
+        if sub.overflowed:
             sub.overflowed = False
-            next_resync = time.monotonic() + RESYNC_SECONDS
             read_from = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
             states = await run_in_threadpool(changed, high_water)
             events += [JobEvent.from_state(s) for s in states]

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response, StreamingResponse
 
-from modelyard.auth.deps import Viewer
+from modelyard.auth.deps import StreamViewer, Viewer
 from modelyard.jobs import repository as repo
 from modelyard.jobs import service
 from modelyard.jobs._stream import job_stream
@@ -33,6 +33,7 @@ from modelyard.jobs.schemas import (
     JobSubmit,
 )
 from modelyard.kit.deps import AppDatabase, DbSession
+from modelyard.kit.openapi import event_stream
 from modelyard.kit.responses import json_response
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -97,9 +98,16 @@ class EventStream(StreamingResponse):
     media_type = "text/event-stream"
 
 
-@router.get("/events", response_class=EventStream)
+_JOB_EVENTS = event_stream(
+    "Every job's state as it changes, current states first.",
+    "job",
+    {"$ref": "#/components/schemas/JobOut"},
+)
+
+
+@router.get("/events", response_class=EventStream, responses=_JOB_EVENTS)
 async def all_job_events(
-    principal: Viewer,
+    principal: StreamViewer,
     database: AppDatabase,
     runtime: Jobs,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -144,11 +152,12 @@ def _visible_job_id(job_id: JobId, principal: Viewer, database: AppDatabase) -> 
     return job_id
 
 
-@router.get("/{job_id}/events", response_class=EventStream)
+@router.get("/{job_id}/events", response_class=EventStream, responses=_JOB_EVENTS)
 async def job_events(
     job_id: Annotated[int, Depends(_visible_job_id)],
     database: AppDatabase,
     runtime: Jobs,
+    _: StreamViewer,
 ) -> EventStream:
     """Stream one job's progress and state changes until it ends."""
 

@@ -4,8 +4,11 @@ An event is the job's JSON (the ``JobOut`` shape), encoded once, plus the few fi
 stream filters on. Without Redis the fan-out is in-process: a worker thread hands the event
 to each subscriber's event loop. With Redis every process publishes to one channel per
 queue and each server process runs one listener feeding its local subscribers, so a browser
-sees progress from a job running on any machine. Pub/sub is fire-and-forget: streams re-read
-the jobs table on connect and every few seconds, so a lost message only delays an update.
+sees progress from a job running on any machine. Pub/sub is fire-and-forget: streams read
+the jobs table on connect, and one resync loop per process re-reads the rows changed since
+its last look every ``RESYNC_SECONDS`` for all the process's streams at once (one query,
+however many streams are open), so a lost message, or a change made by a process this one
+hears nothing from, only delays an update.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ import orjson
 from modelyard.kit.backoff import Outage
 
 logger = logging.getLogger(__name__)
+
+RESYNC_SECONDS = 2.0
+RESYNC_LIMIT = 1000
+Changes = Callable[[dt.datetime], list[dict[str, Any]]]
+"""Job states (``JobOut`` dicts) updated after a time, oldest first: the resync's query."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +151,10 @@ class Broadcaster:
         self._lock = threading.Lock()
         self._redis: Any = None
         self._listener_task: asyncio.Task[None] | None = None
+        self._resync_task: asyncio.Task[None] | None = None
         self._publish_outage = Outage("Redis (publishing job events)", logger)
         self._listen_outage = Outage("Redis (job events from other processes)", logger)
+        self._resync_outage = Outage("the database (job event resync)", logger)
         if redis_url:
             import redis
 
@@ -201,8 +211,41 @@ class Broadcaster:
             except RuntimeError:  # that loop is closed: its stream is gone
                 continue
 
-    async def start(self) -> None:
-        """Start the Redis listener in the running loop (no-op without Redis)."""
+    def offer_local(self, event: JobEvent) -> None:
+        """Deliver to this process's streams only (what a resync found)."""
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for sub in subscriptions:
+            try:
+                if sub.predicate(event):
+                    sub.offer(event)
+            except RuntimeError:
+                continue
+
+    async def _resync(self, changes: Changes) -> None:
+        high_water = dt.datetime.now(dt.UTC)
+        while True:
+            await asyncio.sleep(RESYNC_SECONDS)
+            if not self._subscriptions:
+                high_water = dt.datetime.now(dt.UTC)
+                continue
+            # A second of overlap: a row committed late with an earlier updated_at is seen;
+            # streams drop states they already sent.
+            read_from = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            try:
+                states = await asyncio.to_thread(changes, high_water)
+            except Exception as exc:
+                self._resync_outage.failed(exc)
+                continue
+            self._resync_outage.succeeded()
+            high_water = read_from
+            for state in states:
+                self.offer_local(JobEvent.from_state(state))
+
+    async def start(self, changes: Changes | None = None) -> None:
+        """Start the resync loop over ``changes`` and the Redis listener in the running loop."""
+        if changes is not None and self._resync_task is None:
+            self._resync_task = asyncio.create_task(self._resync(changes))
         if self._redis is not None and self._listener_task is None:
             ready = asyncio.Event()
             self._listener_task = asyncio.create_task(self._listen(ready))
@@ -242,6 +285,11 @@ class Broadcaster:
         for sub in subscriptions:
             with contextlib.suppress(RuntimeError):
                 sub.loop.call_soon_threadsafe(sub.close)
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._resync_task
+            self._resync_task = None
         if self._listener_task is not None:
             self._listener_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from modelyard.config import Settings
 from modelyard.jobs import repository as repo
 from modelyard.jobs.context import WorkerStopping
-from modelyard.jobs.events import Broadcaster, JobEvent
+from modelyard.jobs.events import RESYNC_LIMIT, Broadcaster, JobEvent
 from modelyard.jobs.kinds import get_kind
 from modelyard.jobs.queue import backend_name, create_huey, job_id_of, queue_priority
 from modelyard.jobs.worker import Doorbell, JobExecution, run_job, worker_loop
@@ -377,6 +377,12 @@ class JobRuntime:
             logger.info("re-enqueued %d queued jobs missing from the queue", len(missing))
         return len(missing)
 
+    def changed_since(self, after: dt.datetime) -> list[dict[str, Any]]:
+        """Job states updated after ``after`` (every user's): the event streams' resync."""
+        with self.db.session() as session:
+            rows = repo.changed_since(session, after, None, RESYNC_LIMIT)
+        return [repo.to_dict(r) for r in rows]
+
     def _requeue_abandoned(self, execution: JobExecution) -> None:
         with self.db.session() as session:
             row = repo.requeue(
@@ -406,7 +412,7 @@ async def start_embedded(
     """
     runtime = JobRuntime(settings, db, store, cache=cache)
     await anyio.to_thread.run_sync(lambda: runtime.start(settings.jobs.workers))
-    await runtime.events.start()
+    await runtime.events.start(runtime.changed_since)
     runtime._restore_signals = _chain_shutdown_signals(runtime, asyncio.get_running_loop())
     return runtime
 

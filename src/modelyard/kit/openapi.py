@@ -9,7 +9,8 @@ operation the error statuses that it can answer with, derived from what the oper
 - any parameter or body: 400 (a value the service refuses), 404 (no object of the name or
   id given in the path, query or body) and 422 (invalid input);
 - a write method: 409 (conflicts with what is stored);
-- a request body: 413 (too large) and 415 (media type not accepted).
+- a request body: 413 (too large) and 415 (media type not accepted);
+- an event stream: 429 (too many streams open).
 
 A route adds a status that these rules cannot see with ``responses=problems(401)``.
 
@@ -117,6 +118,43 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: _problem_response(status) for status in statuses}
 
 
+def event_stream(
+    description: str, event: str, data: dict[str, Any]
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a Server-Sent Events endpoint: the stream is text, and each message
+    (``itemSchema``, as OpenAPI 3.2 describes event streams) has ``event``, ``id`` and a
+    ``data`` field holding JSON of the schema ``data``."""
+    item = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string", "const": event},
+            "id": {"type": "string", "description": "Send it back as Last-Event-ID to resume."},
+            "retry": {"type": "integer", "minimum": 0},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data,
+            },
+        },
+    }
+    return {
+        200: {
+            "description": description,
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "string",
+                        "description": f"`event: {event}` messages whose `data` is JSON "
+                        "(see itemSchema), and `:` comment lines that keep the stream open.",
+                    },
+                    "itemSchema": item,
+                }
+            },
+        }
+    }
+
+
 def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
     parameters = operation.get("parameters", [])
     body = "requestBody" in operation
@@ -129,6 +167,8 @@ def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
         statuses.add(409)
     if body:
         statuses |= {413, 415}
+    if "text/event-stream" in operation.get("responses", {}).get("200", {}).get("content", {}):
+        statuses.add(429)  # past the per-user or per-process stream limit
     return statuses
 
 

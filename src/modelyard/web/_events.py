@@ -38,7 +38,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Scope
 
-from modelyard.auth.deps import Viewer
+from modelyard.auth.deps import StreamViewer
 
 __all__ = ["channel_path", "router"]
 
@@ -177,7 +177,7 @@ async def _follow(
 @router.get("/api/events")
 async def events(
     request: Request,
-    _: Viewer,
+    _: StreamViewer,
     channel: Annotated[list[str], Query(max_length=40)] = [],  # noqa: B006
     last: Annotated[str | None, Query(max_length=2000)] = None,
     last_event_id: Annotated[str | None, Header(max_length=2000)] = None,

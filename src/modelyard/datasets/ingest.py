@@ -37,8 +37,10 @@ from modelyard.datasets.formats import (
     Compression,
     DatasetRejected,
     Format,
+    Sniffed,
     sniff,
 )
+from modelyard.kit.errors import note_path, reraise_if_disk_full
 
 BLOCK_BYTES = 512 << 10
 # pyarrow's streaming readers read ~36 blocks ahead: 1 MiB blocks keep that near 40 MiB
@@ -99,6 +101,16 @@ def ingest(raw: Path, dest: Path, *, filename: str | None, claims: Claims) -> In
 
     partial = dest.with_name(dest.name + ".partial")
     try:
+        return _ingest(raw, dest, partial, sniffed, open_stream)
+    except OSError as exc:
+        note_path(exc, partial)
+        raise
+
+
+def _ingest(
+    raw: Path, dest: Path, partial: Path, sniffed: Sniffed, open_stream: StreamOpener
+) -> IngestResult:
+    try:
         if sniffed.format == "parquet":
             if sniffed.compression == "none":
                 rows, schema = _check_parquet(raw)
@@ -128,6 +140,9 @@ def ingest(raw: Path, dest: Path, *, filename: str | None, claims: Claims) -> In
 
 
 def _decompression_error(exc: Exception, what: str) -> DatasetRejected:
+    # A full disk while the Parquet copy is written is not the file's fault: it leaves as
+    # the OSError it is (a 507), never as "corrupt or truncated".
+    reraise_if_disk_full(exc)
     return DatasetRejected(f"The file's compressed stream is corrupt or truncated ({what}: {exc}).")
 
 
@@ -225,6 +240,7 @@ def _check_parquet(path: Path) -> tuple[int, pa.Schema]:
     except DatasetRejected:
         raise
     except (pa.ArrowException, OSError) as exc:
+        reraise_if_disk_full(exc)
         raise DatasetRejected(f"The file is not a readable Parquet file: {exc}.") from exc
     rows = counts[0] if counts else 0
     if any(count != parquet.metadata.num_rows for count in counts):

@@ -10,6 +10,7 @@ on a worker thread, so the event loop never blocks on the disk). Small text fiel
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from modelyard.config import Settings
 from modelyard.datasets.store import HashingWriter
-from modelyard.kit.errors import BadRequest, PayloadTooLarge
+from modelyard.kit.errors import BadRequest, PayloadTooLarge, note_path
 from modelyard.kit.security import plain_filename
 
 WRITE_BYTES = 1 << 20
@@ -248,8 +249,11 @@ async def receive_chunk(request: Request, target: Path, *, offset: int, limit: i
                 f"The chunk ended after {length} of its {declared} bytes; send it again."
             )
         await run_in_threadpool(out.close)
-    except BaseException:
-        out.close()
+    except BaseException as exc:
+        note_path(exc, target)
+        # Closing flushes the buffer, which fails again on a full disk: the file goes anyway.
+        with suppress(OSError):
+            out.close()
         target.unlink(missing_ok=True)
         raise
     return length

@@ -18,7 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from modelyard.config import Settings
-from modelyard.kit.errors import NotFound, PayloadTooLarge
+from modelyard.kit.errors import NotFound, PayloadTooLarge, note_path
 from modelyard.storage import BlobMissing, BlobStore, ParquetBlob
 
 _KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -169,14 +169,20 @@ class HashingWriter:
                 "(MODELYARD_STORAGE__MAX_DATASET_BYTES)."
             )
         self._digest.update(data)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            note_path(exc, self.path)
+            raise
 
     def close(self) -> str:
         self._file.close()
         return self._digest.hexdigest()
 
     def abort(self) -> None:
-        self._file.close()
+        # Closing flushes the buffer, which fails again on a full disk: the file goes anyway.
+        with suppress(OSError):
+            self._file.close()
         with suppress(FileNotFoundError):
             self.path.unlink()
 

@@ -20,6 +20,7 @@ import errno
 import inspect
 import logging
 import os
+import tempfile
 from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
@@ -172,6 +173,13 @@ def reraise_if_disk_full(exc: BaseException) -> None:
         raise exc
 
 
+def note_path(exc: BaseException, path: Path | str) -> None:
+    """Record the file a failed write was for, when the error does not say (a write to an open
+    file, pyarrow's errors): the 507 then names the right disk."""
+    if isinstance(exc, OSError) and not exc.filename:
+        exc.filename = str(path)
+
+
 def mount_point(path: Path) -> Path:
     """The mount point of the file system that holds ``path`` (or would, once created)."""
     current = path.absolute()
@@ -194,9 +202,24 @@ def _failed_path(exc: BaseException) -> Path | None:
     return None
 
 
-def disk_full_problem(exc: BaseException, data_dir: Path | None) -> InsufficientStorage:
+def _fullest(candidates: list[Path]) -> Path | None:
+    """The candidate whose file system has the least room left (a write that named no file:
+    the data directory, or the temporary directory a form upload spools to)."""
+    best: tuple[int, Path] | None = None
+    for path in candidates:
+        try:
+            stats = os.statvfs(mount_point(path))
+        except OSError:
+            continue
+        free = stats.f_bavail * stats.f_frsize
+        if best is None or free < best[0]:
+            best = (free, path)
+    return best[1] if best is not None else None
+
+
+def disk_full_problem(exc: BaseException, data_dirs: list[Path]) -> InsufficientStorage:
     """The 507 for a full disk: which file system, and that nothing was kept."""
-    path = _failed_path(exc) or data_dir
+    path = _failed_path(exc) or _fullest([*data_dirs, Path(tempfile.gettempdir())])
     where = ""
     if path is not None:
         mount = mount_point(path)
@@ -329,7 +352,13 @@ def install_handlers(app: FastAPI) -> None:
         problem: ProblemError | None = None
         if disk_full(exc):
             settings = getattr(request.app.state, "settings", None)
-            problem = disk_full_problem(exc, getattr(settings, "home", None))
+            # Where the app writes: its home and any data directory the settings name.
+            data_dirs = [
+                path
+                for name in ("home", "scratch_dir", "cache_dir")
+                if isinstance(path := getattr(settings, name, None), Path)
+            ]
+            problem = disk_full_problem(exc, data_dirs)
         else:
             problem = database_unavailable(exc)
         if problem is None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.config import Settings
-from modelyard.kit.errors import BadRequest, NotFound, PayloadTooLarge
+from modelyard.kit.errors import BadRequest, NotFound, PayloadTooLarge, note_path
 from modelyard.kit.security import PICKLE_REFUSAL, looks_like_pickle
 from modelyard.storage import BlobMissing, BlobStore
 
@@ -176,7 +176,8 @@ class ArtifactStore:
                     out.write(chunk)
                 if first and filename is not None and looks_like_pickle(b"", filename):
                     raise BadRequest(PICKLE_REFUSAL)
-        except BaseException:
+        except BaseException as exc:
+            note_path(exc, tmp_name)
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return StagedArtifact(digest.hexdigest(), size, Path(tmp_name), filename)

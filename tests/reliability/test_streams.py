@@ -53,7 +53,7 @@ def test_streams_are_capped_per_user_and_per_process(tmp_path: Path) -> None:
             assert "alice" in third.json()["detail"]
             # The browser's multiplexed stream holds one slot for all its channels.
             r = streams.enter_context(
-                client.stream("GET", "/events?channel=jobs&channel=job:1", headers=bob)
+                client.stream("GET", "/api/events?channel=jobs&channel=job:1", headers=bob)
             )
             assert r.status_code == 200
             next(r.iter_lines())

@@ -89,8 +89,18 @@ def test_predict_refuses_a_compression_the_profile_has_not_measured(profile_file
 def test_predict_without_a_profile_says_how_to_make_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    from modelyard.cli._context import NoDatabase
+    from modelyard.kit import migrate
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MODELYARD_HOME", str(home))
     monkeypatch.delenv("MODELYARD_DATABASE_URL", raising=False)
+    result = runner.invoke(smax.app, ["predict", "--db-bench-args", "--num=100000"])
+    assert isinstance(result.exception, NoDatabase)  # the CLI prints it as one line, exit 6
+    assert "modelyard demo" in str(result.exception)
+
+    home.mkdir()
+    migrate.upgrade(f"sqlite:///{home / 'modelyard.db'}")
     result = runner.invoke(smax.app, ["predict", "--db-bench-args", "--num=100000"])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -76,8 +76,11 @@ def _load_profile(name_or_path: str) -> dict[str, Any]:
 
     try:
         stored = _smax_store.load_profile(name_or_path)
-    except NoDatabase:  # nothing stored here yet: the same one line as a missing profile
-        stored = None
+    except NoDatabase as error:  # no database: say so (exit 6), then how to get a profile
+        raise NoDatabase(
+            f"{error} Without one there is no S_max profile: `modelyard demo` loads the "
+            f"recorded one, `modelyard smax calibrate` measures one."
+        ) from None
     if stored is None:
         console.print(f"[red]{NO_PROFILE_HINT.format(name=name_or_path)}[/red]", soft_wrap=True)
         raise typer.Exit(2)

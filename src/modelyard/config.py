@@ -80,9 +80,11 @@ class ServerSettings(BaseModel):
     storage limits instead."""
     max_anonymous_body_bytes: int = 8 << 10
     """Bytes read from a request before its credentials are checked: a request without valid
-    credentials never gets more read (413 without credentials, 401 with bad ones)."""
-    max_push_bytes: int = 32 << 20
-    """Largest pushed metrics batch (POST /api/targets/{target}/metrics)."""
+    credentials never gets more read (401 without or with bad credentials where the route
+    needs them, 413 on open routes such as login)."""
+    max_push_bytes: int = 8 << 20
+    """Largest pushed metrics batch (POST /api/targets/{target}/metrics): about 80,000
+    samples of a few metrics; the body is held in memory while it is parsed."""
     max_streams: int = 4000
     """Event streams (SSE) one server process holds open; past it a new one is a 429."""
     max_streams_per_user: int = 32

@@ -2,7 +2,7 @@
 
 A real ``modelyard serve`` (granian) receives bodies of 150-300 MB, declared or chunked, to
 the login form, a JSON endpoint, the push endpoint and an upload route; it answers 413 (or
-401 for bad credentials) as a problem after reading a few KB (a few MB for an authenticated
+401 for missing or bad credentials where the route needs them) as a problem after reading a few KB (a few MB for an authenticated
 JSON request), and its resident memory, read from /proc, grows by less than 20 MB. The
 client writes until the answer arrives, like an attacker that never stops, and counts what
 the server let it write before answering.
@@ -100,6 +100,21 @@ def _complete(raw: bytes) -> bool:
     return False
 
 
+def three_at_once(base: str, total: int) -> list[Answer]:
+    """Three chunked bodies of ``total`` bytes at once, without a token."""
+    answers: list[Answer] = []
+
+    def one() -> None:
+        answers.append(send_body(base, "/api/models", total, headers={}, chunked=True))
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return answers
+
+
 def test_bodies_over_the_limits_are_refused_before_they_are_read(live_server: LiveServer) -> None:
     server = live_server.served
     editor = {"Authorization": f"Bearer {live_server.tokens['editor']}"}
@@ -113,16 +128,17 @@ def test_bodies_over_the_limits_are_refused_before_they_are_read(live_server: Li
     cases = [
         # (path, total, headers, chunked, status, most bytes the server may take)
         ("/api/auth/login", 150 * MB, {}, True, 413, 8 * MB),
-        ("/api/models", 150 * MB, {}, False, 413, 8 * MB),
+        ("/api/models", 150 * MB, {}, False, 401, 8 * MB),
         ("/api/models", 150 * MB, {"Authorization": "Bearer not-a-token"}, True, 401, 8 * MB),
         ("/api/datasets", 150 * MB, {"Authorization": "Bearer not-a-token"}, False, 401, 8 * MB),
         ("/api/models", 150 * MB, editor, True, 413, 16 * MB),
-        (f"/api/targets/{name}/metrics", 150 * MB, editor, True, 413, 48 * MB),
+        (f"/api/targets/{name}/metrics", 150 * MB, editor, True, 413, 24 * MB),
     ]
     pid = server.proc.pid
     # Warm every path once (imports, caches, the first JSON decode) before the baseline.
     for path, _, headers, chunked, _, _ in cases:
         send_body(server.base, path, 64 << 10, headers=headers, chunked=chunked)
+    three_at_once(server.base, 64 << 10)  # and the server's threads for concurrent requests
     before = rss_bytes(pid)
     for path, total, headers, chunked, status, most in cases:
         answer = send_body(server.base, path, total, headers=headers, chunked=chunked)
@@ -130,17 +146,6 @@ def test_bodies_over_the_limits_are_refused_before_they_are_read(live_server: Li
         assert answer.content_type == "application/problem+json"
         assert answer.body["status"] == status and answer.body["detail"]
         assert answer.sent < most, (path, answer.sent)
-    # Three at once, 300 MB each, without a token.
-    answers: list[Answer] = []
-
-    def one() -> None:
-        answers.append(send_body(server.base, "/api/models", 300 * MB, headers={}, chunked=True))
-
-    threads = [threading.Thread(target=one) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert [a.status for a in answers] == [413, 413, 413]
+    assert [a.status for a in three_at_once(server.base, 300 * MB)] == [401, 401, 401]
     growth = rss_bytes(pid) - before
     assert growth < 20 * MB, f"RSS grew by {growth / MB:.1f} MB"

@@ -4,7 +4,8 @@ Every body is counted as it arrives (``Content-Length`` is checked before the fi
 chunked body byte by byte), and no request gets more read than it is allowed:
 
 - ``server.max_anonymous_body_bytes`` (8 KiB) until its credentials are checked. Past that,
-  a request without credentials is refused (413), and one whose token or session is not
+  a request without credentials is refused (401 where the route declares a security scheme,
+  413 on the open ones such as login), and one whose token or session is not
   valid gets the 401 its credentials deserve: nobody reaches the large limits unauthenticated.
   The check is the role dependencies' own, done once, and its principal is kept for them.
 - ``server.max_body_bytes`` (1 MiB) for every other route: JSON and forms;
@@ -24,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastapi.routing import iter_route_contexts
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import RouteContext, iter_route_contexts
+from fastapi.security.base import SecurityBase
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -143,6 +146,10 @@ class _CountedBody:
         if not self.authenticated:
             anonymous = self.allowed
             if not _has_credentials(self.headers, self.settings.auth.cookie_name):
+                if _needs_credentials(self._route()):
+                    raise StarletteHTTPException(
+                        401, "Not authenticated.", headers={"WWW-Authenticate": "Bearer", **_CLOSE}
+                    )
                 raise BodyTooLarge(
                     f"A request without credentials may send at most {size_text(anonymous)}; "
                     "send `Authorization: Bearer <token>` (or log in) to send more."
@@ -163,14 +170,32 @@ class _CountedBody:
                 f"{size_text(self.limit)} ({self.setting})."
             )
 
-    def _route_limit(self) -> tuple[int, str]:
-        router = self.scope["app"].router
-        for route in iter_route_contexts(router.routes):
+    def _route(self) -> RouteContext | None:
+        for route in iter_route_contexts(self.scope["app"].router.routes):
             match, _ = route.matches(self.scope)
             if match is Match.FULL:
-                declared = getattr(route.endpoint, _ATTRIBUTE, None)
-                if declared is not None:
-                    limit_of, setting = declared
-                    return int(limit_of(self.settings)), setting
-                break
+                return route
+        return None
+
+    def _route_limit(self) -> tuple[int, str]:
+        route = self._route()
+        declared = getattr(getattr(route, "endpoint", None), _ATTRIBUTE, None)
+        if declared is not None:
+            limit_of, setting = declared
+            return int(limit_of(self.settings)), setting
         return self.settings.server.max_body_bytes, "MODELYARD_SERVER__MAX_BODY_BYTES"
+
+
+def _needs_credentials(route: RouteContext | None) -> bool:
+    """True when the route declares a security scheme (its OpenAPI ``security``): a request
+    without credentials gets the 401 it would get anyway, not a 413 about its size."""
+    root = getattr(route, "dependant", None)  # an included route's context has it too
+    if not isinstance(root, Dependant):
+        return False
+    pending: list[Dependant] = [root]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, SecurityBase):
+            return True
+        pending.extend(dependant.dependencies)
+    return False

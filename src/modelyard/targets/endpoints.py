@@ -129,8 +129,10 @@ async def push_metrics(target: TargetRef, principal: Editor, request: Request) -
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send the batch as application/json.")
-    # At most server.max_push_bytes arrive (the body limit counts them).
-    body = await request.body()
+    # At most server.max_push_bytes arrive (the body limit counts them), into one buffer.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
     from starlette.concurrency import run_in_threadpool
 
     def write() -> dict[str, Any]:

@@ -172,7 +172,7 @@ def _ts_ms(value: float | dt.datetime) -> int:
     return int(value * 1000)
 
 
-def ingest_push(store: MetricStore, target: Target, body: bytes) -> dict[str, int]:
+def ingest_push(store: MetricStore, target: Target, body: bytes | bytearray) -> dict[str, int]:
     """Validate a pushed batch and write it in one transaction.
 
     Samples stamped outside what the store keeps (older than the raw retention, or more than

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, OUT_DIR, VENV_BIN, start_modelyard
 
-from modelyard.cli.datasets import upload_file
+from modelyard.client import Client
 
 EVIDENTLY_VENV = BENCH_DIR / ".venv-evidently"
 NUMERIC = [f"n{i:02d}" for i in range(20)]
@@ -222,8 +222,9 @@ def through_api(reference: Path, current: Path) -> dict[str, Any]:
     with start_modelyard(timeout=120) as server:
         client = httpx.Client(base_url=server.url, headers=server.headers(), timeout=600)
         started = time.perf_counter()
-        for path in (reference, current):
-            upload_file(client, path, name=path.stem, chunk_bytes=16 * MIB)
+        with Client(server.url, server.token, timeout=600) as uploader:
+            for path in (reference, current):
+                uploader.datasets.upload(path, name=path.stem, chunk_bytes=16 * MIB)
         upload_s = time.perf_counter() - started
         idle_rss = server.rss_mb()
         peak = [idle_rss]

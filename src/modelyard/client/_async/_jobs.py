@@ -183,9 +183,10 @@ class AsyncEvaluations:
         self, evaluation_id: int, *, progress: JobProgress | None = None
     ) -> EvaluationOut:
         """Follow the evaluation's job until it ends; returns the evaluation with its metrics
-        (or its ``error``). ``progress(job)`` at each change of the job."""
+        (or its ``error``). ``progress(job)`` with the job's state at once (its last one if it
+        has ended already), then at each change."""
         evaluation = await self.get(evaluation_id)
-        if evaluation.job_id is not None and evaluation.status not in _DONE:
+        if evaluation.job_id is not None and (progress or evaluation.status not in _DONE):
             await self._jobs.wait(evaluation.job_id, progress=progress)
             evaluation = await self.get(evaluation_id)
         return evaluation
@@ -259,8 +260,9 @@ class AsyncDrift:
         return await self._http.call(DriftOut, "POST", f"/api/drift/{int(drift_id)}/cancel")
 
     async def wait(self, drift_id: int, *, progress: JobProgress | None = None) -> DriftOut:
+        """Like :meth:`AsyncEvaluations.wait`, for a drift check."""
         check = await self.get(drift_id)
-        if check.job_id is not None and check.status not in _DONE:
+        if check.job_id is not None and (progress or check.status not in _DONE):
             await self._jobs.wait(check.job_id, progress=progress)
             check = await self.get(drift_id)
         return check

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from modelyard.config import Settings
 from modelyard.datasets import service as datasets_service
@@ -26,7 +27,7 @@ from modelyard.evaluations import service as evaluations_service
 from modelyard.kit import migrate
 from modelyard.kit.db import Database
 from modelyard.kit.errors import NotFound
-from modelyard.models import ModelVersion, RegisteredModel
+from modelyard.models import Dataset, ModelVersion, RegisteredModel
 from modelyard.registry import service as registry
 from modelyard.registry.schemas import ModelCreate, VersionCreate
 from modelyard.storage import open_store
@@ -134,6 +135,20 @@ def _validation_csv(table: dict[str, Any], kinds: list[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
+def _free_dataset_name(session: Session, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... when validations in the same second took it."""
+    taken = set(
+        session.scalars(
+            sa.select(Dataset.name).where(Dataset.name.startswith(base, autoescape=True))
+        )
+    )
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
     """Register the table; returns the dataset and the evaluation of each model kind."""
     settings = Settings()
@@ -144,6 +159,8 @@ def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str,
     raw = store.temp_path()
     raw.write_bytes(_validation_csv({"rows": rows}, kinds))
     db = _database()
+    with db.session() as session:
+        name = _free_dataset_name(session, f"smax-validation-{stamp}")
     try:
         dataset = datasets_service.register_file(
             db,
@@ -152,7 +169,7 @@ def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str,
             sha256=sha256_of(raw),
             size=raw.stat().st_size,
             filename="smax-validation.csv",
-            name=f"smax-validation-{stamp}",
+            name=name,
             description=f"S_max measured with db_bench (Luo & Carey bisection), profile {table.get('profile')}",
             claims=Claims(format="csv", compression="none", source="modelyard smax validate"),
             actor=ACTOR,

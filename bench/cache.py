@@ -7,7 +7,7 @@ HTTP part: one SQLite home seeded with ``--evaluations`` succeeded evaluations (
 versions on one dataset), served by ``modelyard serve --workers 1`` three times: cache off,
 ``mem://`` and Redis client-side (db 14, a key prefix of its own, removed at the end). For
 each endpoint it prints p50/p95 of sequential requests: ``hit`` repeats one query, ``miss``
-asks a new ``limit`` each time (the generation read plus the full computation).
+asks a new metric each time (the generation read plus the full computation).
 
 Prediction part: one ``smax_resource`` prediction computed, then asked again of the same
 ``Predictor`` (first level), then asked of a fresh ``Predictor`` sharing the Redis cache (what
@@ -122,7 +122,6 @@ def http_part(requests: int, evaluations: int) -> None:
         },
     }
     endpoints = {
-        "leaderboard": ("/api/analytics/leaderboard", {"dataset": "bench-ds", "metric": "mape"}),
         "trend": ("/api/models/bench-m0/metrics", {"metric": "mape"}),
     }
     rows = []
@@ -137,10 +136,8 @@ def http_part(requests: int, evaluations: int) -> None:
                 floor.append(measure(client, "/healthz", [{}] * requests)["p50_ms"])
                 for name, (path, base) in endpoints.items():
                     hit = measure(client, path, [base] * requests)
-                    if name == "leaderboard":
-                        varied = [{**base, "limit": 1 + i % 500} for i in range(requests)]
-                    else:  # a new metric name is a new key
-                        varied = [{**base, "metric": f"m{i}"} for i in range(requests)]
+                    # a new metric name is a new key
+                    varied = [{**base, "metric": f"m{i}"} for i in range(requests)]
                     miss = measure(client, path, varied) if mode != "off" else hit
                     rows.append((name, mode, hit, miss))
     print(f"\nHTTP floor (GET /healthz p50 per server): {', '.join(f'{f:.2f}' for f in floor)} ms")
@@ -172,8 +169,6 @@ def in_process_part(evaluations: int) -> None:
     import asyncio
     import tempfile
 
-    from modelyard.analytics import service as analytics
-    from modelyard.analytics._cached import leaderboard_key
     from modelyard.cache import Cache
     from modelyard.evaluations import service as evaluations_service
     from modelyard.evaluations._cached import trend_key
@@ -196,10 +191,6 @@ def in_process_part(evaluations: int) -> None:
         await cache.start()
         with db.session() as s:
             cases = {
-                "leaderboard": (
-                    lambda: json_bytes(analytics.leaderboard(s, "bench-ds", "mape", 20)),
-                    lambda: leaderboard_key(s, "bench-ds", "mape", 20)[1],
-                ),
                 "trend": (
                     lambda: json_bytes(evaluations_service.trend(s, "bench-m0", "mape", None)),
                     lambda: trend_key(s, "bench-m0", "mape", None)[1],

@@ -20,7 +20,7 @@ from modelyard.config import CacheSettings, Settings
 from tests.conftest import REDIS_URL, Api
 from tests.evaluations.test_api import SMALL_CSV, dataset, evaluate, linear_model, wait_for
 
-LEADERBOARD = "analytics.leaderboard"
+TREND = "evaluations.trend"
 PREVIEW = "datasets.preview"
 
 
@@ -104,19 +104,19 @@ def test_a_write_in_one_instance_is_seen_by_the_other(
     linear_model(a, model, 2.0, 2.0)
     _evaluated(a, f"{model}/1", data)
 
-    misses = _count(LEADERBOARD, "miss")
     assert _ranked(b, name) == [(model, 1)]
-    assert _count(LEADERBOARD, "miss") == misses + 1
-    hits = _count(LEADERBOARD, "hit")
-    assert _ranked(b, name) == [(model, 1)]
-    assert _count(LEADERBOARD, "hit") == hits + 1
-    assert _ranked(a, name) == [(model, 1)]
+    misses = _count(TREND, "miss")
+    assert _trend(b, model) == [1]
+    assert _count(TREND, "miss") == misses + 1
+    hits = _count(TREND, "hit")
+    assert _trend(b, model) == [1]
+    assert _count(TREND, "hit") == hits + 1
+    assert _trend(a, model) == [1]
     if cache_settings.url and cache_settings.url.startswith("redis"):
         # A found what B computed: no second computation anywhere
-        assert _count(LEADERBOARD, "miss") == misses + 1
+        assert _count(TREND, "miss") == misses + 1
     else:
-        assert _count(LEADERBOARD, "miss") == misses + 2
-    assert _trend(b, model) == [1]
+        assert _count(TREND, "miss") == misses + 2
 
     _evaluated(a, f"{model}/2", data)  # a job run by instance A
     assert sorted(_ranked(b, name)) == [(model, 1), (model, 2)]
@@ -143,12 +143,12 @@ def test_a_disabled_cache_passes_through(
         linear_model(api, model)
         linear_model(api, model, 2.0, 2.0)
         _evaluated(api, f"{model}/1", data)
-        counted = [_count(LEADERBOARD, r) for r in ("hit", "miss", "shared")]
-        assert _ranked(api, name) == [(model, 1)]
-        assert _ranked(api, name) == [(model, 1)]
+        counted = [_count(TREND, r) for r in ("hit", "miss", "shared")]
+        assert _trend(api, model) == [1]
+        assert _trend(api, model) == [1]
         _evaluated(api, f"{model}/2", data)
-        assert sorted(_ranked(api, name)) == [(model, 1), (model, 2)]
-        assert [_count(LEADERBOARD, r) for r in ("hit", "miss", "shared")] == counted
+        assert _trend(api, model) == [1, 2]
+        assert [_count(TREND, r) for r in ("hit", "miss", "shared")] == counted
 
 
 def test_a_preview_is_cached_until_its_dataset_is_deleted(

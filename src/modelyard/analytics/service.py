@@ -26,6 +26,7 @@ from modelyard.models import (
     Deployment,
     DeploymentSwitch,
     Evaluation,
+    EvaluationScore,
     Job,
     ModelVersion,
     RegisteredModel,
@@ -61,6 +62,8 @@ def _sort_key(direction: str, value: float) -> float:
 
 
 def leaderboard(session: Session, dataset: str, metric: str, limit: int) -> dict[str, Any]:
+    """The ``limit`` best versions on ``dataset`` by ``metric``, each by its latest succeeded
+    evaluation there: the first rows of the scores index (``evaluation_scores``)."""
     direction = metric_rules.direction(metric)
     if direction is None:
         known = sorted(metric_rules.LOWER_IS_BETTER | metric_rules.HIGHER_IS_BETTER)
@@ -68,32 +71,30 @@ def leaderboard(session: Session, dataset: str, metric: str, limit: int) -> dict
     found = datasets_service.get_by_reference(session, dataset)
     rows = session.execute(
         sa.select(
-            Evaluation.id,
-            Evaluation.model_name,
-            Evaluation.version,
-            Evaluation.dataset_name,
-            Evaluation.metrics,
-            Evaluation.finished_at,
+            EvaluationScore.model_name,
+            EvaluationScore.version,
+            EvaluationScore.value,
+            EvaluationScore.evaluation_id,
+            EvaluationScore.finished_at,
         )
-        .where(Evaluation.dataset_id == found.id, Evaluation.status == "succeeded")
-        .order_by(Evaluation.finished_at.desc(), Evaluation.id.desc())
+        .where(EvaluationScore.dataset_id == found.id, EvaluationScore.metric == metric)
+        .order_by(
+            EvaluationScore.rank,
+            EvaluationScore.finished_at.desc(),
+            EvaluationScore.evaluation_id.desc(),
+        )
+        .limit(limit)
     ).all()
-    scored = [
-        (value, row)
-        for row in _latest_per_version(rows)
-        if (value := _metric(row, metric)) is not None
-    ]
-    scored.sort(key=lambda pair: _sort_key(direction, pair[0]))
     entries = [
         {
             "rank": rank,
             "model": row.model_name,
             "version": row.version,
-            "value": value,
-            "evaluation_id": row.id,
+            "value": row.value,
+            "evaluation_id": row.evaluation_id,
             "evaluated_at": row.finished_at,
         }
-        for rank, (value, row) in enumerate(scored[:limit], start=1)
+        for rank, row in enumerate(rows, start=1)
     ]
     return {"dataset": found.name, "metric": metric, "direction": direction, "entries": entries}
 

@@ -24,6 +24,7 @@ from modelyard.registry.metrics import CLOSER_TO_ZERO_IS_BETTER as CLOSER_TO_ZER
 from modelyard.registry.metrics import HIGHER_IS_BETTER as HIGHER_IS_BETTER
 from modelyard.registry.metrics import LOWER_IS_BETTER as LOWER_IS_BETTER
 from modelyard.registry.metrics import direction as direction
+from modelyard.registry.metrics import rank_of as rank_of
 
 if TYPE_CHECKING:
     # numpy (about 10 MB) is imported by the functions that compute, so that importing the

@@ -29,6 +29,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record
 from modelyard.datasets import service as datasets_service
 from modelyard.datasets.store import DatasetStore
+from modelyard.evaluations import _scores
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.evaluations.schemas import EvaluationCreate
 from modelyard.jobs import service as jobs_service
@@ -277,6 +278,7 @@ def complete(session: Session, evaluation_id: int, outcome: Outcome) -> None:
     row.progress = 1.0
     row.finished_at = utcnow()
     session.flush()
+    _scores.record(session, row)
     headline = {
         f"{name}@{row.dataset_name}": value
         for name in metric_rules.HEADLINE.get(row.task, ())

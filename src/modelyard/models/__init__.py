@@ -11,7 +11,7 @@ from modelyard.models.audit import AuditEntry
 from modelyard.models.datasets import Dataset, DatasetUpload
 from modelyard.models.deployments import Deployment, DeploymentSwitch
 from modelyard.models.drift import DriftCheck
-from modelyard.models.evaluations import Evaluation
+from modelyard.models.evaluations import Evaluation, EvaluationScore
 from modelyard.models.jobs import Job
 from modelyard.models.logins import LoginAttempt
 from modelyard.models.metrics import MetricPoint, MetricRollup, MetricRollupState, MetricSeries
@@ -45,6 +45,7 @@ __all__ = [
     "DeploymentSwitch",
     "DriftCheck",
     "Evaluation",
+    "EvaluationScore",
     "Job",
     "LoginAttempt",
     "MetricPoint",

@@ -54,3 +54,32 @@ class Evaluation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+class EvaluationScore(Base):
+    """One rankable score of a version's latest succeeded evaluation on a dataset.
+
+    The leaderboard's index: ranking a dataset reads the first rows of
+    ``(dataset_id, metric, rank)`` instead of every evaluation's metrics. ``rank`` is the
+    value ordered so that smaller is better (the value, its negation or its distance from
+    zero, as the metric's direction says). Written when an evaluation succeeds
+    (``evaluations.service.complete``): the newest evaluation of a (model, version, dataset)
+    replaces the older one's scores. Keyed by the model's name and version number, kept as
+    text like the evaluation's, so a deleted version's last scores stay ranked as before.
+    """
+
+    __tablename__ = "evaluation_scores"
+    __table_args__ = (sa.Index("ix_evaluation_scores_rank", "dataset_id", "metric", "rank"),)
+
+    dataset_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(sa.Float)
+    rank: Mapped[float] = mapped_column(sa.Float)
+    evaluation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
+    finished_at: Mapped[dt.datetime]

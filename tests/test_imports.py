@@ -2,7 +2,8 @@
 
 The numeric and data libraries (numpy, pyarrow, scikit-learn, ...) load with the first job or
 request that computes, not with the server; the Redis and PostgreSQL drivers load only when
-the settings name them. huey and cashews import those drivers for themselves, so they are
+the settings name them; the command line's libraries (typer, click, rich) and httpx never
+load in the server. huey and cashews import those drivers for themselves, so they are
 imported with the drivers hidden (:mod:`modelyard.kit.optional_imports`), and the second test
 checks that a Redis or PostgreSQL queue and a Redis cache still work after that.
 """
@@ -33,8 +34,12 @@ NOT_AT_IDLE = (
     "redis",
     "psycopg",
     "weasyprint",
+    # the command line's libraries: `modelyard serve` execs a fresh interpreter for the server
+    "typer",
+    "click",
+    "rich",
+    "httpx",
 )
-# httpx is not listed: the TestClient that drives the app here imports it itself
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -54,18 +59,41 @@ def _run(code: str, home: Path, **env: str) -> dict[str, object]:
 
 
 def test_idle_server_has_not_imported_data_libraries_or_unused_drivers(tmp_path: Path) -> None:
+    """Driven over plain ASGI calls: a TestClient would import httpx (and httpx its command
+    line's click and rich) itself."""
     url = f"sqlite:///{tmp_path / 'modelyard.db'}"
     migrate.upgrade(url)
     loaded = _run(
         f"""
-        import json, sys, time
-        from fastapi.testclient import TestClient
+        import asyncio, json, sys
         from modelyard.app import create_app
 
-        with TestClient(create_app()) as client:  # the lifespan: job workers, live loops
-            assert client.get("/healthz").status_code == 200
-            assert client.get("/login").status_code == 200  # the web UI's templates
-            time.sleep(1.5)  # the background loops' first ticks
+        async def get(app, path):
+            sent = []
+            scope = {{
+                "type": "http", "asgi": {{"version": "3.0"}}, "http_version": "1.1",
+                "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+                "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+            }}
+
+            async def receive():
+                return {{"type": "http.request", "body": b"", "more_body": False}}
+
+            async def send(message):
+                sent.append(message)
+
+            await app(scope, receive, send)
+            return sent[0]["status"]
+
+        async def main():
+            app = create_app()
+            async with app.router.lifespan_context(app):  # job workers, live loops
+                assert await get(app, "/healthz") == 200
+                assert await get(app, "/login") == 200  # the web UI's templates
+                await asyncio.sleep(1.5)  # the background loops' first ticks
+
+        asyncio.run(main())
         print(json.dumps(sorted(m for m in {NOT_AT_IDLE!r} if m in sys.modules)))
         """,
         tmp_path,

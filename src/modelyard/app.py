@@ -31,6 +31,7 @@ from modelyard.kit.openapi import document_problems, operation_id
 from modelyard.kit.streams import StreamLimiter
 from modelyard.registry import CachedReads
 from modelyard.registry.artifacts import ArtifactStore
+from modelyard.serving import PredictionLog
 from modelyard.storage import check_at_start, open_store
 from modelyard.telemetry import QueryProfiler, Sampler
 from modelyard.telemetry import install as install_telemetry
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.readiness.add("store", app.state.store.check)
         app.state.artifacts = ArtifactStore.of(app.state.store, settings)
         app.state.datasets = DatasetStore.of(app.state.store, settings)
+        app.state.prediction_log = PredictionLog(db, app.state.datasets, settings.serving)
         if settings.profile_queries:
             app.state.query_profiler = QueryProfiler()
             app.state.query_profiler.attach(db.engine)
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.alerts is not None:
                 app.state.alerts.stop()
             live.stop_live(app.state.live)
+            await anyio.to_thread.run_sync(app.state.prediction_log.close)
             await jobs_runtime.stop_embedded(app.state.jobs)
             await app.state.cache.close()
             sampler.stop()

@@ -153,6 +153,14 @@ class ServingSettings(BaseModel):
     """Largest prediction request body; a larger one is a 413 before it is read whole."""
     models_cached: int = 8
     """Loaded versions kept in memory per process for online predictions."""
+    log_batch_rows: int = Field(default=10_000, ge=1)
+    """Logged predictions (models with prediction logging on) become a dataset once this many
+    rows wait in a process..."""
+    log_flush_seconds: float = Field(default=300.0, gt=0)
+    """...or once the oldest of them waited this long."""
+    log_max_buffered_rows: int = Field(default=200_000, ge=1)
+    """Rows of one model a process keeps while its datasets cannot be written; further rows
+    are not logged (and counted as dropped)."""
 
 
 class ImportSettings(BaseModel):

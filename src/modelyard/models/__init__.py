@@ -24,6 +24,7 @@ from modelyard.models.registry import (
     VersionTag,
 )
 from modelyard.models.reports import Report
+from modelyard.models.serving import PredictionLogSetting
 from modelyard.models.targets import Target
 from modelyard.models.tuning import TuningRecord
 from modelyard.models.users import ApiToken, User
@@ -55,6 +56,7 @@ __all__ = [
     "ModelAlias",
     "ModelTag",
     "ModelVersion",
+    "PredictionLogSetting",
     "RegisteredModel",
     "Report",
     "Target",

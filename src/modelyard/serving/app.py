@@ -25,10 +25,12 @@ from starlette.responses import Response
 from modelyard import __version__
 from modelyard.auth.deps import Viewer
 from modelyard.config import Settings, get_settings
+from modelyard.datasets.store import DatasetStore
 from modelyard.kit.db import Database
 from modelyard.kit.errors import NotFound, install_handlers
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.service import parse_reference
+from modelyard.serving._log import PredictionLog
 from modelyard.serving.endpoints import answer
 from modelyard.storage import open_store
 
@@ -47,14 +49,18 @@ def create_serving_app(settings: Settings | None = None, ref: str | None = None)
         app.state.db = db
         app.state.store = open_store(settings)
         app.state.artifacts = ArtifactStore.of(app.state.store, settings)
+        app.state.prediction_log = PredictionLog(
+            db, DatasetStore.of(app.state.store, settings), settings.serving
+        )
         from modelyard.serving import service
 
         # load the version now: the first request should not pay for it
-        resolved = await run_in_threadpool(service.resolve, db, served)
-        await run_in_threadpool(service.load, resolved, app.state.artifacts)
+        resolution = await run_in_threadpool(service.resolve, db, served)
+        await run_in_threadpool(service.load, resolution.version, app.state.artifacts)
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.prediction_log.close)
             db.dispose()
 
     app = FastAPI(

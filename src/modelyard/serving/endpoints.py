@@ -16,10 +16,13 @@ from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from modelyard.auth.deps import Viewer
+from modelyard.auth.deps import Editor, Viewer
+from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import PayloadTooLarge
 from modelyard.kit.openapi import problems
 from modelyard.registry import generation
+from modelyard.serving import _log
+from modelyard.serving.schemas import PredictionLogFlushed, PredictionLogOut, PredictionLogUpdate
 
 if TYPE_CHECKING:
     from modelyard.flavors import LoadedModel
@@ -130,10 +133,12 @@ async def answer(request: Request, ref: str) -> Response:
     body = await _body(request, settings.serving.max_request_bytes)
     state = _state(request)
     now = await generation(database)
-    resolved = state.references.get(now, ref)
-    if resolved is None:
-        resolved = await run_in_threadpool(service.resolve, database, ref)
-        state.references.put(now, ref, resolved)
+    resolution = state.references.get(now, ref)
+    if resolution is None:
+        resolution = await run_in_threadpool(service.resolve, database, ref)
+        state.references.put(now, ref, resolution)
+    resolved = resolution.version
+    log = request.app.state.prediction_log if resolution.logged else None
     key = (resolved.version_id, resolved.artifact_sha256)
     model = state.model(key)
     if model is None:
@@ -143,11 +148,58 @@ async def answer(request: Request, ref: str) -> Response:
     content_type = request.headers.get("content-type", "application/json")
     answer: dict[str, Any]
     if len(body) <= INLINE_BYTES:
-        answer = service.predict(served, body, content_type)
+        answer = service.predict(served, body, content_type, log)
     else:
-        answer = await run_in_threadpool(service.predict, served, body, content_type)
+        answer = await run_in_threadpool(service.predict, served, body, content_type, log)
     return Response(
         orjson.dumps(answer),
         media_type="application/json",
         headers={"X-Modelyard-Version": f"{resolved.model}/{resolved.version}"},
     )
+
+
+# --- prediction logging --------------------------------------------------------------------
+
+ModelName = Annotated[str, Path(description="The model's name.", max_length=200)]
+
+
+def _log_out(request: Request, found: dict[str, Any]) -> dict[str, Any]:
+    log: _log.PredictionLog = request.app.state.prediction_log
+    buffered, dropped = log.buffered(found["model"])
+    return found | {
+        "buffered_rows": buffered,
+        "dropped_rows": dropped,
+        "batch_rows": log.settings.log_batch_rows,
+        "flush_seconds": log.settings.log_flush_seconds,
+    }
+
+
+@router.get("/models/{name}/prediction-log", response_model=PredictionLogOut)
+def get_prediction_log(
+    request: Request, name: ModelName, _: Viewer, session: DbSession
+) -> dict[str, Any]:
+    """Show whether a model's predict requests are logged to datasets."""
+    return _log_out(request, _log.setting(session, name))
+
+
+@router.put("/models/{name}/prediction-log", response_model=PredictionLogOut)
+def set_prediction_log(
+    request: Request,
+    name: ModelName,
+    data: PredictionLogUpdate,
+    user: Editor,
+    session: DbSession,
+) -> dict[str, Any]:
+    """Switch the logging of a model's predict requests (inputs and outputs) on or off."""
+    return _log_out(request, _log.set_enabled(session, name, data.enabled, actor=user.name))
+
+
+@router.post("/models/{name}/prediction-log/flush", response_model=PredictionLogFlushed)
+def flush_prediction_log(
+    request: Request, name: ModelName, _: Editor, session: DbSession
+) -> dict[str, Any]:
+    """Turn this process's logged rows of a model into a dataset now."""
+    _log.setting(session, name)  # a 404 for an unknown model
+    log: _log.PredictionLog = request.app.state.prediction_log
+    dataset = log.flush(name)
+    return {"model": name, "datasets": [dataset] if dataset else []}

@@ -23,9 +23,17 @@ from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest
 from modelyard.registry import service as registry
 from modelyard.registry.artifacts import ArtifactStore
-from modelyard.serving import _bodies
+from modelyard.serving import _bodies, _log
 
 MAX_REFERENCES = 1024
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A reference's version, and whether the model's predictions are logged."""
+
+    version: registry.ResolvedVersion
+    logged: bool
 
 
 @dataclass(frozen=True)
@@ -39,15 +47,15 @@ class References:
 
     def __init__(self) -> None:
         self.generation: Any = None
-        self.found: OrderedDict[str, registry.ResolvedVersion] = OrderedDict()
+        self.found: OrderedDict[str, Resolution] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, generation: Any, ref: str) -> registry.ResolvedVersion | None:
+    def get(self, generation: Any, ref: str) -> Resolution | None:
         if generation != self.generation:
             return None
         return self.found.get(ref)
 
-    def put(self, generation: Any, ref: str, resolved: registry.ResolvedVersion) -> None:
+    def put(self, generation: Any, ref: str, resolved: Resolution) -> None:
         with self.lock:
             if self.generation != generation:
                 self.generation, self.found = generation, OrderedDict()
@@ -56,9 +64,10 @@ class References:
                 self.found.popitem(last=False)
 
 
-def resolve(database: Database, ref: str) -> registry.ResolvedVersion:
+def resolve(database: Database, ref: str) -> Resolution:
     with database.session() as session:
-        return registry.resolve(session, ref)
+        version = registry.resolve(session, ref)
+        return Resolution(version, _log.is_logged(session, version.model))
 
 
 def load(resolved: registry.ResolvedVersion, artifacts: ArtifactStore) -> flavors.LoadedModel:
@@ -91,9 +100,12 @@ def _refusal(inputs: dict[str, np.ndarray], exc: Exception) -> BadRequest:
     return BadRequest(f"The model could not predict on these rows: {exc}")
 
 
-def predict(served: Served, body: bytes, content_type: str) -> dict[str, Any]:
+def predict(
+    served: Served, body: bytes, content_type: str, log: _log.PredictionLog | None = None
+) -> dict[str, Any]:
     """The answer to one request: ``predictions`` (as ``mlflow models serve`` names them), and
-    for classifiers with probabilities ``scores`` in ``classes`` order."""
+    for classifiers with probabilities ``scores`` in ``classes`` order. With ``log``, the
+    body's columns and the predictions are kept for the model's prediction log."""
     model = served.model
     columns = _bodies.parse(body, content_type, model.features)
     _bodies.check_features(columns, model.features)
@@ -105,6 +117,8 @@ def predict(served: Served, body: bytes, content_type: str) -> dict[str, Any]:
         raise
     except (ValueError, TypeError) as exc:
         raise _refusal(inputs, exc) from exc
+    if log is not None:
+        log.add(served.resolved.model, served.resolved.version, columns, prediction.values)
     answer: dict[str, Any] = {
         "predictions": _plain(prediction.values),
         "model": served.resolved.model,

@@ -184,6 +184,28 @@ def test_a_chunked_upload(editor: Api, unique: str) -> None:
     assert editor.get(f"/datasets/uploads/{upload_id}").status_code == 404
 
 
+def test_a_completing_upload_shows_how_far_its_conversion_went(
+    editor: Api,
+    database,
+    unique: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """What the upload page's conversion bar polls: ``converted`` on the upload, written by
+    the conversion (at most every quarter second), null while chunks still arrive."""
+    from modelyard.datasets.service import ConversionProgress
+
+    created = editor.post("/datasets/uploads", json={"filename": "p.csv", "name": f"p-{unique}"})
+    upload_id = created.json()["id"]
+    assert created.json()["converted"] is None
+    progress = ConversionProgress(database, upload_id, every=0)
+    progress(1234, 5000)
+    assert editor.get(f"/datasets/uploads/{upload_id}").json()["converted"] == 1234
+    throttled = ConversionProgress(database, upload_id, every=3600)
+    throttled(10, 5000)  # the first is written...
+    throttled(4000, 5000)  # ...the next within the interval is not
+    assert editor.get(f"/datasets/uploads/{upload_id}").json()["converted"] == 10
+    assert editor.delete(f"/datasets/uploads/{upload_id}").status_code == 204
+
+
 def _send_then_disconnect(api: Api, path_and_query: str, first: bytes, length: int) -> int | None:
     """Drive the ASGI app as a server would when a client's connection breaks mid-body."""
     path, _, query = path_and_query.partition("?")

@@ -219,3 +219,36 @@ def test_json_lines_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.Monk
     result, table = run(tmp_path, "long.jsonl", data)
     assert result.row_count == 2
     assert len(table.column("note").to_pylist()[1]) == 5000
+
+
+@pytest.mark.parametrize("filename", ["big.csv", "big.csv.gz", "big.jsonl", "big.parquet"])
+def test_the_conversion_reports_its_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filename: str
+) -> None:
+    """The page's conversion bar: bytes of the uploaded file read, rising, up to its size."""
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 4096)
+    rows = 20_000
+    table = pa.table({"a": list(range(rows)), "b": [i * 0.5 for i in range(rows)]})
+    if filename.startswith("big.csv"):
+        data = b"a,b\n" + b"".join(b"%d,%s\n" % (i, repr(i * 0.5).encode()) for i in range(rows))
+        data = gzip.compress(data) if filename.endswith(".gz") else data
+    elif filename == "big.jsonl":
+        data = b"".join(b'{"a": %d, "b": %s}\n' % (i, repr(i * 0.5).encode()) for i in range(rows))
+    else:
+        data = _parquet_bytes(table)
+    raw = tmp_path / "upload.bin"
+    raw.write_bytes(data)
+    seen: list[tuple[int, int]] = []
+    result = ingest(
+        raw,
+        tmp_path / "out.parquet",
+        filename=filename,
+        claims=merge_claims(filename, None, None),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert result.row_count == rows
+    assert len(seen) >= 2, seen
+    assert {total for _, total in seen} == {len(data)}
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[0] > 0 and done[-1] <= len(data)
+    assert done[-1] >= len(data) // 2

@@ -108,7 +108,7 @@ def test_upload_a_dataset_in_chunks_with_progress_and_a_resume(
     page.goto("/datasets")
     page.get_by_label("File").set_input_files(str(bad))
     page.get_by_role("button", name="Upload").click()
-    sync_api.expect(page.locator("#flash .flash-error")).to_contain_text("parquet")
+    sync_api.expect(page.locator("#upload-form [data-upload-error]")).to_contain_text("parquet")
     assert page.url == server["base"] + "/datasets"
     sync_api.expect(page.get_by_role("button", name="Upload")).to_be_enabled()
     page.screenshot(path=str(server["home"] / "dataset-error.png"), full_page=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -77,8 +78,31 @@ def test_list_detail_and_compare(
     assert (
         f'href="/evaluations/{evaluations[1]}"' in compared.text and ">rmse</th>" in compared.text
     )
-    one = client.get("/evaluations/compare", params={"ids": str(evaluations[0])})
-    assert one.status_code == 400 and "two or more" in one.text
+    # one pick: the list again (its filter kept), the tick kept, the reason by the button
+    one = client.get(
+        "/evaluations/compare", params={"ids": str(evaluations[0]), "model": model_name}
+    )
+    assert one.status_code == 400
+    assert re.search(r'<p id="compare-error"[^>]*>Tick two or more', one.text)
+    assert f'value="{evaluations[0]}" id="cmp-{evaluations[0]}" checked' in one.text
+    assert f'value="{evaluations[1]}" id="cmp-{evaluations[1]}" aria-label' in one.text
+    assert f'<input type="hidden" name="model" value="{model_name}">' in one.text
+    gone = client.get("/evaluations/compare", params={"ids": f"{evaluations[0]},999999999"})
+    assert gone.status_code == 404 and 'id="compare-error"' in gone.text
+    # with htmx the list is not replaced: the reason alone, or the way to the comparison
+    htmx = {"HX-Request": "true"}
+    one = client.get("/evaluations/compare", params={"ids": str(evaluations[0])}, headers=htmx)
+    assert one.status_code == 400 and one.headers["HX-Retarget"] == "#compare-error"
+    assert one.text.startswith('<p id="compare-error"') and "Tick two or more" in one.text
+    two = client.get(
+        "/evaluations/compare",
+        params=[("ids", str(evaluations[0])), ("ids", str(evaluations[1]))],
+        headers=htmx,
+    )
+    assert two.status_code == 204
+    assert two.headers["HX-Redirect"] == (
+        f"/evaluations/compare?ids={evaluations[0]}%2C{evaluations[1]}"
+    )
 
 
 def test_model_page_links_to_its_evaluations(

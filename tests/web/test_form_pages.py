@@ -107,6 +107,41 @@ def test_upload_form_streams_a_dataset_for_editors(
     assert editor.get("/datasets", params={"q": f"bad-{unique}"}).json()["items"] == []
 
 
+def test_a_refused_plain_upload_keeps_the_form_and_says_why_by_the_button(
+    browser_for: Callable[..., TestClient], editor: Api, unique: str
+) -> None:
+    """Without JavaScript: an empty file or a bad name comes back as the list page with the
+    form, the message inside it, and what was typed kept; nothing is stored."""
+    client = browser_for("editor")
+    token = _token(client)
+    r = client.post(
+        "/datasets/upload",
+        data={
+            "csrf_token": token,
+            "name": f"empty-{unique}",
+            "description": "kept <b>as typed</b>",
+            "format": "csv",
+        },
+        files={"file": ("empty.csv", b"", "text/csv")},
+    )
+    assert r.status_code == 400, r.text
+    form = r.text[r.text.index('id="upload-form"') :]
+    error = re.search(r"data-upload-error>([^<]*)</p>", form)
+    assert error and "empty" in error.group(1).lower(), form
+    assert f'value="empty-{unique}"' in form
+    assert "kept &lt;b&gt;as typed&lt;/b&gt;</textarea>" in form
+    assert '<option value="csv" selected>' in form
+    r = client.post(
+        "/datasets/upload",
+        data={"csrf_token": token, "name": "-bad name-", "description": "d"},
+        files={"file": ("rows.csv", CSV, "text/csv")},
+    )
+    assert r.status_code == 400 and "A dataset name is 1-200" in r.text
+    assert 'value="-bad name-"' in r.text and 'id="upload-form"' in r.text
+    for prefix in ("empty-", "-bad"):
+        assert editor.get("/datasets", params={"q": prefix + unique}).json()["items"] == []
+
+
 def test_upload_is_refused_to_viewers_and_without_a_token(
     browser_for: Callable[..., TestClient], editor: Api, unique: str
 ) -> None:
@@ -283,7 +318,26 @@ def test_start_an_evaluation_then_see_the_trend(
         headers=HTMX,
     )
     assert bad.status_code == 422 and "has no column" in unescape(bad.text)
-    assert bad.headers["HX-Retarget"] == "#flash"
+    # the message goes inside the form, by its button; the form and its choices stay
+    assert bad.headers["HX-Retarget"] == "#evaluate-error"
+    assert bad.text.startswith('<p id="evaluate-error"')
+    # without JavaScript: the model page again, the form open, the choices kept
+    plain = client.post(
+        f"/models/{model_name}/evaluations",
+        data={
+            "csrf_token": token,
+            "version": "2",
+            "dataset": str(dataset["id"]),
+            "target": "nope",
+            "priority": "low",
+        },
+    )
+    assert plain.status_code == 422 and 'id="evaluate" open' in plain.text
+    form = plain.text[plain.text.index('id="evaluate"') :]
+    error = re.search(r'<p id="evaluate-error"[^>]*>([^<]*)</p>', form)
+    assert error and "has no column" in unescape(error.group(1))
+    assert '<option value="2" selected>' in form and '<option value="low" selected>' in form
+    assert f'<option value="{dataset["id"]}" selected>' in form
 
     page = client.get(f"/models/{model_name}", params={"metric": "mae"}).text
     figure = re.search(r'data-trend="([^"]*)"', page)

@@ -63,6 +63,9 @@ _DECOMPRESSION_HINTS = (
 )
 
 StreamOpener = Callable[[], pa.NativeFile]
+Progress = Callable[[int, int], None]
+"""Told ``(bytes of the uploaded file read so far, its size)`` as a conversion goes on; a
+second pass (a column widened) starts again from 0."""
 
 
 def _ingest_pool() -> pa.MemoryPool:
@@ -85,43 +88,72 @@ class IngestResult:
     stored_bytes: int
 
 
-def ingest(raw: Path, dest: Path, *, filename: str | None, claims: Claims) -> IngestResult:
+def ingest(
+    raw: Path,
+    dest: Path,
+    *,
+    filename: str | None,
+    claims: Claims,
+    progress: Progress | None = None,
+) -> IngestResult:
     """Check ``raw`` and write it as Parquet to ``dest`` (atomically); raise DatasetRejected.
 
     ``raw`` may be moved to ``dest`` (an uncompressed Parquet upload) or left for the caller
-    to delete.
+    to delete. ``progress`` is told how far the pass has read, once per block.
     """
     with raw.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     sniffed = sniff(head, filename, claims)
+    size = raw.stat().st_size
+    reading: list[pa.NativeFile] = []
 
     def open_stream() -> pa.NativeFile:
-        compression = None if sniffed.compression == "none" else sniffed.compression
-        return pa.input_stream(str(raw), compression=compression, buffer_size=1 << 20)
+        # pa.input_stream's layers, keeping the file itself: its position is the progress
+        source = pa.OSFile(str(raw))
+        reading[:] = [source]
+        stream: pa.NativeFile = pa.BufferedInputStream(source, 1 << 20)
+        if sniffed.compression != "none":
+            stream = pa.CompressedInputStream(stream, sniffed.compression)
+        return stream
+
+    def told() -> None:
+        if progress is not None and reading and not reading[0].closed:
+            progress(min(reading[0].tell(), size), size)
 
     partial = dest.with_name(dest.name + ".partial")
     try:
-        return _ingest(raw, dest, partial, sniffed, open_stream)
+        return _ingest(raw, dest, partial, sniffed, open_stream, told, size, progress)
     except OSError as exc:
         note_path(exc, partial)
         raise
 
 
 def _ingest(
-    raw: Path, dest: Path, partial: Path, sniffed: Sniffed, open_stream: StreamOpener
+    raw: Path,
+    dest: Path,
+    partial: Path,
+    sniffed: Sniffed,
+    open_stream: StreamOpener,
+    told: Callable[[], None],
+    size: int,
+    progress: Progress | None,
 ) -> IngestResult:
+    def columns_done(done: int, total: int) -> None:
+        if progress is not None:
+            progress(size * done // max(total, 1), size)
+
     try:
         if sniffed.format == "parquet":
             if sniffed.compression == "none":
-                rows, schema = _check_parquet(raw)
+                rows, schema = _check_parquet(raw, columns_done)
                 os.replace(raw, dest)
             else:
                 _decompress_to(open_stream, partial)
-                rows, schema = _check_parquet(partial)
+                rows, schema = _check_parquet(partial, columns_done)
                 os.replace(partial, dest)
         else:
             convert = _csv_to_parquet if sniffed.format == "csv" else _jsonl_to_parquet
-            rows, schema = convert(open_stream, partial)
+            rows, schema = convert(open_stream, partial, told)
             os.replace(partial, dest)
     finally:
         with suppress(FileNotFoundError):
@@ -171,8 +203,9 @@ def _check_names(names: list[str]) -> None:
 class _ParquetSink:
     """Batches in, row groups of about ``ROW_GROUP_ROWS`` out."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, told: Callable[[], None]) -> None:
         self.path = path
+        self.told = told
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pa.RecordBatch] = []
         self.pending_rows = 0
@@ -190,6 +223,7 @@ class _ParquetSink:
         self.rows += batch.num_rows
         if self.pending_rows >= ROW_GROUP_ROWS:
             self._flush()
+        self.told()
 
     def _flush(self) -> None:
         if not self.pending:
@@ -225,7 +259,9 @@ class _ParquetSink:
 # --- Parquet -------------------------------------------------------------------------------
 
 
-def _check_parquet(path: Path) -> tuple[int, pa.Schema]:
+def _check_parquet(
+    path: Path, columns_done: Callable[[int, int], None] | None = None
+) -> tuple[int, pa.Schema]:
     """Decode every page, one column at a time (memory: one column chunk, not a row group)."""
     try:
         parquet = pq.ParquetFile(str(path), pre_buffer=False)
@@ -237,6 +273,8 @@ def _check_parquet(path: Path) -> tuple[int, pa.Schema]:
             for batch in parquet.iter_batches(batch_size=65_536, columns=[name], use_threads=False):
                 rows += batch.num_rows
             counts.append(rows)
+            if columns_done is not None:
+                columns_done(len(counts), len(schema.names))
     except DatasetRejected:
         raise
     except (pa.ArrowException, OSError) as exc:
@@ -274,12 +312,18 @@ class _Retry(Exception):
     """Restart the CSV pass with other options."""
 
 
-def _csv_to_parquet(open_stream: StreamOpener, target: Path) -> tuple[int, pa.Schema]:
+def _quiet() -> None:
+    pass
+
+
+def _csv_to_parquet(
+    open_stream: StreamOpener, target: Path, told: Callable[[], None] = _quiet
+) -> tuple[int, pa.Schema]:
     column_types: dict[str, pa.DataType] = {}
     newlines_in_values = False
     for _attempt in range(2 * MAX_COLUMNS):
         try:
-            return _csv_pass(open_stream, target, column_types, newlines_in_values)
+            return _csv_pass(open_stream, target, column_types, newlines_in_values, told)
         except _Retry as retry:
             if retry.args and retry.args[0] == "newlines":
                 newlines_in_values = True
@@ -291,8 +335,9 @@ def _csv_pass(
     target: Path,
     column_types: dict[str, pa.DataType],
     newlines_in_values: bool,
+    told: Callable[[], None],
 ) -> tuple[int, pa.Schema]:
-    sink = _ParquetSink(target)
+    sink = _ParquetSink(target, told)
     names: list[str] = []
     try:
         with open_stream() as stream:
@@ -395,12 +440,14 @@ def _first_ragged_row(open_stream: StreamOpener) -> tuple[int, int, int, str] | 
 # --- JSON Lines ----------------------------------------------------------------------------
 
 
-def _jsonl_to_parquet(open_stream: StreamOpener, target: Path) -> tuple[int, pa.Schema]:
+def _jsonl_to_parquet(
+    open_stream: StreamOpener, target: Path, told: Callable[[], None] = _quiet
+) -> tuple[int, pa.Schema]:
     block = BLOCK_BYTES
     schema: pa.Schema | None = None
     for _attempt in range(3):
         try:
-            return _jsonl_pass(open_stream, target, schema, block)
+            return _jsonl_pass(open_stream, target, schema, block, told)
         except pa.ArrowInvalid as exc:
             message = str(exc)
             if "straddl" in message and block < LONG_LINE_BLOCK_BYTES:
@@ -416,9 +463,13 @@ def _jsonl_to_parquet(open_stream: StreamOpener, target: Path) -> tuple[int, pa.
 
 
 def _jsonl_pass(
-    open_stream: StreamOpener, target: Path, schema: pa.Schema | None, block: int
+    open_stream: StreamOpener,
+    target: Path,
+    schema: pa.Schema | None,
+    block: int,
+    told: Callable[[], None],
 ) -> tuple[int, pa.Schema]:
-    sink = _ParquetSink(target)
+    sink = _ParquetSink(target, told)
     parse = (
         pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         if schema is not None

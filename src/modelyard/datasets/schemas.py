@@ -80,6 +80,11 @@ class UploadOut(BaseModel):
     status: Literal["open", "completing"] = Field(
         description="open: taking chunks; completing: being checked and converted."
     )
+    converted: int | None = Field(
+        default=None,
+        description="While completing: bytes of the file checked and converted to Parquet so "
+        "far (of `received`); null before.",
+    )
     chunk_bytes: int = Field(description="A suggested chunk size.")
     created_by: str = Field(description="The user who started it.")
     created_at: dt.datetime = Field(description="When it started (UTC).")

@@ -12,7 +12,9 @@ process can take the next chunk; a chunk counts only once it has fully arrived.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import time
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from modelyard.auth.schemas import Principal, Role
@@ -38,8 +40,10 @@ from modelyard.models import Dataset, DatasetUpload, Evaluation
 from modelyard.storage import ParquetBlob, StoreUnavailable
 
 if TYPE_CHECKING:
-    from modelyard.datasets.ingest import IngestResult
+    from modelyard.datasets.ingest import IngestResult, Progress
     from modelyard.datasets.receive import Received
+
+logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 16 << 20
 UPLOAD_EXPIRY = dt.timedelta(days=7)
@@ -166,6 +170,7 @@ def register_file(
     description: str,
     claims: Claims,
     actor: str,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Check and convert ``raw``, then commit its dataset row; on any failure keep nothing.
 
@@ -180,7 +185,7 @@ def register_file(
         if name is not None:
             with database.session() as session:
                 _check_name(session, name)
-        result = ingest(raw, dest, filename=filename, claims=claims)
+        result = ingest(raw, dest, filename=filename, claims=claims, progress=progress)
         store.put(key, dest)
         stored = True
         with database.session() as session:
@@ -325,6 +330,7 @@ def upload_out(row: DatasetUpload) -> dict[str, Any]:
         "size": row.size,
         "received": row.received,
         "status": row.status,
+        "converted": row.converted,
         "chunk_bytes": CHUNK_BYTES,
         "created_by": row.created_by,
         "created_at": row.created_at,
@@ -440,7 +446,7 @@ def complete_upload(
             session.execute(
                 sa.update(DatasetUpload)
                 .where(DatasetUpload.id == upload_id, DatasetUpload.status == "open")
-                .values(status="completing", updated_at=utcnow())
+                .values(status="completing", converted=0, updated_at=utcnow())
             )
         )
         if not claimed:
@@ -470,6 +476,7 @@ def complete_upload(
             description=snapshot["description"],
             claims=claims,
             actor=principal.name,
+            progress=ConversionProgress(database, upload_id),
         )
     except StoreUnavailable:
         # The bytes are still where they were: the client can complete again later.
@@ -478,7 +485,7 @@ def complete_upload(
             session.execute(
                 sa.update(DatasetUpload)
                 .where(DatasetUpload.id == upload_id)
-                .values(status="open", updated_at=utcnow())
+                .values(status="open", converted=None, updated_at=utcnow())
             )
         raise
     except BaseException:
@@ -486,6 +493,32 @@ def complete_upload(
         raise
     _forget_upload(database, store, upload_id, path)
     return result
+
+
+class ConversionProgress:
+    """Writes how far a completing upload's conversion has gone to its row, at most every
+    ``every`` seconds, for the page (and any client) that polls the upload meanwhile."""
+
+    def __init__(self, database: Database, upload_id: str, every: float = 0.25) -> None:
+        self.database = database
+        self.upload_id = upload_id
+        self.every = every
+        self.last = -every
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        try:
+            with self.database.session() as session:
+                session.execute(
+                    sa.update(DatasetUpload)
+                    .where(DatasetUpload.id == self.upload_id)
+                    .values(converted=done)
+                )
+        except SQLAlchemyError:  # progress is a courtesy: the conversion goes on without it
+            logger.warning("could not record the conversion progress of %s", self.upload_id)
 
 
 def _forget_upload(database: Database, store: DatasetStore, upload_id: str, path: Path) -> None:

@@ -52,6 +52,8 @@ class DatasetUpload(Base):
     received: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     status: Mapped[str] = mapped_column(sa.String(16), default="open")
     """``open`` (accepting chunks) or ``completing`` (being validated)."""
+    converted: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """While completing: bytes of the file checked and converted so far."""
     created_by: Mapped[str] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

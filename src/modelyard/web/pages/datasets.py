@@ -20,11 +20,12 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import RedirectResponse, Response
 
-from modelyard.auth.schemas import Role
+from modelyard.auth.schemas import Principal, Role
 from modelyard.datasets import service as datasets_service
 from modelyard.datasets.receive import dataset_upload_limit, receive_multipart
 from modelyard.datasets.schemas import DATASET_NAME_PATTERN
@@ -68,18 +69,40 @@ def dataset_list(
     back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List datasets, newest first."""
+    context = _list_context(request, session, q=q, cursor=cursor, back=back)
+    template = "datasets/_table.html" if is_htmx(request) else "datasets/list.html"
+    return render(request, template, context, user=user)
+
+
+def _list_context(
+    request: Request, session: Session, *, q: str = "", cursor: str | None = None, back: str = ""
+) -> dict[str, Any]:
     items, next_cursor = datasets_service.list_datasets(
         session, q=q.strip() or None, limit=PAGE_SIZE, cursor=cursor or None
     )
     filters = {"q": q} if q else {}
-    context = {
+    return {
         "datasets": items,
         "q": q,
         "max_bytes": request.app.state.settings.storage.max_dataset_bytes,
+        "upload_values": {},
+        "upload_error": "",
         **pager("/datasets", filters, cursor=cursor, back=back, next_cursor=next_cursor),
     }
-    template = "datasets/_table.html" if is_htmx(request) else "datasets/list.html"
-    return render(request, template, context, user=user)
+
+
+def _refused_upload(
+    request: Request, user: Principal, fields: dict[str, str], status_code: int, detail: str
+) -> Response:
+    """The list page again with the refusal by the upload button and what was typed kept
+    (a browser never keeps the chosen file itself)."""
+    with request.app.state.db.session() as session:
+        context = _list_context(request, session)
+    context["upload_values"] = {
+        key: fields.get(key, "")[:10_000] for key in ("name", "description", "format")
+    }
+    context["upload_error"] = detail
+    return render(request, "datasets/list.html", context, user=user, status_code=status_code)
 
 
 @router.get("/datasets/{dataset_id}")
@@ -142,29 +165,41 @@ async def upload_dataset(request: Request) -> Response:
         if not _token_matches(header or received.fields.get(CSRF_FIELD, ""), expected):
             raise stale
         name = received.fields.get("name", "").strip() or None
-        if name is not None and not re.fullmatch(DATASET_NAME_PATTERN, name):
-            raise PageError(
-                400,
-                "Invalid name",
-                "A dataset name is 1-200 letters, digits, _ . or -, starting with a letter or "
-                "digit; or leave it empty to use the file's name.",
-            )
+        bad_name = name is not None and not re.fullmatch(DATASET_NAME_PATTERN, name)
     except BaseException:
         store.discard(received.path)
         raise
-    fields = received.fields
-    result = await run_in_threadpool(
-        lambda: datasets_service.register_received(
-            request.app.state.db,
-            store,
-            received,
-            name=name,
-            description=fields.get("description", "").strip(),
-            format=fields.get("format") or None,
-            compression=fields.get("compression") or None,
-            actor=user.name,
+    if bad_name:
+        store.discard(received.path)
+        return await run_in_threadpool(
+            _refused_upload,
+            request,
+            user,
+            received.fields,
+            400,
+            "A dataset name is 1-200 letters, digits, _ . or -, starting with a letter or "
+            "digit; or leave it empty to use the file's name.",
         )
-    )
+    fields = received.fields
+    try:
+        result = await run_in_threadpool(
+            lambda: datasets_service.register_received(
+                request.app.state.db,
+                store,
+                received,
+                name=name,
+                description=fields.get("description", "").strip(),
+                format=fields.get("format") or None,
+                compression=fields.get("compression") or None,
+                actor=user.name,
+            )
+        )
+    except ProblemError as exc:
+        if exc.status_code >= 500 or is_htmx(request):
+            raise
+        return await run_in_threadpool(
+            _refused_upload, request, user, fields, exc.status_code, exc.detail
+        )
     target = f"/datasets/{result['id']}"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target, **SECURITY_HEADERS})

@@ -8,14 +8,17 @@ A running evaluation's panel re-fetches itself every two seconds through htmx un
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth.schemas import Principal, Role
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.evaluations import service as evaluations_service
 from modelyard.kit.deps import DbSession
+from modelyard.kit.errors import ProblemError
 from modelyard.web._pager import pager
 from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import FormEditor, PageError, PageUser
@@ -51,6 +54,14 @@ def evaluation_list(
     back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List evaluations, newest first, by model and status."""
+    context = _list_context(session, model, status, cursor, back)
+    template = "evaluations/_table.html" if is_htmx(request) else "evaluations/list.html"
+    return render(request, template, context, user=user)
+
+
+def _list_context(
+    session: Session, model: str, status: str, cursor: str | None, back: str
+) -> dict[str, Any]:
     if status not in STATUSES:
         status = ""
     items, next_cursor = evaluations_service.list_evaluations(
@@ -64,16 +75,17 @@ def evaluation_list(
     )
     filters = {k: v for k, v in {"model": model, "status": status}.items() if v}
     columns = list(dict.fromkeys(m for e in items for m in headline(e)))
-    context = {
+    return {
         "evaluations": items,
         "columns": columns,
         "model": model,
         "status": status,
         "statuses": STATUSES,
+        "cursor": cursor or "",
+        "picked": set(),
+        "compare_error": "",
         **pager("/evaluations", filters, cursor=cursor or None, back=back, next_cursor=next_cursor),
     }
-    template = "evaluations/_table.html" if is_htmx(request) else "evaluations/list.html"
-    return render(request, template, context, user=user)
 
 
 @router.get("/evaluations/compare")
@@ -82,15 +94,42 @@ def compare(
     user: PageUser,
     session: DbSession,
     ids: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+    model: Annotated[str, Query(max_length=300)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     """Put evaluations side by side, best value of each metric marked."""
     try:
         numbers = [int(part) for value in ids for part in value.split(",") if part.strip()]
-    except ValueError as exc:
-        raise PageError(400, "Invalid input", "Pick evaluations by their numbers.") from exc
-    if len(numbers) < 2:
-        raise PageError(400, "Pick two or more", "Tick two or more evaluations to compare.")
-    comparison = evaluations_service.compare(session, numbers)
+        if len(numbers) < 2:
+            raise PageError(400, "Pick two or more", "Tick two or more evaluations to compare.")
+        comparison = evaluations_service.compare(session, numbers)
+    except (ValueError, PageError, ProblemError) as exc:
+        # the list again, with the ticks kept and the reason by the Compare button
+        code = exc.status_code if isinstance(exc, PageError | ProblemError) else 400
+        if code >= 500:
+            raise
+        detail = (
+            exc.detail
+            if isinstance(exc, PageError | ProblemError)
+            else "Pick evaluations by their numbers."
+        )
+        if is_htmx(request):  # the list stays as it is; the reason goes by the button
+            return render(
+                request,
+                "evaluations/_compare_error.html",
+                {"compare_error": detail},
+                user=user,
+                status_code=code,
+                headers={"HX-Retarget": "#compare-error", "HX-Reswap": "outerHTML"},
+            )
+        context = _list_context(session, model, status, cursor, "")
+        context["picked"] = {v for value in ids for v in value.split(",")}
+        context["compare_error"] = detail
+        return render(request, "evaluations/list.html", context, user=user, status_code=code)
+    if is_htmx(request):
+        url = "/evaluations/compare?" + urlencode({"ids": ",".join(map(str, numbers))})
+        return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
     evaluations = (
         comparison["evaluations"] if isinstance(comparison, dict) else comparison.evaluations
     )

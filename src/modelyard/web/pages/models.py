@@ -232,27 +232,35 @@ def model_page(
     dataset: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Show a model: aliases, tags, versions with lineage and metrics, recent changes."""
+    context = _model_context(session, name, user, cursor, back, metric, dataset)
+    return render(request, "models/detail.html", context, user=user)
+
+
+def _model_context(
+    session: Session,
+    name: str,
+    user: Principal,
+    cursor: str | None = None,
+    back: str = "",
+    metric: str = "",
+    dataset: str = "",
+) -> dict[str, Any]:
     model = registry.get_model(session, name)
     versions, next_cursor = registry.list_versions(
         session, name, limit=VERSIONS_PER_PAGE, cursor=cursor or None
     )
     history = _history(session, name) if user.can(Role.editor) else []
-    return render(
-        request,
-        "models/detail.html",
-        {
-            "model": model,
-            "versions": versions,
-            **pager(
-                f"/models/{quote(name)}", {}, cursor=cursor, back=back, next_cursor=next_cursor
-            ),
-            "history": history,
-            "metric_names": _metric_names(versions),
-            **_trend(session, name, metric, dataset),
-            **(_evaluation_choices(session) if user.can(Role.editor) else {}),
-        },
-        user=user,
-    )
+    return {
+        "model": model,
+        "versions": versions,
+        **pager(f"/models/{quote(name)}", {}, cursor=cursor, back=back, next_cursor=next_cursor),
+        "history": history,
+        "metric_names": _metric_names(versions),
+        **_trend(session, name, metric, dataset),
+        **(_evaluation_choices(session) if user.can(Role.editor) else {}),
+        "eval_values": {},
+        "eval_error": "",
+    }
 
 
 @router.get("/models/{name}/trend")
@@ -286,33 +294,72 @@ def start_evaluation(
     priority: Annotated[str, Form(max_length=16)] = "normal",
 ) -> Response:
     """Evaluate a version on a dataset as a job, then follow the job live."""
-    version_number = ascii_int(version.strip())
-    dataset_id = ascii_int(dataset.strip())
+    values = {"version": version, "dataset": dataset, "target": target, "priority": priority}
+    try:
+        out = _submit_evaluation(request, session, name, user, values)
+    except (PageError, ProblemError) as exc:
+        if exc.status_code >= 500:
+            raise
+        session.rollback()
+        return _refused_evaluation(request, session, name, user, values, exc)
+    url = f"/jobs/{out['job_id']}"
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+
+def _submit_evaluation(
+    request: Request, session: Session, name: str, user: Principal, values: dict[str, str]
+) -> dict[str, Any]:
+    version_number = ascii_int(values["version"].strip())
+    dataset_id = ascii_int(values["dataset"].strip())
     if version_number is None or not 1 <= version_number <= MAX_VERSION:
         raise PageError(400, "Invalid input", "Choose the version to evaluate.")
     if dataset_id is None or not 1 <= dataset_id <= MAX_ID:
         raise PageError(400, "Invalid input", "Choose the dataset to evaluate on.")
-    if not target.strip():
+    if not values["target"].strip():
         raise PageError(400, "Invalid input", "Name the dataset column that holds the true values.")
-    if priority not in PRIORITY_LEVELS:
+    if values["priority"] not in PRIORITY_LEVELS:
         raise PageError(400, "Invalid input", "Choose a priority: low, normal, high or urgent.")
     data = EvaluationCreate(
         model=f"{name}/{version_number}",
         dataset=dataset_id,
-        target=target.strip(),
-        priority=priority,
+        target=values["target"].strip(),
+        priority=values["priority"],
     )
-    out = evaluations_service.submit(
+    out: dict[str, Any] = evaluations_service.submit(
         session,
         data,
         user,
         artifacts=request.app.state.artifacts,
         jobs=request.app.state.jobs,
     )
-    url = f"/jobs/{out['job_id']}"
+    return out
+
+
+def _refused_evaluation(
+    request: Request,
+    session: Session,
+    name: str,
+    user: Principal,
+    values: dict[str, str],
+    exc: PageError | ProblemError,
+) -> Response:
+    """The refusal inside the evaluation form, the choices kept: htmx swaps just the form's
+    message; a plain POST gets the model page again with the form open."""
     if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
-    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+        return render(
+            request,
+            "models/_evaluate_error.html",
+            {"eval_error": exc.detail},
+            user=user,
+            status_code=exc.status_code,
+            headers={"HX-Retarget": "#evaluate-error", "HX-Reswap": "outerHTML"},
+        )
+    context = _model_context(session, name, user)
+    context["eval_values"] = values
+    context["eval_error"] = exc.detail
+    return render(request, "models/detail.html", context, user=user, status_code=exc.status_code)
 
 
 PREVIEW_BYTES = 64 * 1024

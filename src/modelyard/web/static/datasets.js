@@ -9,7 +9,9 @@
 //
 // A chunk that fails on the network or with a 5xx is retried from where the server says the
 // upload stands (GET /api/datasets/uploads/{id}), a few times with a growing pause; a refusal
-// (4xx) ends the upload, deletes its bytes, and shows the server's message in #flash.
+// (4xx) ends the upload, deletes its bytes, and shows the server's message in the form, by
+// the button, with what was typed kept. While the server checks and converts the file
+// (complete), the bar follows the conversion: the upload's `converted` bytes, polled.
 "use strict";
 (function () {
   const MAX_CHUNK = 4 << 20; // small enough to resume cheaply, large enough to be quick
@@ -22,15 +24,19 @@
     return (i === 0 ? n.toFixed(0) : n.toFixed(1)) + " " + units[i];
   }
 
-  function showError(message) {
-    const flash = document.getElementById("flash");
-    if (!flash) return;
-    const p = document.createElement("p");
-    p.className = "flash flash-error";
-    p.setAttribute("role", "alert");
-    p.textContent = message; // text only: the message may quote a file name
-    flash.replaceChildren(p);
-    flash.scrollIntoView({ block: "nearest" }); // not off-screen below a long form
+  const POLL_MS = 300;
+
+  function showError(form, message) {
+    const slot = form.querySelector("[data-upload-error]");
+    if (!slot) return;
+    slot.textContent = message; // text only: the message may quote a file name
+    slot.hidden = false;
+    slot.scrollIntoView({ block: "nearest" }); // by the button, not off-screen
+  }
+
+  function clearError(form) {
+    const slot = form.querySelector("[data-upload-error]");
+    if (slot) { slot.hidden = true; slot.textContent = ""; }
   }
 
   class UploadError extends Error {
@@ -120,8 +126,27 @@
           offset = (await api("GET", "/api/datasets/uploads/" + id)).received;
         }
       }
-      ui.converting();
-      const dataset = await api("POST", "/api/datasets/uploads/" + id + "/complete", {});
+      ui.converting(0, file.size);
+      let completing = true;
+      const follow = (async () => {
+        while (completing) {
+          await sleep(POLL_MS);
+          if (!completing) break;
+          try {
+            const now = await api("GET", "/api/datasets/uploads/" + id);
+            if (completing && now.status === "completing" && now.converted != null) {
+              ui.converting(now.converted, now.received);
+            }
+          } catch (error) { break; } // the upload is gone: complete has answered
+        }
+      })();
+      let dataset;
+      try {
+        dataset = await api("POST", "/api/datasets/uploads/" + id + "/complete", {});
+      } finally {
+        completing = false;
+        await follow;
+      }
       if (window.localStorage) localStorage.removeItem(key);
       return dataset;
     } catch (error) {
@@ -150,25 +175,33 @@
         text.textContent = formatBytes(loaded) + " of " + formatBytes(total) + " sent";
       },
       note(message) { text.textContent = message; },
-      converting() {
-        bar.value = 1;
-        text.textContent = "Sent; checking and converting the file…";
+      converting(done, total) {
+        const fraction = total ? Math.min(1, done / total) : 0;
+        bar.value = fraction;
+        bar.textContent = Math.round(100 * fraction) + "%";
+        bar.setAttribute("aria-label", "Conversion progress");
+        text.textContent = "Sent; checking and converting to Parquet: " + Math.round(100 * fraction) + "%";
       },
     };
     form.addEventListener("submit", (event) => {
       const file = input && input.files && input.files[0];
-      // An empty file goes the plain way: the server says what is wrong with it.
-      if (!file || !file.size || !window.fetch || !window.XMLHttpRequest) return;
+      if (!file || !window.fetch || !window.XMLHttpRequest) return; // the plain form
       event.preventDefault();
+      if (!file.size) {
+        showError(form, "The file " + file.name + " is empty (0 bytes); choose a file with a header and rows.");
+        input.focus();
+        return;
+      }
+      clearError(form);
       box.hidden = false;
+      bar.setAttribute("aria-label", "Upload progress");
       button.disabled = true;
       form.dataset.uploading = "1"; // leaving the page now asks first (app.js)
-      const flash = document.getElementById("flash");
-      if (flash) flash.replaceChildren();
       ui.sent(0, file.size);
       upload(form, file, ui).then(
         (dataset) => {
           delete form.dataset.uploading;
+          bar.value = 1;
           text.textContent = "Done.";
           window.location.assign("/datasets/" + encodeURIComponent(dataset.id));
         },
@@ -176,7 +209,7 @@
           delete form.dataset.uploading;
           button.disabled = false;
           box.hidden = true;
-          showError(error.message || "The upload failed.");
+          showError(form, error.message || "The upload failed.");
         },
       );
     });

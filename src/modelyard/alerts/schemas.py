@@ -69,17 +69,25 @@ def _finite(value: float | None) -> float | None:
 class RuleFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comparison: Comparison | None = None
-    threshold: float | None = None
+    comparison: Comparison | None = Field(
+        default=None, description="How a reading is compared with `threshold`: >, >=, < or <=."
+    )
+    threshold: float | None = Field(
+        default=None, description="The value a reading is compared with, in the metric's unit."
+    )
     for_seconds: float | None = Field(
         None, ge=0, le=7 * 86400, description="The condition must hold this long before firing."
     )
     window_seconds: float | None = Field(
         None, ge=10, le=86400, description="Window of `request_latency_p99_ms`."
     )
-    severity: Severity | None = None
-    enabled: bool | None = None
-    description: str | None = Field(None, max_length=2000)
+    severity: Severity | None = Field(default=None, description="info, warning or critical.")
+    enabled: bool | None = Field(
+        default=None, description="A disabled rule is kept but never fires."
+    )
+    description: str | None = Field(
+        None, max_length=2000, description="What the rule watches and what to do when it fires."
+    )
 
     @field_validator("threshold")
     @classmethod
@@ -89,17 +97,27 @@ class RuleFields(BaseModel):
 
 class RuleCreate(RuleFields):
     name: str = Field(pattern=RULE_NAME, description="Unique name, e.g. `host-cpu-high`.")
-    metric: Metric
+    metric: Metric = Field(description="What is measured (see the metric list in the README).")
     scope: Scope | None = Field(
         None, validate_default=True, description="Defaults to the metric's first scope."
     )
-    comparison: Comparison = ">"
-    threshold: float
-    for_seconds: float = Field(0.0, ge=0, le=7 * 86400)
-    window_seconds: float = Field(300.0, ge=10, le=86400)
-    severity: Severity = Severity.warning
-    enabled: bool = True
-    description: str = Field("", max_length=2000)
+    comparison: Comparison = Field(
+        default=">", description="How a reading is compared with `threshold`: >, >=, < or <=."
+    )
+    threshold: float = Field(
+        description="The value a reading is compared with, in the metric's unit."
+    )
+    for_seconds: float = Field(
+        0.0, ge=0, le=7 * 86400, description="The condition must hold this long before firing."
+    )
+    window_seconds: float = Field(
+        300.0, ge=10, le=86400, description="Window of `request_latency_p99_ms`."
+    )
+    severity: Severity = Field(default=Severity.warning, description="info, warning or critical.")
+    enabled: bool = Field(default=True, description="A disabled rule is kept but never fires.")
+    description: str = Field(
+        "", max_length=2000, description="What the rule watches and what to do when it fires."
+    )
 
     @field_validator("scope", mode="after")
     @classmethod
@@ -118,45 +136,51 @@ class RuleUpdate(RuleFields):
 
 
 class RuleOut(BaseModel):
-    id: int
-    name: str
-    metric: str
-    scope: str
-    comparison: str
-    threshold: float
-    for_seconds: float
-    window_seconds: float
-    severity: str
-    enabled: bool
-    description: str
-    created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    id: int = Field(description="The rule's id.")
+    name: str = Field(description="Its unique name.")
+    metric: str = Field(description="What is measured.")
+    scope: str = Field(description="Per host, per server process or per deployment.")
+    comparison: str = Field(description="How a reading is compared with `threshold`.")
+    threshold: float = Field(description="The value a reading is compared with.")
+    for_seconds: float = Field(description="How long the condition must hold before firing.")
+    window_seconds: float = Field(description="Window of `request_latency_p99_ms`.")
+    severity: str = Field(description="info, warning or critical.")
+    enabled: bool = Field(description="Whether it is evaluated.")
+    description: str = Field(description="What the rule watches.")
+    created_by: str = Field(description="The user who made it.")
+    created_at: dt.datetime = Field(description="When it was made (UTC).")
+    updated_at: dt.datetime = Field(description="When it last changed (UTC).")
 
 
 class EventOut(BaseModel):
-    id: int
-    source: str
-    kind: str
-    subject: str
-    severity: str
-    message: str
-    detail: dict[str, Any]
-    value: float | None
-    threshold: float | None
-    rule_id: int | None
-    rule: str | None
-    deployment_id: int | None
-    deployment: str | None
-    raised_at: dt.datetime
-    resolved_at: dt.datetime | None
-    acknowledged_by: str | None
-    acknowledged_at: dt.datetime | None
+    id: int = Field(description="The event's id.")
+    source: str = Field(description="What raised it: a rule, or a deployment's own checks.")
+    kind: str = Field(description="What happened, e.g. `threshold` or `prediction_error`.")
+    subject: str = Field(description="What it is about: a host, a process or a deployment.")
+    severity: str = Field(description="info, warning or critical.")
+    message: str = Field(description="One sentence for people.")
+    detail: dict[str, Any] = Field(description="Machine-readable facts behind the message.")
+    value: float | None = Field(description="The reading that fired it, if any.")
+    threshold: float | None = Field(description="The threshold it crossed, if any.")
+    rule_id: int | None = Field(
+        description="The rule that fired it; null for a deployment's own alert."
+    )
+    rule: str | None = Field(description="That rule's name.")
+    deployment_id: int | None = Field(description="The deployment it concerns, if any.")
+    deployment: str | None = Field(description="That deployment's name.")
+    raised_at: dt.datetime = Field(description="When it fired (UTC).")
+    resolved_at: dt.datetime | None = Field(
+        description="When the condition cleared (UTC); null while it holds."
+    )
+    acknowledged_by: str | None = Field(description="Who acknowledged it; null if nobody has.")
+    acknowledged_at: dt.datetime | None = Field(description="When it was acknowledged (UTC).")
 
 
 class EventPage(BaseModel):
-    items: list[EventOut]
-    next_cursor: str | None
+    items: list[EventOut] = Field(description="This page's events, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class ChannelKind(StrEnum):
@@ -173,10 +197,16 @@ def _http_url(url: str | None) -> str | None:
 class ChannelFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, min_length=8, max_length=2000)
-    min_severity: Severity | None = None
-    send_resolved: bool | None = None
-    enabled: bool | None = None
+    url: str | None = Field(
+        None, min_length=8, max_length=2000, description="Where the POST goes (http or https)."
+    )
+    min_severity: Severity | None = Field(
+        default=None, description="Send events this severe or worse."
+    )
+    send_resolved: bool | None = Field(
+        default=None, description="Also send when an event resolves."
+    )
+    enabled: bool | None = Field(default=None, description="A disabled channel sends nothing.")
 
     @field_validator("url")
     @classmethod
@@ -185,12 +215,15 @@ class ChannelFields(BaseModel):
 
 
 class ChannelCreate(ChannelFields):
-    name: str = Field(pattern=RULE_NAME)
-    kind: ChannelKind = ChannelKind.webhook
+    name: str = Field(pattern=RULE_NAME, description="Unique name, e.g. `ops-slack`.")
+    kind: ChannelKind = Field(
+        default=ChannelKind.webhook,
+        description="webhook (JSON) or slack (an incoming-webhook message).",
+    )
     url: str = Field(min_length=8, max_length=2000, description="Where the POST goes.")
     min_severity: Severity = Field(Severity.info, description="Send events this severe or worse.")
-    send_resolved: bool = True
-    enabled: bool = True
+    send_resolved: bool = Field(default=True, description="Also send when an event resolves.")
+    enabled: bool = Field(default=True, description="A disabled channel sends nothing.")
 
 
 class ChannelUpdate(ChannelFields):
@@ -198,37 +231,39 @@ class ChannelUpdate(ChannelFields):
 
 
 class ChannelOut(BaseModel):
-    id: int
-    name: str
-    kind: str
-    url: str
-    min_severity: str
-    send_resolved: bool
-    enabled: bool
-    created_by: str
-    created_at: dt.datetime
+    id: int = Field(description="The channel's id.")
+    name: str = Field(description="Its unique name.")
+    kind: str = Field(description="webhook or slack.")
+    url: str = Field(description="Where the POST goes.")
+    min_severity: str = Field(description="Events this severe or worse are sent.")
+    send_resolved: bool = Field(description="Whether resolutions are sent too.")
+    enabled: bool = Field(description="Whether it sends.")
+    created_by: str = Field(description="The user who made it.")
+    created_at: dt.datetime = Field(description="When it was made (UTC).")
 
 
 class AlertDeliveryOut(BaseModel):
-    id: int
-    event_id: int
-    channel: str
-    transition: str
-    status: str
-    attempts: int
-    response_status: int | None
-    last_error: str | None
-    next_attempt_at: dt.datetime
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
+    id: int = Field(description="The delivery's id.")
+    event_id: int = Field(description="The event it carries.")
+    channel: str = Field(description="The channel it goes to.")
+    transition: str = Field(description="fired or resolved.")
+    status: str = Field(description="pending, sent or failed.")
+    attempts: int = Field(description="Attempts made so far.")
+    response_status: int | None = Field(
+        description="The receiver's last HTTP status, if it answered."
+    )
+    last_error: str | None = Field(description="Why the last attempt failed, if it did.")
+    next_attempt_at: dt.datetime = Field(description="When it is tried next (UTC).")
+    created_at: dt.datetime = Field(description="When it was queued (UTC).")
+    sent_at: dt.datetime | None = Field(description="When it was delivered (UTC); null until then.")
 
 
 class TickOut(BaseModel):
-    fired: list[int]
-    resolved: list[int]
-    delivered: int
-    failed: int
-    readings: dict[str, dict[str, float]]
+    fired: list[int] = Field(description="Ids of the events this tick raised.")
+    resolved: list[int] = Field(description="Ids of the events this tick resolved.")
+    delivered: int = Field(description="Deliveries sent.")
+    failed: int = Field(description="Deliveries that failed for good.")
+    readings: dict[str, dict[str, float]] = Field(description="Scope -> metric -> the value read.")
     leads: list[str] = Field(
         default_factory=list, description="Shared scopes this process evaluated: host, deployment."
     )

@@ -32,7 +32,9 @@ class DeploymentSettings(BaseModel):
     headroom_min: float = Field(
         1.2, gt=0, le=100, description="alert when S_max / offered falls under this"
     )
-    headroom_intervals: int = Field(3, ge=1, le=10_000)
+    headroom_intervals: int = Field(
+        3, ge=1, le=10_000, description="...for this many intervals in a row."
+    )
     tune_every: int = Field(5, ge=1, le=10_000, description="intervals between tuning adjustments")
     min_change_pct: float = Field(
         2.0, ge=0, le=100, description="smallest parameter change worth applying and recording"
@@ -52,7 +54,9 @@ class DeploymentSettings(BaseModel):
 class DeploymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(
+        pattern=NAME_PATTERN, description="Unique name: letters, digits, _ . -; 1-200 chars."
+    )
     target: str = Field(description="The target's name or id.")
     model: str = Field(
         pattern=REF_PATTERN, description="`name@alias` follows the alias; `name/3` pins a version."
@@ -60,66 +64,88 @@ class DeploymentCreate(BaseModel):
     candidates: list[str] = Field(
         default_factory=list, max_length=20, description="Further references for dynamic selection."
     )
-    auto_tune: bool = False
-    settings: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    auto_tune: bool = Field(
+        default=False,
+        description="Adjust the serving version's parameters online, recording each change.",
+    )
+    settings: DeploymentSettings = Field(
+        default_factory=DeploymentSettings,
+        description="Simulation, alerting, tuning and selection settings.",
+    )
 
 
 class DeploymentOut(BaseModel):
-    id: int
-    name: str
-    target_id: int
-    target: str
-    model: str
-    candidates: list[str]
-    auto_tune: bool
-    settings: dict[str, Any]
-    status: str
-    serving_version: str | None
-    tuned_parameters: dict[str, Any]
-    state: dict[str, Any]
-    created_by: str
-    created_at: dt.datetime
-    stopped_at: dt.datetime | None
+    id: int = Field(description="The deployment's id.")
+    name: str = Field(description="Its unique name.")
+    target_id: int = Field(description="The live target's id.")
+    target: str = Field(description="The live target's name.")
+    model: str = Field(description="The reference it serves (`name@alias` follows the alias).")
+    candidates: list[str] = Field(description="Further references competing to serve.")
+    auto_tune: bool = Field(description="Whether parameters are tuned online.")
+    settings: dict[str, Any] = Field(description="Its settings (see DeploymentSettings).")
+    status: str = Field(description="running or stopped.")
+    serving_version: str | None = Field(
+        description="The version serving now (`name/3`); null before the first interval."
+    )
+    tuned_parameters: dict[str, Any] = Field(
+        description="Parameters tuned so far, over the serving version's own."
+    )
+    state: dict[str, Any] = Field(
+        description="The live loop's state: latest prediction, error and headroom."
+    )
+    created_by: str = Field(description="The user who made it.")
+    created_at: dt.datetime = Field(description="When it was made (UTC).")
+    stopped_at: dt.datetime | None = Field(
+        description="When it was stopped (UTC); null while running."
+    )
 
 
 class DeploymentPage(BaseModel):
-    items: list[DeploymentOut]
+    items: list[DeploymentOut] = Field(description="Deployments, newest first.")
 
 
 class SwitchOut(BaseModel):
-    id: int
-    at: dt.datetime
-    from_version: str | None
-    to_version: str | None
-    reason: str
-    detail: dict[str, Any]
+    id: int = Field(description="The switch's id.")
+    at: dt.datetime = Field(description="When the serving version changed (UTC).")
+    from_version: str | None = Field(
+        description="The version that served before; null at the start."
+    )
+    to_version: str | None = Field(description="The version serving after it.")
+    reason: str = Field(description="Why: start, alias moved, or selection.")
+    detail: dict[str, Any] = Field(description="The figures behind the decision.")
 
 
 class TuningRecordOut(BaseModel):
-    id: int
-    at: dt.datetime
-    version: str | None
-    parameters_before: dict[str, Any]
-    parameters_after: dict[str, Any]
-    evidence: dict[str, Any]
-    error_before_pct: float | None
-    error_after_pct: float | None
+    id: int = Field(description="The record's id.")
+    at: dt.datetime = Field(description="When the change was applied (UTC).")
+    version: str | None = Field(description="The version whose parameters changed.")
+    parameters_before: dict[str, Any] = Field(description="Its parameters before the change.")
+    parameters_after: dict[str, Any] = Field(description="Its parameters after the change.")
+    evidence: dict[str, Any] = Field(description="The readings the change was fitted on.")
+    error_before_pct: float | None = Field(description="Median |error| before, in percent.")
+    error_after_pct: float | None = Field(
+        description="Median |error| after, in percent; null until measured."
+    )
 
 
 class AlertOut(BaseModel):
-    id: int
-    kind: str
-    severity: str
-    message: str
-    detail: dict[str, Any]
-    raised_at: dt.datetime
-    resolved_at: dt.datetime | None
+    id: int = Field(description="The alert's id.")
+    kind: str = Field(description="prediction_error or headroom.")
+    severity: str = Field(description="info, warning or critical.")
+    message: str = Field(description="One sentence for people.")
+    detail: dict[str, Any] = Field(description="The figures behind it.")
+    raised_at: dt.datetime = Field(description="When it fired (UTC).")
+    resolved_at: dt.datetime | None = Field(
+        description="When it cleared (UTC); null while it holds."
+    )
 
 
 class SaveTuned(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(default="", max_length=10_000)
+    description: str = Field(
+        default="", max_length=10_000, description="The new version's description."
+    )
     alias: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",

@@ -58,58 +58,68 @@ class DriftCreate(BaseModel):
 
 class DatasetRef(BaseModel):
     id: int | None = Field(description="Null once the dataset is deleted.")
-    name: str
+    name: str = Field(description="The dataset's name (kept after a delete).")
 
 
 class DriftColumn(BaseModel):
-    name: str
-    kind: Literal["numeric", "categorical"]
+    name: str = Field(description="The column's name.")
+    kind: Literal["numeric", "categorical"] = Field(
+        description="numeric or categorical: which tests compare it."
+    )
 
 
 class DriftProgress(BaseModel):
-    fraction: float
-    columns_done: int
-    columns_total: int
+    fraction: float = Field(description="Share of the columns compared, 0 to 1.")
+    columns_done: int = Field(description="Columns compared so far.")
+    columns_total: int = Field(description="Columns to compare.")
 
 
 class DriftSummary(BaseModel):
-    columns: int
-    compared_columns: int
-    drifted_columns: int
+    columns: int = Field(description="Columns asked for.")
+    compared_columns: int = Field(
+        description="Columns compared (both datasets have them, of a usable type)."
+    )
+    drifted_columns: int = Field(description="Columns found drifted.")
     drifted: list[str] = Field(description="The drifted columns' names.")
-    share_drifted: float
-    drift_share: float
-    dataset_drifted: bool
+    share_drifted: float = Field(description="drifted_columns / compared_columns.")
+    drift_share: float = Field(description="The share above which the dataset counts as drifted.")
+    dataset_drifted: bool = Field(description="Whether share_drifted reached drift_share.")
 
 
 class DriftOut(BaseModel):
-    id: int
-    status: DriftStatus
-    reference: DatasetRef
-    current: DatasetRef
-    columns: list[DriftColumn]
-    options: dict[str, Any]
-    priority: str
-    job_id: int | None
-    progress: DriftProgress
+    id: int = Field(description="The check's id.")
+    status: DriftStatus = Field(description="queued, running, succeeded, failed or cancelled.")
+    reference: DatasetRef = Field(
+        description="The dataset compared against (the training data, say)."
+    )
+    current: DatasetRef = Field(description="The dataset compared (recent data, say).")
+    columns: list[DriftColumn] = Field(description="The columns compared, with their kind.")
+    options: dict[str, Any] = Field(description="The methods and thresholds used.")
+    priority: str = Field(description="The job's priority.")
+    job_id: int | None = Field(description="The job that runs it.")
+    progress: DriftProgress = Field(description="How far the comparison has gone.")
     dataset_drifted: bool | None = Field(description="Null until the check has succeeded.")
-    summary: DriftSummary | None
+    summary: DriftSummary | None = Field(
+        description="Counts of drifted columns; null until it succeeded."
+    )
     results: list[dict[str, Any]] = Field(
         description="Per column: name, kind, method, statistic, p_value, threshold, drifted, "
         "statistics (every statistic of its kind), reference/current summaries, histogram "
         "(edges or categories with reference and current counts)."
     )
-    error: str | None
-    created_by: str
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    error: str | None = Field(description="Why it failed, if it did.")
+    created_by: str = Field(description="The user who started it.")
+    created_at: dt.datetime = Field(description="When it was asked for (UTC).")
+    started_at: dt.datetime | None = Field(description="When its job started (UTC).")
+    finished_at: dt.datetime | None = Field(description="When it ended (UTC).")
 
 
 class DriftCreated(DriftOut):
-    job: JobOut
+    job: JobOut = Field(description="The job that runs the check: follow it at /api/jobs/{id}.")
 
 
 class DriftPage(BaseModel):
     items: list[DriftOut] = Field(description="Without per-column results (see GET /drift/{id}).")
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )

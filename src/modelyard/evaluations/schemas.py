@@ -44,60 +44,64 @@ class EvaluationCreate(BaseModel):
 
 class DatasetRef(BaseModel):
     id: int | None = Field(description="Null once the dataset is deleted.")
-    name: str
+    name: str = Field(description="The dataset's name (kept after a delete).")
 
 
 class EvaluationProgress(BaseModel):
-    fraction: float
-    rows_done: int
-    rows_total: int
+    fraction: float = Field(description="Share of the rows predicted and scored, 0 to 1.")
+    rows_done: int = Field(description="Rows done so far.")
+    rows_total: int = Field(description="Rows in the dataset.")
 
 
 class EvaluationOut(BaseModel):
-    id: int
-    status: EvaluationStatus
-    model: str
-    version: int
-    dataset: DatasetRef
-    target: str
+    id: int = Field(description="The evaluation's id.")
+    status: EvaluationStatus = Field(description="queued, running, succeeded, failed or cancelled.")
+    model: str = Field(description="The model's name.")
+    version: int = Field(description="The version evaluated.")
+    dataset: DatasetRef = Field(description="The dataset it was evaluated on.")
+    target: str = Field(description="The column holding the true values.")
     features: dict[str, str] = Field(description="Model feature -> dataset column, as used.")
-    slice_by: str | None
-    task: TaskName
-    priority: str
-    job_id: int | None
-    progress: EvaluationProgress
+    slice_by: str | None = Field(
+        description="The column the metrics are also computed per value of, if any."
+    )
+    task: TaskName = Field(description="regression or classification.")
+    priority: str = Field(description="The job's priority.")
+    job_id: int | None = Field(description="The job that runs it.")
+    progress: EvaluationProgress = Field(description="How far it has gone.")
     metrics: dict[str, float | None] = Field(
         description="mae, rmse, mape (percent), r2, max_error, mean_error, error_p50..p99; "
         "or accuracy, precision, recall, f1, roc_auc."
     )
     details: dict[str, Any] = Field(description="Confusion matrix, slices, skipped rows, timing.")
-    error: str | None
-    created_by: str
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    error: str | None = Field(description="Why it failed, if it did.")
+    created_by: str = Field(description="The user who started it.")
+    created_at: dt.datetime = Field(description="When it was asked for (UTC).")
+    started_at: dt.datetime | None = Field(description="When its job started (UTC).")
+    finished_at: dt.datetime | None = Field(description="When it ended (UTC).")
 
 
 class EvaluationCreated(EvaluationOut):
-    job: JobOut
+    job: JobOut = Field(description="The job that runs it: follow it at /api/jobs/{id}.")
 
 
 class EvaluationPage(BaseModel):
-    items: list[EvaluationOut]
-    next_cursor: str | None
+    items: list[EvaluationOut] = Field(description="This page's evaluations, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class ComparedEvaluation(BaseModel):
-    id: int
-    model: str
-    version: int
-    dataset: DatasetRef
-    status: EvaluationStatus
-    task: TaskName
+    id: int = Field(description="The evaluation's id.")
+    model: str = Field(description="The model's name.")
+    version: int = Field(description="The version evaluated.")
+    dataset: DatasetRef = Field(description="The dataset it was evaluated on.")
+    status: EvaluationStatus = Field(description="Its status.")
+    task: TaskName = Field(description="regression or classification.")
 
 
 class ComparedMetric(BaseModel):
-    metric: str
+    metric: str = Field(description="The metric's name.")
     direction: Literal["lower", "higher", "zero"] | None = Field(
         description="Which value is better: lower, higher, or closest to zero; null if not comparable."
     )
@@ -110,22 +114,28 @@ class ComparedMetric(BaseModel):
 
 
 class Comparison(BaseModel):
-    evaluations: list[ComparedEvaluation]
-    metrics: list[ComparedMetric]
+    evaluations: list[ComparedEvaluation] = Field(
+        description="The evaluations compared, in the order asked."
+    )
+    metrics: list[ComparedMetric] = Field(
+        description="Each metric any of them has, with one value per evaluation."
+    )
 
 
 class TrendPoint(BaseModel):
-    version: int
-    dataset: DatasetRef
-    value: float | None
-    evaluation_id: int
-    evaluated_at: dt.datetime | None
+    version: int = Field(description="The version's number.")
+    dataset: DatasetRef = Field(description="The dataset evaluated on.")
+    value: float | None = Field(description="The metric's value.")
+    evaluation_id: int = Field(description="The evaluation that measured it.")
+    evaluated_at: dt.datetime | None = Field(description="When it finished (UTC).")
 
 
 class MetricTrend(BaseModel):
-    model: str
-    metric: str
-    direction: Literal["lower", "higher", "zero"] | None
+    model: str = Field(description="The model's name.")
+    metric: str = Field(description="The metric followed.")
+    direction: Literal["lower", "higher", "zero"] | None = Field(
+        description="Which value is better: lower, higher or closest to zero."
+    )
     points: list[TrendPoint] = Field(
         description="Oldest version first; the latest evaluation per version and dataset."
     )

@@ -60,11 +60,13 @@ class Readiness:
 
 
 class Liveness(BaseModel):
-    status: str = Field(examples=["alive"])
+    status: str = Field(examples=["alive"], description="`alive` whenever the process answers.")
 
 
 class ReadinessOut(BaseModel):
-    status: str = Field(examples=["ready"])
+    status: str = Field(
+        examples=["ready"], description="`ready`, or `unavailable` (a 503) when a check failed."
+    )
     checks: dict[str, str] = Field(
         description="Each dependency and `ok`, or the error it gave.",
         examples=[{"database": "ok", "redis": "ok"}],

@@ -241,17 +241,23 @@ class ProtectionSet(BaseModel):
 
 
 class GateOut(BaseModel):
-    dataset_id: int
-    dataset: str
-    metric: str | None
-    max_age_days: float | None
+    dataset_id: int = Field(description="The dataset the candidate must be evaluated on.")
+    dataset: str = Field(description="That dataset's name.")
+    metric: str | None = Field(
+        description="The metric the candidate must beat the holder on; null: only an evaluation."
+    )
+    max_age_days: float | None = Field(
+        description="The evaluation must be newer than this many days; null: any age."
+    )
 
 
 class ProtectionOut(BaseModel):
-    model: str
-    alias: str
+    model: str = Field(description="The model's name.")
+    alias: str = Field(description="The protected alias.")
     version: int | None = Field(description="The version the alias points at now, if set.")
-    gate: GateOut | None
-    created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    gate: GateOut | None = Field(
+        description="What a move must pass besides being made by an admin; null: admins only."
+    )
+    created_by: str = Field(description="The admin who protected it.")
+    created_at: dt.datetime = Field(description="When it was protected (UTC).")
+    updated_at: dt.datetime = Field(description="When its gate last changed (UTC).")

@@ -19,13 +19,19 @@ PushedName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 class EmbeddedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+    workload: WorkloadSpec = Field(
+        default_factory=WorkloadSpec,
+        description="The phases of reads and writes, and the RocksDB options.",
+    )
 
 
 class DbBenchTargetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    benchmark: Literal["fillrandom", "fillseq", "overwrite"] = "fillrandom"
+    benchmark: Literal["fillrandom", "fillseq", "overwrite"] = Field(
+        default="fillrandom",
+        description="The db_bench benchmark run: fillrandom, fillseq or overwrite.",
+    )
     duration_seconds: int = Field(
         30, ge=1, le=3600, description="db_bench --duration; the run stops then"
     )
@@ -63,11 +69,15 @@ class PrometheusConfig(BaseModel):
         description="The /metrics URL to scrape (http or https); its host must be allowed by "
         "the `live.scrape_hosts` setting (loopback only by default).",
     )
-    metrics: dict[MetricName, PrometheusMetric] = Field(min_length=1, max_length=200)
+    metrics: dict[MetricName, PrometheusMetric] = Field(
+        min_length=1,
+        max_length=200,
+        description="Product metric -> the Prometheus series it is read from.",
+    )
     configuration: dict[str, Any] = Field(
         default_factory=dict, description="Workload and options for the model."
     )
-    timeout_seconds: float = Field(2.0, gt=0, le=60)
+    timeout_seconds: float = Field(2.0, gt=0, le=60, description="Longest wait for one scrape.")
 
 
 class PushConfig(BaseModel):
@@ -89,29 +99,43 @@ CONFIG_MODELS: dict[str, type[BaseModel]] = {
 class _TargetCreateBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN)
-    interval_seconds: float = Field(1.0, ge=0.2, le=3600)
+    name: str = Field(
+        pattern=NAME_PATTERN, description="Unique name: letters, digits, _ . -; 1-200 chars."
+    )
+    interval_seconds: float = Field(
+        1.0, ge=0.2, le=3600, description="Seconds between two samples."
+    )
     start: bool = Field(True, description="Follow it right away.")
 
 
 class EmbeddedTargetCreate(_TargetCreateBase):
-    kind: Literal["rocksdb-embedded"]
-    config: EmbeddedConfig = Field(default_factory=EmbeddedConfig)
+    kind: Literal["rocksdb-embedded"] = Field(
+        description="An embedded RocksDB this server drives with a workload."
+    )
+    config: EmbeddedConfig = Field(
+        default_factory=EmbeddedConfig, description="The workload to run."
+    )
 
 
 class DbBenchTargetCreate(_TargetCreateBase):
-    kind: Literal["db_bench"]
-    config: DbBenchTargetConfig = Field(default_factory=DbBenchTargetConfig)
+    kind: Literal["db_bench"] = Field(description="A db_bench process this server runs and parses.")
+    config: DbBenchTargetConfig = Field(
+        default_factory=DbBenchTargetConfig, description="The db_bench run."
+    )
 
 
 class PrometheusTargetCreate(_TargetCreateBase):
-    kind: Literal["prometheus"]
-    config: PrometheusConfig
+    kind: Literal["prometheus"] = Field(description="A system whose metrics this server scrapes.")
+    config: PrometheusConfig = Field(description="Where to scrape and which series.")
 
 
 class PushTargetCreate(_TargetCreateBase):
-    kind: Literal["push"]
-    config: PushConfig = Field(default_factory=PushConfig)
+    kind: Literal["push"] = Field(
+        description="A system that pushes its metrics to /api/targets/{id}/push."
+    )
+    config: PushConfig = Field(
+        default_factory=PushConfig, description="The configuration its predictions are made for."
+    )
 
 
 TargetCreate = Annotated[
@@ -121,22 +145,24 @@ TargetCreate = Annotated[
 
 
 class TargetOut(BaseModel):
-    id: int
-    name: str
-    kind: str
-    interval_seconds: float
-    config: dict[str, Any]
-    desired_state: str
-    status: str
-    status_reason: str
-    status_changed_at: dt.datetime
-    last_sample_at: dt.datetime | None
-    created_by: str
-    created_at: dt.datetime
+    id: int = Field(description="The target's id.")
+    name: str = Field(description="Its unique name.")
+    kind: str = Field(description="rocksdb-embedded, db_bench, prometheus or push.")
+    interval_seconds: float = Field(description="Seconds between two samples.")
+    config: dict[str, Any] = Field(description="Its configuration (see the kind's create schema).")
+    desired_state: str = Field(description="running or stopped, as asked.")
+    status: str = Field(
+        description="What it is doing: starting, running, stalled, stopped or failed."
+    )
+    status_reason: str = Field(description="Why, when it is not running.")
+    status_changed_at: dt.datetime = Field(description="When the status last changed (UTC).")
+    last_sample_at: dt.datetime | None = Field(description="When its last sample arrived (UTC).")
+    created_by: str = Field(description="The user who made it.")
+    created_at: dt.datetime = Field(description="When it was made (UTC).")
 
 
 class TargetPage(BaseModel):
-    items: list[TargetOut]
+    items: list[TargetOut] = Field(description="Targets, newest first.")
 
 
 MAX_UNIX_SECONDS = 1e11
@@ -151,7 +177,9 @@ class PushSample(BaseModel):
     t: Annotated[float, Field(ge=0, le=MAX_UNIX_SECONDS)] | dt.datetime = Field(
         description="Unix seconds or an ISO 8601 time."
     )
-    metrics: dict[PushedName, MetricValue] = Field(max_length=500)
+    metrics: dict[PushedName, MetricValue] = Field(
+        max_length=500, description="Metric name -> value at time `t`."
+    )
 
 
 class PushBatch(BaseModel):
@@ -161,8 +189,8 @@ class PushBatch(BaseModel):
 
 
 class PushAccepted(BaseModel):
-    accepted_points: int
-    samples: int
+    accepted_points: int = Field(description="Metric values stored.")
+    samples: int = Field(description="Samples in the batch.")
     skipped_samples: int = Field(
         0, description="Samples outside the accepted time range (last 24 h to 5 min ahead)."
     )

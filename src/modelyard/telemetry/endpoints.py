@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from modelyard.auth.deps import Admin
 from modelyard.kit.errors import NotFound
@@ -15,18 +15,20 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 class StatementProfile(BaseModel):
-    statement: str
-    count: int
-    total_ms: float
-    mean_ms: float
-    max_ms: float
-    plan: list[str]
-    advice: list[str]
+    statement: str = Field(description="The SQL, its values replaced by placeholders.")
+    count: int = Field(description="Times it ran since profiling started.")
+    total_ms: float = Field(description="Time spent in it, in milliseconds.")
+    mean_ms: float = Field(description="Mean time per run, in milliseconds.")
+    max_ms: float = Field(description="Longest run, in milliseconds.")
+    plan: list[str] = Field(description="The database's query plan, line by line.")
+    advice: list[str] = Field(description="Indexes or rewrites that would help, if any.")
 
 
 class QueryReport(BaseModel):
-    statements: list[StatementProfile]
-    table_rows: dict[str, int]
+    statements: list[StatementProfile] = Field(
+        description="Statements by total time, slowest first."
+    )
+    table_rows: dict[str, int] = Field(description="Table -> its row count, for reading the plans.")
 
 
 def _profiler(request: Request) -> QueryProfiler:

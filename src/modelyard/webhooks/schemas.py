@@ -53,7 +53,9 @@ ModelPattern = Annotated[str, Field(min_length=1, max_length=200)]
 class WebhookFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, min_length=8, max_length=2000)
+    url: str | None = Field(
+        None, min_length=8, max_length=2000, description="Where the POST goes (http or https)."
+    )
     events: list[str] | None = Field(
         None,
         max_length=50,
@@ -66,8 +68,12 @@ class WebhookFields(BaseModel):
         description="Model names or shell patterns (`smax-*`); empty: events of every model "
         "and those of none (alerts, drift). Otherwise only events of a matching model.",
     )
-    description: str | None = Field(None, max_length=2000)
-    enabled: bool | None = None
+    description: str | None = Field(
+        None, max_length=2000, description="What the receiver does with the events."
+    )
+    enabled: bool | None = Field(
+        default=None, description="A disabled webhook is kept but sends nothing."
+    )
 
     _url = field_validator("url")(_http_url)
     _events = field_validator("events")(_event_patterns)
@@ -75,12 +81,24 @@ class WebhookFields(BaseModel):
 
 
 class WebhookCreate(WebhookFields):
-    name: str = Field(pattern=WEBHOOK_NAME_PATTERN)
+    name: str = Field(
+        pattern=WEBHOOK_NAME_PATTERN, description="Unique name: letters, digits, _ . -."
+    )
     url: str = Field(min_length=8, max_length=2000, description="Where the POST goes.")
-    events: list[str] = Field(default_factory=list, max_length=50)
-    models: list[ModelPattern] = Field(default_factory=list, max_length=100)
-    description: str = Field("", max_length=2000)
-    enabled: bool = True
+    events: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Event types to send (see GET /api/webhooks/events), or patterns like `alias.*`; empty: every type.",
+    )
+    models: list[ModelPattern] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Model names or shell patterns (`smax-*`); empty: events of every model.",
+    )
+    description: str = Field(
+        "", max_length=2000, description="What the receiver does with the events."
+    )
+    enabled: bool = Field(default=True, description="A disabled webhook is kept but sends nothing.")
     secret: str | None = Field(
         None,
         min_length=16,
@@ -92,23 +110,25 @@ class WebhookCreate(WebhookFields):
 class WebhookUpdate(WebhookFields):
     """Fields to change (the secret changes with POST /api/webhooks/{id}/secret)."""
 
-    name: str | None = Field(None, pattern=WEBHOOK_NAME_PATTERN)
+    name: str | None = Field(
+        None, pattern=WEBHOOK_NAME_PATTERN, description="A new name; null keeps it."
+    )
 
 
 class WebhookOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    name: str
-    url: str
-    events: list[str]
-    models: list[str]
-    description: str
-    enabled: bool
+    id: int = Field(description="The webhook's id.")
+    name: str = Field(description="Its unique name.")
+    url: str = Field(description="Where the POST goes.")
+    events: list[str] = Field(description="Event types or patterns sent; empty: every type.")
+    models: list[str] = Field(description="Model names or patterns; empty: every model.")
+    description: str = Field(description="What the receiver does with the events.")
+    enabled: bool = Field(description="Whether it sends.")
     secret_hint: str = Field(description="The secret's last four characters.")
-    created_by: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_by: str = Field(description="The user who made it.")
+    created_at: dt.datetime = Field(description="When it was made (UTC).")
+    updated_at: dt.datetime = Field(description="When it last changed (UTC).")
 
 
 class WebhookWithSecret(WebhookOut):
@@ -116,19 +136,25 @@ class WebhookWithSecret(WebhookOut):
 
 
 class DeliveryOut(BaseModel):
-    id: int
-    webhook_id: int | None
-    event: str
+    id: int = Field(description="The delivery's id.")
+    webhook_id: int | None = Field(
+        description="The webhook it goes to; null for an alert channel's."
+    )
+    event: str = Field(description="The event type, e.g. `alias.moved`.")
     event_id: str = Field(description="The same for every delivery and retry of one event.")
-    model: str | None
+    model: str | None = Field(description="The model the event concerns, if any.")
     status: str = Field(description="pending, sending, sent or failed.")
-    attempts: int
-    response_status: int | None
-    last_error: str | None
-    duration_ms: float | None
-    next_attempt_at: dt.datetime
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
+    attempts: int = Field(description="Attempts made so far.")
+    response_status: int | None = Field(
+        description="The receiver's last HTTP status, if it answered."
+    )
+    last_error: str | None = Field(description="Why the last attempt failed, if it did.")
+    duration_ms: float | None = Field(
+        description="How long the last attempt took, in milliseconds."
+    )
+    next_attempt_at: dt.datetime = Field(description="When it is tried next (UTC).")
+    created_at: dt.datetime = Field(description="When it was queued (UTC).")
+    sent_at: dt.datetime | None = Field(description="When it was delivered (UTC); null until then.")
 
 
 class DeliveryDetail(DeliveryOut):
@@ -136,10 +162,12 @@ class DeliveryDetail(DeliveryOut):
 
 
 class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    next_cursor: str | None
+    items: list[DeliveryOut] = Field(description="This page's deliveries, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class EventTypeOut(BaseModel):
-    name: str
-    description: str
+    name: str = Field(description="The event type, e.g. `version.created`.")
+    description: str = Field(description="When it is sent.")

@@ -97,3 +97,42 @@ def test_a_viewer_sees_no_model_write_controls_and_is_refused(
         assert client.post(url, data={"csrf_token": token, **data}).status_code == 403, url
     assert editor.get(f"/models/{model_name}").json()["description"] == "A web test model."
     assert editor.get(f"/models/{model_name}/versions/1").status_code == 200
+
+
+def test_prediction_logging_is_switched_from_the_model_page(
+    browser_for: Callable[..., TestClient], editor: Api, admin: Api, model_name: str
+) -> None:
+    viewer = browser_for("viewer")
+    shown = viewer.get(f"/models/{model_name}").text
+    assert "Predict requests of this model are not logged." in shown
+    assert "Log predictions to datasets" not in shown
+    refused = viewer.post(
+        f"/models/{model_name}/prediction-log",
+        data={"csrf_token": csrf_of(shown), "enabled": "on"},
+    )
+    assert refused.status_code == 403
+    assert editor.get(f"/models/{model_name}/prediction-log").json()["enabled"] is False
+
+    client = browser_for("editor")
+    page = client.get(f"/models/{model_name}").text
+    token = csrf_of(page)
+    assert (
+        client.post(
+            f"/models/{model_name}/prediction-log", data={"csrf_token": token, "enabled": "maybe"}
+        ).status_code
+        == 400
+    )
+    r = client.post(
+        f"/models/{model_name}/prediction-log",
+        data={"csrf_token": token, "enabled": "on"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert editor.get(f"/models/{model_name}/prediction-log").json()["enabled"] is True
+    shown = client.get(r.headers["location"]).text
+    assert "logged to datasets from the next request on" in shown
+    assert "Stop logging predictions" in shown and f"{model_name}.predictions" in shown
+    audit = admin.get("/audit", params={"limit": 20}).json()["items"]
+    assert any(
+        a["action"] == "model.prediction_log" and a["object_key"] == model_name for a in audit
+    )

@@ -30,8 +30,8 @@ from modelyard.kit.db import Database
 from modelyard.kit.errors import NotFound, install_handlers
 from modelyard.registry.artifacts import ArtifactStore
 from modelyard.registry.service import parse_reference
-from modelyard.serving._log import PredictionLog
 from modelyard.serving.endpoints import answer
+from modelyard.serving.prediction_log import PredictionLog
 from modelyard.storage import open_store
 
 REF_VARIABLE = "MODELYARD_SERVE_MODEL"

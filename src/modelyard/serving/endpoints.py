@@ -21,7 +21,7 @@ from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import PayloadTooLarge
 from modelyard.kit.openapi import problems
 from modelyard.registry import generation
-from modelyard.serving import _log
+from modelyard.serving import prediction_log
 from modelyard.serving.schemas import PredictionLogFlushed, PredictionLogOut, PredictionLogUpdate
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ ModelName = Annotated[str, Path(description="The model's name.", max_length=200)
 
 
 def _log_out(request: Request, found: dict[str, Any]) -> dict[str, Any]:
-    log: _log.PredictionLog = request.app.state.prediction_log
+    log: prediction_log.PredictionLog = request.app.state.prediction_log
     buffered, dropped = log.buffered(found["model"])
     return found | {
         "buffered_rows": buffered,
@@ -179,7 +179,7 @@ def get_prediction_log(
     request: Request, name: ModelName, _: Viewer, session: DbSession
 ) -> dict[str, Any]:
     """Show whether a model's predict requests are logged to datasets."""
-    return _log_out(request, _log.setting(session, name))
+    return _log_out(request, prediction_log.setting(session, name))
 
 
 @router.put("/models/{name}/prediction-log", response_model=PredictionLogOut)
@@ -191,7 +191,9 @@ def set_prediction_log(
     session: DbSession,
 ) -> dict[str, Any]:
     """Switch the logging of a model's predict requests (inputs and outputs) on or off."""
-    return _log_out(request, _log.set_enabled(session, name, data.enabled, actor=user.name))
+    return _log_out(
+        request, prediction_log.set_enabled(session, name, data.enabled, actor=user.name)
+    )
 
 
 @router.post("/models/{name}/prediction-log/flush", response_model=PredictionLogFlushed)
@@ -199,7 +201,7 @@ def flush_prediction_log(
     request: Request, name: ModelName, _: Editor, session: DbSession
 ) -> dict[str, Any]:
     """Turn this process's logged rows of a model into a dataset now."""
-    _log.setting(session, name)  # a 404 for an unknown model
-    log: _log.PredictionLog = request.app.state.prediction_log
+    prediction_log.setting(session, name)  # a 404 for an unknown model
+    log: prediction_log.PredictionLog = request.app.state.prediction_log
     dataset = log.flush(name)
     return {"model": name, "datasets": [dataset] if dataset else []}

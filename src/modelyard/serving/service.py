@@ -23,7 +23,7 @@ from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest
 from modelyard.registry import service as registry
 from modelyard.registry.artifacts import ArtifactStore
-from modelyard.serving import _bodies, _log
+from modelyard.serving import _bodies, prediction_log
 
 MAX_REFERENCES = 1024
 
@@ -67,7 +67,7 @@ class References:
 def resolve(database: Database, ref: str) -> Resolution:
     with database.session() as session:
         version = registry.resolve(session, ref)
-        return Resolution(version, _log.is_logged(session, version.model))
+        return Resolution(version, prediction_log.is_logged(session, version.model))
 
 
 def load(resolved: registry.ResolvedVersion, artifacts: ArtifactStore) -> flavors.LoadedModel:
@@ -101,7 +101,7 @@ def _refusal(inputs: dict[str, np.ndarray], exc: Exception) -> BadRequest:
 
 
 def predict(
-    served: Served, body: bytes, content_type: str, log: _log.PredictionLog | None = None
+    served: Served, body: bytes, content_type: str, log: prediction_log.PredictionLog | None = None
 ) -> dict[str, Any]:
     """The answer to one request: ``predictions`` (as ``mlflow models serve`` names them), and
     for classifiers with probabilities ``scores`` in ``classes`` order. With ``log``, the

@@ -54,6 +54,8 @@ NOTICES = {
     "archived": "Archived.",
     "promoted": "Alias moved.",
     "saved": "Saved.",
+    "logging": "Its predictions are logged to datasets from the next request on.",
+    "not-logging": "Its predictions are no longer logged.",
 }
 """Success messages a redirect names with ``?done=``: fixed text, never echoed from the URL."""
 

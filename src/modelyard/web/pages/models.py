@@ -38,6 +38,7 @@ from modelyard.registry.schemas import (
     ModelUpdate,
     VersionUpdate,
 )
+from modelyard.serving import prediction_log
 from modelyard.web._pager import pager
 from modelyard.web._render import SECURITY_HEADERS, is_htmx, render
 from modelyard.web._session import FormEditor, PageError, PageUser
@@ -260,6 +261,7 @@ def _model_context(
         **(_evaluation_choices(session) if user.can(Role.editor) else {}),
         "eval_values": {},
         "eval_error": "",
+        "prediction_log": prediction_log.setting(session, name),
     }
 
 
@@ -590,6 +592,20 @@ def delete_version(
         session, name, str(version), actor=user.name, as_admin=user.role is Role.admin
     )
     return _done(f"/models/{quote(name)}", "deleted")
+
+
+@router.post("/models/{name}/prediction-log")
+def switch_prediction_log(
+    name: ModelName,
+    user: FormEditor,
+    session: DbSession,
+    enabled: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Switch the logging of a model's predict requests to datasets on or off (audited)."""
+    if enabled not in ("on", "off"):
+        raise PageError(400, "Invalid input", "Choose to switch the logging on or off.")
+    prediction_log.set_enabled(session, name, enabled == "on", actor=user.name)
+    return _done(f"/models/{quote(name)}", "logging" if enabled == "on" else "not-logging")
 
 
 @router.post("/models/{name}/delete")

@@ -237,3 +237,27 @@ def test_reports_users_and_tokens(client: Client, admin_client: Client, tmp_path
     client.tokens.revoke(created.id)
     assert created.id in {t.id for t in client.tokens.list() if t.revoked_at is not None}
     assert me.name in {u.name for u in admin_client.users.list()}
+
+
+def test_prediction_logging(
+    client: Client, viewer_client: Client, live_server: LiveServer, name: str
+) -> None:
+    import httpx
+
+    client.models.create(name)
+    client.versions.create(
+        name, flavor="formula", parameters={"kind": "linear", "coef": {"x": 2.0}, "intercept": 1.0}
+    )
+    assert viewer_client.models.prediction_log(name).enabled is False
+    with pytest.raises(ApiError) as refused:
+        viewer_client.models.set_prediction_log(name, True)
+    assert refused.value.status == 403
+    assert client.models.set_prediction_log(name, True).enabled is True
+    headers = {"Authorization": f"Bearer {live_server.tokens['viewer']}"}
+    for rows in ([{"x": 1.0, "y": 3.0}], [{"x": 2.0, "y": 5.0}, {"x": 3.0, "y": 7.0}]):
+        r = httpx.post(f"{live_server.base}/api/models/{name}/predict", json=rows, headers=headers)
+        assert r.status_code == 200, r.text
+    assert client.models.prediction_log(name).buffered_rows == 3
+    [dataset] = client.models.flush_prediction_log(name).datasets
+    assert isinstance(dataset, DatasetOut) and dataset.row_count == 3
+    assert [c.name for c in dataset.columns][:4] == ["x", "y", "prediction", "version"]

@@ -23,6 +23,7 @@ from modelyard.registry.schemas import (
     VersionOut,
     VersionUpdate,
 )
+from modelyard.serving.schemas import PredictionLogFlushed, PredictionLogOut, PredictionLogUpdate
 
 
 def _version_path(reference: str, version: int | str | None) -> str:
@@ -102,6 +103,27 @@ class AsyncModels:
             "GET",
             f"/api/models/{segment(name)}/metrics",
             params={"metric": metric, "dataset": dataset},
+        )
+
+    async def prediction_log(self, name: str) -> PredictionLogOut:
+        """Whether the model's predict requests are logged to datasets, and what waits."""
+        return await self._http.call(
+            PredictionLogOut, "GET", f"/api/models/{segment(name)}/prediction-log"
+        )
+
+    async def set_prediction_log(self, name: str, enabled: bool) -> PredictionLogOut:
+        """Switch the logging of the model's predict requests on or off (editors)."""
+        return await self._http.call(
+            PredictionLogOut,
+            "PUT",
+            f"/api/models/{segment(name)}/prediction-log",
+            json=PredictionLogUpdate(enabled=enabled).model_dump(),
+        )
+
+    async def flush_prediction_log(self, name: str) -> PredictionLogFlushed:
+        """Turn the logged rows the answering server process holds into a dataset now."""
+        return await self._http.call(
+            PredictionLogFlushed, "POST", f"/api/models/{segment(name)}/prediction-log/flush"
         )
 
 

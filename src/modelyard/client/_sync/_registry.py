@@ -24,6 +24,7 @@ from modelyard.registry.schemas import (
     VersionOut,
     VersionUpdate,
 )
+from modelyard.serving.schemas import PredictionLogFlushed, PredictionLogOut, PredictionLogUpdate
 
 
 def _version_path(reference: str, version: int | str | None) -> str:
@@ -103,6 +104,27 @@ class Models:
             "GET",
             f"/api/models/{segment(name)}/metrics",
             params={"metric": metric, "dataset": dataset},
+        )
+
+    def prediction_log(self, name: str) -> PredictionLogOut:
+        """Whether the model's predict requests are logged to datasets, and what waits."""
+        return self._http.call(
+            PredictionLogOut, "GET", f"/api/models/{segment(name)}/prediction-log"
+        )
+
+    def set_prediction_log(self, name: str, enabled: bool) -> PredictionLogOut:
+        """Switch the logging of the model's predict requests on or off (editors)."""
+        return self._http.call(
+            PredictionLogOut,
+            "PUT",
+            f"/api/models/{segment(name)}/prediction-log",
+            json=PredictionLogUpdate(enabled=enabled).model_dump(),
+        )
+
+    def flush_prediction_log(self, name: str) -> PredictionLogFlushed:
+        """Turn the logged rows the answering server process holds into a dataset now."""
+        return self._http.call(
+            PredictionLogFlushed, "POST", f"/api/models/{segment(name)}/prediction-log/flush"
         )
 
 

@@ -1,8 +1,9 @@
 """Errors inside the form that caused them, the input kept and the page not replaced, in
 Chromium against a real ``modelyard serve``: an empty upload, an evaluation the server
-refuses, a comparison of one evaluation; the conversion step of an upload shown as its own
-progress; deleting a version and a model after a confirmation (audited), and a viewer who
-sees none of those controls and whose write the server refuses.
+refuses, a comparison of one evaluation (and a model's deletion confirmed with another name
+comes back with the confirmation open and what was typed kept); the conversion step of an
+upload shown as its own progress; deleting a version and a model after a confirmation
+(audited), and a viewer who sees none of those controls and whose write the server refuses.
 """
 
 from __future__ import annotations
@@ -169,6 +170,10 @@ def test_delete_a_version_and_a_model_after_confirming(page: Any, server: dict[s
     page.wait_for_url(f"**/models/{model}?done=deleted")
     page.goto(f"/models/{model}")
     page.locator("summary", has_text=f"Delete {model}").click()
+    page.get_by_label("Model name").fill("not-its-name")
+    page.get_by_role("button", name="Delete the model").click()
+    sync_api.expect(page.locator("#delete-model-error")).to_contain_text("Type the model's name")
+    sync_api.expect(page.get_by_label("Model name")).to_have_value("not-its-name")
     page.get_by_label("Model name").fill(model)
     page.get_by_role("button", name="Delete the model").click()
     page.wait_for_url("**/models?done=deleted")

@@ -65,6 +65,9 @@ def test_promote_a_version_and_delete_with_confirmation(
 
     r = client.post(f"/models/{model_name}/delete", data={"csrf_token": token, "confirm": "x"})
     assert r.status_code == 400 and "Type the model" in r.text
+    # the model page again, the confirmation open, what was typed kept and marked
+    assert '<details class="confirm" open>' in r.text
+    assert 'value="x" aria-invalid="true" aria-describedby="delete-model-error"' in r.text
     assert editor.get(f"/models/{model_name}").status_code == 200
     r = client.post(
         f"/models/{model_name}/delete",

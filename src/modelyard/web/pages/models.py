@@ -262,6 +262,8 @@ def _model_context(
         "eval_values": {},
         "eval_error": "",
         "prediction_log": prediction_log.setting(session, name),
+        "delete_typed": "",
+        "delete_error": "",
     }
 
 
@@ -610,6 +612,7 @@ def switch_prediction_log(
 
 @router.post("/models/{name}/delete")
 def delete_model(
+    request: Request,
     name: ModelName,
     user: FormEditor,
     session: DbSession,
@@ -617,8 +620,10 @@ def delete_model(
 ) -> Response:
     """Delete a model with every version, once its name was typed to confirm (audited)."""
     if confirm.strip() != name:
-        raise PageError(
-            400, "Not confirmed", f"Type the model's name, {name}, to confirm deleting it."
-        )
+        # the model page again, the confirmation open with what was typed and why it is not it
+        context = _model_context(session, name, user)
+        context["delete_typed"] = confirm
+        context["delete_error"] = f"Type the model's name, {name}, to confirm deleting it."
+        return render(request, "models/detail.html", context, user=user, status_code=400)
     registry.delete_model(session, name, actor=user.name, as_admin=user.role is Role.admin)
     return _done("/models", "deleted")

@@ -97,6 +97,9 @@ class JobRuntime:
         self._worker_threads: list[threading.Thread] = []
         self._housekeeper: threading.Thread | None = None
         self._restore_signals: Callable[[], None] = lambda: None
+        # Set when the queue was away at start: the housekeeper then reconciles every queued
+        # row (not only those older than ``stale_after``) as soon as the queue answers.
+        self._reconcile_all = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -107,8 +110,9 @@ class JobRuntime:
         try:
             self.reconcile(min_age_seconds=0)
         except Exception as exc:
-            # Redis away at start: queued rows stay in the jobs table, and the housekeeper's
-            # reconciliation enqueues them once the queue answers.
+            # Redis away at start: queued rows stay in the jobs table, and the housekeeper
+            # enqueues them once the queue answers.
+            self._reconcile_all = True
             logger.warning(
                 "the job queue is unavailable at start (%s); queued jobs are enqueued when "
                 "it is back",
@@ -221,6 +225,9 @@ class JobRuntime:
                 if now >= next_schedule:
                     next_schedule = now + schedule_every
                     self.move_due_retries()
+                    if self._reconcile_all:
+                        self.reconcile(min_age_seconds=0)
+                        self._reconcile_all = False
                 if now >= next_beat:
                     next_beat = now + beat_every
                     self.beat()

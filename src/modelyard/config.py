@@ -120,7 +120,23 @@ class StorageSettings(BaseModel):
     """A worker keeps artifacts it loaded from an object store under ``<home>/cache`` up to
     this size (content-addressed, so a cached copy is never stale)."""
     max_artifact_bytes: int = 1 << 30
+    max_artifact_members: int = 10_000
+    """Files in an artifact archive (a skops zip) at most."""
+    max_artifact_unpacked_bytes: int = 8 << 30
+    """What an artifact archive's files add up to once unpacked, at most."""
+    max_artifact_metadata_bytes: int = 64 << 20
+    """An archive's metadata member (a skops file's ``schema.json``), unpacked, at most:
+    it is parsed whole into memory, at about twice its size."""
     max_dataset_bytes: int = 20 << 30
+    max_dataset_decompressed_bytes: int = 64 << 30
+    """What a compressed dataset upload may inflate to, at most."""
+    max_dataset_inflation: float = 100.0
+    """A compressed dataset upload may also inflate to at most this many times its own size
+    (past its first 64 MiB): real tables compress 3-20x, a decompression bomb 1,000x."""
+    max_dataset_rows: int = 1_000_000_000
+    max_parquet_metadata_bytes: int = 16 << 20
+    """A Parquet file's footer (its schema, row groups and key-value metadata), at most:
+    pyarrow holds it in memory, at several times its size."""
 
 
 class LiveSettings(BaseModel):

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from modelyard.config import Settings
 from modelyard.datasets import ingest as ingest_module
-from modelyard.datasets.formats import DatasetRejected, merge_claims
+from modelyard.datasets.formats import DatasetRejected, IngestLimits, merge_claims
 from modelyard.datasets.ingest import ingest
 
 CSV = b"a,b,label,y\n1,2.5,x,3.0\n4,5.0,y,6.5\n7,8.25,x,9.0\n"
@@ -46,7 +47,13 @@ def run(
     raw = tmp_path / "upload.bin"
     raw.write_bytes(data)
     dest = tmp_path / "out.parquet"
-    result = ingest(raw, dest, filename=filename, claims=merge_claims(filename, fmt, compression))
+    result = ingest(
+        raw,
+        dest,
+        filename=filename,
+        claims=merge_claims(filename, fmt, compression),
+        limits=IngestLimits.of(Settings()),
+    )
     return result, pq.read_table(dest)
 
 
@@ -244,6 +251,7 @@ def test_the_conversion_reports_its_progress(
         tmp_path / "out.parquet",
         filename=filename,
         claims=merge_claims(filename, None, None),
+        limits=IngestLimits.of(Settings()),
         progress=lambda done, total: seen.append((done, total)),
     )
     assert result.row_count == rows
@@ -252,3 +260,42 @@ def test_the_conversion_reports_its_progress(
     done = [d for d, _ in seen]
     assert done == sorted(done) and done[0] > 0 and done[-1] <= len(data)
     assert done[-1] >= len(data) // 2
+
+
+def test_limits_stop_the_pass_with_a_413_naming_the_setting(tmp_path: Path) -> None:
+    from modelyard.datasets.formats import DatasetOverLimit
+
+    rows = IngestLimits(
+        decompressed_bytes=1 << 40, inflation=100.0, rows=1000, parquet_metadata_bytes=1 << 20
+    )
+    inflation = IngestLimits(
+        decompressed_bytes=1 << 40, inflation=100.0, rows=1 << 40, parquet_metadata_bytes=1 << 20
+    )
+    cases = [
+        ("rows.csv", b"x\n" + b"1\n" * 1001, rows, "MAX_DATASET_ROWS"),
+        ("rows.jsonl", b'{"x": 1}\n' * 1001, rows, "MAX_DATASET_ROWS"),
+        (
+            "rows.parquet",
+            _parquet_bytes(pa.table({"x": list(range(1001))})),
+            rows,
+            "MAX_DATASET_ROWS",
+        ),
+        # 80 MiB of rows: past the 64 MiB any compressed file may inflate to.
+        ("bomb.csv.gz", gzip.compress(b"x\n" + b"0\n" * (40 << 20), 1), inflation, "INFLATION"),
+    ]
+    for filename, data, limits, setting in cases:
+        raw = tmp_path / filename
+        raw.write_bytes(data)
+        claims = merge_claims(filename, None, None)
+        with pytest.raises(DatasetOverLimit, match=setting) as refused:
+            ingest(raw, tmp_path / "out.parquet", filename=filename, claims=claims, limits=limits)
+        assert refused.value.status_code == 413
+        assert not (tmp_path / "out.parquet").exists()
+        assert not (tmp_path / "out.parquet.partial").exists()
+    exact = tmp_path / "exact.csv"
+    exact.write_bytes(b"x\n" + b"1\n" * 1000)
+    claims = merge_claims("exact.csv", None, None)
+    result = ingest(
+        exact, tmp_path / "out.parquet", filename="exact.csv", claims=claims, limits=rows
+    )
+    assert result.row_count == 1000

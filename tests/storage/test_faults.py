@@ -63,7 +63,7 @@ def away(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], int]]:
                 session, user, lifetime=dt.timedelta(hours=1), actor="test"
             ).token
         # Registered while the store answered (here: a directory standing in for it).
-        elsewhere = DatasetStore(LocalBlobStore(tmp_path / "elsewhere"), tmp_path / "scratch")
+        elsewhere = DatasetStore.of(LocalBlobStore(tmp_path / "elsewhere"), settings)
         raw = elsewhere.temp_path()
         raw.write_bytes(b"a,y\n1,2\n2,4\n3,6\n")
         dataset = datasets_service.register_file(

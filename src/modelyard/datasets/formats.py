@@ -13,7 +13,8 @@ from typing import Literal
 
 import zstandard
 
-from modelyard.kit.errors import BadRequest
+from modelyard.config import Settings
+from modelyard.kit.errors import BadRequest, PayloadTooLarge
 from modelyard.kit.security import looks_like_pickle
 
 Format = Literal["csv", "parquet", "jsonl"]
@@ -60,6 +61,46 @@ class DatasetRejected(BadRequest):
     """The file is not a dataset modelyard can read; ``detail`` says where and why."""
 
     title = "Invalid dataset"
+
+
+class DatasetOverLimit(PayloadTooLarge):
+    """The file would be larger than a configured limit once read; ``detail`` names it."""
+
+    title = "Dataset over a limit"
+
+
+INFLATION_FLOOR_BYTES = 64 << 20
+"""Any compressed upload may inflate this far, whatever its ratio (a tiny file is fine)."""
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What reading one upload may cost, from ``storage`` settings (see config.py)."""
+
+    decompressed_bytes: int
+    inflation: float
+    rows: int
+    parquet_metadata_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> IngestLimits:
+        storage = settings.storage
+        return cls(
+            decompressed_bytes=storage.max_dataset_decompressed_bytes,
+            inflation=storage.max_dataset_inflation,
+            rows=storage.max_dataset_rows,
+            parquet_metadata_bytes=storage.max_parquet_metadata_bytes,
+        )
+
+    def decompressed_for(self, compressed_bytes: int) -> tuple[int, str]:
+        """How far a file of ``compressed_bytes`` may inflate, and the setting that says so."""
+        by_ratio = max(INFLATION_FLOOR_BYTES, int(self.inflation * compressed_bytes))
+        if by_ratio < self.decompressed_bytes:
+            return by_ratio, f"MODELYARD_STORAGE__MAX_DATASET_INFLATION={self.inflation:g}"
+        return (
+            self.decompressed_bytes,
+            f"MODELYARD_STORAGE__MAX_DATASET_DECOMPRESSED_BYTES={self.decompressed_bytes}",
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,12 @@ fit (an integer column that turns out to hold ``1.5``), the column is widened
 second pass only on such files. Errors that cannot be fixed by widening are located
 precisely by a slower diagnostic pass (Python's ``csv`` module or ``orjson`` per line) so
 that the 4xx names the line, and for JSON also the column, at fault.
+
+Limits (:class:`IngestLimits`, from the ``storage`` settings) hold during the pass itself, so
+a decompression bomb costs what its first blocks cost: a compressed stream stops where it
+would inflate past its limit, the rows are counted batch by batch, and a Parquet file's
+footer length is read from its last bytes before pyarrow parses the footer. Each is a 413
+problem naming the setting to raise.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from modelyard.datasets.formats import (
     SNIFF_BYTES,
     Claims,
     Compression,
+    DatasetOverLimit,
     DatasetRejected,
     Format,
+    IngestLimits,
     Sniffed,
     sniff,
 )
@@ -94,9 +102,11 @@ def ingest(
     *,
     filename: str | None,
     claims: Claims,
+    limits: IngestLimits,
     progress: Progress | None = None,
 ) -> IngestResult:
-    """Check ``raw`` and write it as Parquet to ``dest`` (atomically); raise DatasetRejected.
+    """Check ``raw`` and write it as Parquet to ``dest`` (atomically); raise DatasetRejected,
+    or DatasetOverLimit past one of ``limits``.
 
     ``raw`` may be moved to ``dest`` (an uncompressed Parquet upload) or left for the caller
     to delete. ``progress`` is told how far the pass has read, once per block.
@@ -105,6 +115,7 @@ def ingest(
         head = handle.read(SNIFF_BYTES)
     sniffed = sniff(head, filename, claims)
     size = raw.stat().st_size
+    most, setting = limits.decompressed_for(size)
     reading: list[pa.NativeFile] = []
 
     def open_stream() -> pa.NativeFile:
@@ -113,7 +124,8 @@ def ingest(
         reading[:] = [source]
         stream: pa.NativeFile = pa.BufferedInputStream(source, 1 << 20)
         if sniffed.compression != "none":
-            stream = pa.CompressedInputStream(stream, sniffed.compression)
+            inflating = pa.CompressedInputStream(stream, sniffed.compression)
+            stream = pa.PythonFile(_Bounded(inflating, most, setting), mode="r")
         return stream
 
     def told() -> None:
@@ -122,10 +134,41 @@ def ingest(
 
     partial = dest.with_name(dest.name + ".partial")
     try:
-        return _ingest(raw, dest, partial, sniffed, open_stream, told, size, progress)
+        return _ingest(raw, dest, partial, sniffed, open_stream, told, size, progress, limits)
     except OSError as exc:
         note_path(exc, partial)
         raise
+
+
+class _Bounded:
+    """A decompressing stream that stops (413) before it yields more than ``most`` bytes."""
+
+    def __init__(self, source: pa.NativeFile, most: int, setting: str) -> None:
+        self.source = source
+        self.most = most
+        self.setting = setting
+        self.count = 0
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.source.closed)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        room = self.most + 1 - self.count  # one byte past the limit proves the file goes on
+        data: bytes = self.source.read(room if size is None or size < 0 else min(size, room))
+        self.count += len(data)
+        if self.count > self.most:
+            raise DatasetOverLimit(
+                f"The file inflates past {self.most:,} bytes once decompressed; a compressed "
+                f"dataset may inflate to at most that ({self.setting})."
+            )
+        return data
+
+    def close(self) -> None:
+        self.source.close()
 
 
 def _ingest(
@@ -137,6 +180,7 @@ def _ingest(
     told: Callable[[], None],
     size: int,
     progress: Progress | None,
+    limits: IngestLimits,
 ) -> IngestResult:
     def columns_done(done: int, total: int) -> None:
         if progress is not None:
@@ -145,23 +189,27 @@ def _ingest(
     try:
         if sniffed.format == "parquet":
             if sniffed.compression == "none":
-                rows, schema = _check_parquet(raw, columns_done)
+                rows, schema = _check_parquet(raw, limits, columns_done)
                 os.replace(raw, dest)
             else:
                 _decompress_to(open_stream, partial)
-                rows, schema = _check_parquet(partial, columns_done)
+                rows, schema = _check_parquet(partial, limits, columns_done)
                 os.replace(partial, dest)
         else:
             convert = _csv_to_parquet if sniffed.format == "csv" else _jsonl_to_parquet
-            rows, schema = convert(open_stream, partial, told)
+            rows, schema = convert(open_stream, partial, told, most_rows=limits.rows)
             os.replace(partial, dest)
     finally:
         with suppress(FileNotFoundError):
             partial.unlink()
-    if rows == 0:
+    if rows == 0 or len(schema) == 0:
         with suppress(FileNotFoundError):
             dest.unlink()
-        raise DatasetRejected("The file has a header but no data rows.")
+        raise DatasetRejected(
+            "The file has a header but no data rows."
+            if rows == 0
+            else "The file has no columns: a dataset needs at least one named column."
+        )
     return IngestResult(
         format=sniffed.format,
         compression=sniffed.compression,
@@ -203,9 +251,10 @@ def _check_names(names: list[str]) -> None:
 class _ParquetSink:
     """Batches in, row groups of about ``ROW_GROUP_ROWS`` out."""
 
-    def __init__(self, path: Path, told: Callable[[], None]) -> None:
+    def __init__(self, path: Path, told: Callable[[], None], most_rows: int) -> None:
         self.path = path
         self.told = told
+        self.most_rows = most_rows
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pa.RecordBatch] = []
         self.pending_rows = 0
@@ -218,9 +267,11 @@ class _ParquetSink:
             _check_names(batch.schema.names)
         if batch.num_rows == 0:
             return
+        self.rows += batch.num_rows
+        if self.rows > self.most_rows:
+            raise too_many_rows(self.most_rows)
         self.pending.append(batch)
         self.pending_rows += batch.num_rows
-        self.rows += batch.num_rows
         if self.pending_rows >= ROW_GROUP_ROWS:
             self._flush()
         self.told()
@@ -256,15 +307,44 @@ class _ParquetSink:
                 self.writer.close()
 
 
+def too_many_rows(most: int) -> DatasetOverLimit:
+    return DatasetOverLimit(
+        f"The file holds more than {most:,} rows; a dataset may hold at most that "
+        f"(MODELYARD_STORAGE__MAX_DATASET_ROWS={most})."
+    )
+
+
 # --- Parquet -------------------------------------------------------------------------------
 
 
+def _footer_bytes(path: Path) -> int:
+    """The length a Parquet file declares for its footer (its last 8 bytes: length, PAR1)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size < 12:
+            raise DatasetRejected("The file is too short to be a Parquet file.")
+        handle.seek(size - 8)
+        tail = handle.read(8)
+    if tail[4:] != b"PAR1":
+        raise DatasetRejected("The file is not a readable Parquet file: it does not end in PAR1.")
+    return int.from_bytes(tail[:4], "little")
+
+
 def _check_parquet(
-    path: Path, columns_done: Callable[[int, int], None] | None = None
+    path: Path, limits: IngestLimits, columns_done: Callable[[int, int], None] | None = None
 ) -> tuple[int, pa.Schema]:
     """Decode every page, one column at a time (memory: one column chunk, not a row group)."""
+    footer = _footer_bytes(path)
+    if footer > limits.parquet_metadata_bytes:
+        raise DatasetOverLimit(
+            f"The Parquet file's metadata (footer) is {footer:,} bytes; at most "
+            f"{limits.parquet_metadata_bytes:,} are read "
+            f"(MODELYARD_STORAGE__MAX_PARQUET_METADATA_BYTES)."
+        )
     try:
         parquet = pq.ParquetFile(str(path), pre_buffer=False)
+        if parquet.metadata.num_rows > limits.rows:
+            raise too_many_rows(limits.rows)
         schema = parquet.schema_arrow
         _check_names(schema.names)
         counts = []
@@ -317,13 +397,13 @@ def _quiet() -> None:
 
 
 def _csv_to_parquet(
-    open_stream: StreamOpener, target: Path, told: Callable[[], None] = _quiet
+    open_stream: StreamOpener, target: Path, told: Callable[[], None] = _quiet, *, most_rows: int
 ) -> tuple[int, pa.Schema]:
     column_types: dict[str, pa.DataType] = {}
     newlines_in_values = False
     for _attempt in range(2 * MAX_COLUMNS):
         try:
-            return _csv_pass(open_stream, target, column_types, newlines_in_values, told)
+            return _csv_pass(open_stream, target, column_types, newlines_in_values, told, most_rows)
         except _Retry as retry:
             if retry.args and retry.args[0] == "newlines":
                 newlines_in_values = True
@@ -336,8 +416,9 @@ def _csv_pass(
     column_types: dict[str, pa.DataType],
     newlines_in_values: bool,
     told: Callable[[], None],
+    most_rows: int,
 ) -> tuple[int, pa.Schema]:
-    sink = _ParquetSink(target, told)
+    sink = _ParquetSink(target, told, most_rows)
     names: list[str] = []
     try:
         with open_stream() as stream:
@@ -441,13 +522,13 @@ def _first_ragged_row(open_stream: StreamOpener) -> tuple[int, int, int, str] | 
 
 
 def _jsonl_to_parquet(
-    open_stream: StreamOpener, target: Path, told: Callable[[], None] = _quiet
+    open_stream: StreamOpener, target: Path, told: Callable[[], None] = _quiet, *, most_rows: int
 ) -> tuple[int, pa.Schema]:
     block = BLOCK_BYTES
     schema: pa.Schema | None = None
     for _attempt in range(3):
         try:
-            return _jsonl_pass(open_stream, target, schema, block, told)
+            return _jsonl_pass(open_stream, target, schema, block, told, most_rows)
         except pa.ArrowInvalid as exc:
             message = str(exc)
             if "straddl" in message and block < LONG_LINE_BLOCK_BYTES:
@@ -468,8 +549,9 @@ def _jsonl_pass(
     schema: pa.Schema | None,
     block: int,
     told: Callable[[], None],
+    most_rows: int,
 ) -> tuple[int, pa.Schema]:
-    sink = _ParquetSink(target, told)
+    sink = _ParquetSink(target, told, most_rows)
     parse = (
         pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         if schema is not None

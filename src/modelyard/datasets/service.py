@@ -185,7 +185,9 @@ def register_file(
         if name is not None:
             with database.session() as session:
                 _check_name(session, name)
-        result = ingest(raw, dest, filename=filename, claims=claims, progress=progress)
+        result = ingest(
+            raw, dest, filename=filename, claims=claims, limits=store.limits, progress=progress
+        )
         store.put(key, dest)
         stored = True
         with database.session() as session:

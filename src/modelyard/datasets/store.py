@@ -18,6 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from modelyard.config import Settings
+from modelyard.datasets.formats import IngestLimits
 from modelyard.kit.errors import NotFound, PayloadTooLarge, note_path
 from modelyard.storage import BlobMissing, BlobStore, ParquetBlob
 
@@ -35,13 +36,15 @@ def is_key(value: str) -> bool:
 
 
 class DatasetStore:
-    def __init__(self, store: BlobStore, scratch: Path) -> None:
+    def __init__(self, store: BlobStore, scratch: Path, limits: IngestLimits) -> None:
         self.store = store
         self.scratch = scratch
+        self.limits = limits
+        """What reading one upload may cost (decompressed bytes, rows, Parquet metadata)."""
 
     @classmethod
     def of(cls, store: BlobStore, settings: Settings) -> DatasetStore:
-        return cls(store, settings.scratch_dir)
+        return cls(store, settings.scratch_dir, IngestLimits.of(settings))
 
     # --- registered datasets -----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ The registry, evaluations, deployments and online predictions all go through it:
     from modelyard import flavors
 
     flavors.validate(flavor, parameters, has_artifact=...)  # a new version (registry), 400 if not
-    flavors.check_artifact(flavor, parameters, path)         # its uploaded file loads (registry)
+    flavors.check_artifact(flavor, parameters, path, limits=...)  # its upload loads (registry)
     model = flavors.load_model(flavor, parameters, path, artifact_sha256=sha)  # a LoadedModel
     model.predict({"x": np.array([...]), ...})  # a batch -> Prediction(values, scores)
     model.predict_row({"x": 1.5, ...})          # one row -> RowPrediction(value, binding, ...)
@@ -48,6 +48,7 @@ from modelyard.flavors._base import (
     as_float,
 )
 from modelyard.flavors._formula import formula_kinds, load_formula
+from modelyard.kit.archives import ArchiveLimits, check_zip
 from modelyard.kit.security import PICKLE_REFUSAL, looks_like_pickle
 
 __all__ = [
@@ -89,9 +90,15 @@ def validate(flavor: str, parameters: dict[str, Any], *, has_artifact: bool) -> 
         load_formula(parameters)
 
 
-def check_artifact(flavor: str, parameters: dict[str, Any], path: Path) -> None:
-    """Prove at upload time that a runnable flavor's artifact loads: a skops file with trusted
-    types only, an ONNX graph onnxruntime accepts."""
+def check_artifact(
+    flavor: str, parameters: dict[str, Any], path: Path, *, limits: ArchiveLimits
+) -> None:
+    """Prove at upload time that a runnable flavor's artifact loads: a skops file within
+    ``limits`` (checked from its zip directory, before anything is unpacked) with trusted
+    types only, an ONNX graph onnxruntime accepts. Artifacts are loaded later only after
+    this check passed."""
+    if flavor == "sklearn":
+        check_zip(path, limits, metadata=("schema.json",))
     if flavor in ARTIFACT_FLAVORS:
         _load(flavor, parameters, path)
 

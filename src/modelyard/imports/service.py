@@ -320,7 +320,7 @@ class MlflowImport:
         finally:
             downloaded.unlink(missing_ok=True)
         try:
-            check_artifact(flavor, parameters, staged.path)
+            check_artifact(flavor, parameters, staged.path, limits=self.store.archive_limits)
         except ProblemError as exc:
             self.store.discard(staged)
             return None, f"the {flavor} file does not load: {exc.detail}"

@@ -74,7 +74,7 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
         "payload-too-large",
         413,
         "Payload too large",
-        "The body is over the limit for this route; the detail gives the limit.",
+        "The body is over the limit for this route, or an uploaded file would unpack past a limit (rows, decompressed bytes, archive members, metadata); the detail names the setting.",
     ),
     ProblemType(
         "unsupported-media-type",

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.config import Settings
+from modelyard.kit.archives import ArchiveLimits
 from modelyard.kit.errors import BadRequest, NotFound, PayloadTooLarge, note_path
 from modelyard.kit.security import PICKLE_REFUSAL, looks_like_pickle
 from modelyard.storage import BlobMissing, BlobStore
@@ -80,12 +81,20 @@ def blob_key(sha256: str) -> str:
 
 class ArtifactStore:
     def __init__(
-        self, store: BlobStore, *, scratch: Path, cache: Path, cache_bytes: int = 10 << 30
+        self,
+        store: BlobStore,
+        *,
+        scratch: Path,
+        cache: Path,
+        archive_limits: ArchiveLimits,
+        cache_bytes: int = 10 << 30,
     ) -> None:
         self.store = store
         self.scratch = scratch
         self.cache = cache / "artifacts"
         self.cache_bytes = cache_bytes
+        self.archive_limits = archive_limits
+        """What an archive artifact (a skops zip) may unpack to: checked before it is loaded."""
 
     @classmethod
     def of(cls, store: BlobStore, settings: Settings) -> ArtifactStore:
@@ -94,6 +103,11 @@ class ArtifactStore:
             scratch=settings.scratch_dir,
             cache=settings.cache_dir,
             cache_bytes=settings.storage.artifact_cache_bytes,
+            archive_limits=ArchiveLimits(
+                members=settings.storage.max_artifact_members,
+                unpacked_bytes=settings.storage.max_artifact_unpacked_bytes,
+                metadata_bytes=settings.storage.max_artifact_metadata_bytes,
+            ),
         )
 
     def open(self, sha256: str) -> Path:

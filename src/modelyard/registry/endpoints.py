@@ -236,7 +236,9 @@ async def create_version(
         if staged is None:
             return service.create_version(session, name, data, None, actor=principal.name)
         # Checked while staged and promoted just before the commit: a refusal leaves no blob.
-        flavors.check_artifact(data.flavor, data.parameters, staged.path)
+        flavors.check_artifact(
+            data.flavor, data.parameters, staged.path, limits=store.archive_limits
+        )
         filename = plain_filename(staged.filename)
         artifact = service.Artifact(staged.sha256, staged.size, filename)
         row = service.create_version(session, name, data, artifact, actor=principal.name)

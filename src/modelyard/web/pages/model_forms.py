@@ -235,7 +235,9 @@ def create_version(
                 staged = store.stage(
                     upload.file, max_bytes=settings.storage.max_artifact_bytes, filename=filename
                 )
-                flavors.check_artifact(data.flavor, data.parameters, staged.path)
+                flavors.check_artifact(
+                    data.flavor, data.parameters, staged.path, limits=store.archive_limits
+                )
             except ProblemError as exc:
                 return _form_response(request, user, template, context, {"file": exc.detail})
             artifact = registry.Artifact(staged.sha256, staged.size, filename)

@@ -156,9 +156,51 @@ def test_untrusted_skops_types_are_refused(editor: Api, unique: str, tmp_path: P
     r = upload_version(
         editor, name, "sklearn", skops_bytes(FunctionTransformer(os.system)), "m.skops"
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert "posix.system" in r.json()["detail"] and "does not trust" in r.json()["detail"]
+    assert r.json()["types"] == ["posix.system"]
     assert editor.get(f"/models/{name}/versions").json()["items"] == []
+
+
+def test_scikit_learn_functions_are_not_trusted(editor: Api, unique: str) -> None:
+    """Classes of scikit-learn are trusted, its functions are not: a FunctionTransformer
+    would call one (here a download from the internet) on every prediction."""
+    from sklearn.datasets import fetch_openml
+    from sklearn.preprocessing import FunctionTransformer
+
+    name = f"fetch-{unique}"
+    editor.post("/models", json={"name": name})
+    r = upload_version(
+        editor,
+        name,
+        "sklearn",
+        skops_bytes(FunctionTransformer(func=fetch_openml)),
+        "m.skops",
+        {"features": ["a", "b"]},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["types"] == ["sklearn.datasets._openml.fetch_openml"]
+    assert "sklearn.datasets._openml.fetch_openml" in r.json()["detail"]
+    assert editor.get(f"/models/{name}/versions").json()["items"] == []
+
+
+def test_trusted_classes_are_scikit_learn_classes_only() -> None:
+    from modelyard.flavors._sklearn import is_trusted_class
+
+    assert is_trusted_class("sklearn.tree._tree.Tree")
+    assert is_trusted_class("sklearn.metrics._dist_metrics.EuclideanDistance64")
+    assert is_trusted_class("sklearn.neighbors._kd_tree.KDTree")
+    for name in [
+        "sklearn.datasets._openml.fetch_openml",
+        "sklearn.utils.estimator_checks.check_estimator",
+        "sklearn.base.BaseEstimator.get_params",
+        "sklearn.no_such_module.Thing",
+        "sklearn..tree",
+        "sklearnx.Thing",
+        "os.system",
+    ]:
+        assert not is_trusted_class(name), name
 
 
 def test_scikit_learn_internal_types_are_trusted(tmp_path: Path) -> None:

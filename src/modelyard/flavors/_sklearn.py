@@ -3,13 +3,16 @@
 skops rebuilds an object from a JSON schema plus numpy arrays and never unpickles; its
 loader refuses any type outside a trusted set. modelyard trusts skops' defaults (builtins,
 numpy, scipy and scikit-learn estimators) plus scikit-learn's own internal classes (tree
-structures, optimisers, distance metrics: ``sklearn.*``). Anything else (a function from
-``os``, a class from the uploader's code) is refused with the list of offending types, before
-anything is constructed.
+structures, tree predictors, distance metrics): names under ``sklearn.`` that are classes
+defined there. A function is never trusted, not even scikit-learn's own: a
+``FunctionTransformer(func=sklearn.datasets.fetch_openml)`` would call it on every
+prediction. Anything else (a function from ``os``, a class from the uploader's code) is
+refused with the list of offending types, a 422, before anything is constructed.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -19,9 +22,35 @@ from typing import Any
 import numpy as np
 
 from modelyard.flavors._base import FlavorError, LoadedModel, Prediction, feature_list
+from modelyard.kit.errors import Unprocessable
 from modelyard.kit.extras import needs
 
-TRUSTED_PREFIXES = ("sklearn.",)
+
+class UntrustedTypes(Unprocessable):
+    """The skops file would construct types modelyard does not trust; ``detail`` names them."""
+
+    title = "Model holds untrusted types"
+
+
+def is_trusted_class(name: str) -> bool:
+    """Whether ``name`` (``module.qualname``) is a class scikit-learn defines."""
+    if not name.startswith("sklearn."):
+        return False
+    parts = name.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return False
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute)
+        except AttributeError:
+            return False
+        return isinstance(found, type) and found.__module__.startswith("sklearn.")
+    return False
 
 
 def untrusted_types(path: Path) -> list[str]:
@@ -56,12 +85,14 @@ class SklearnModel(LoadedModel):
             from skops.io.exceptions import UntrustedTypesFoundException
 
         extra = untrusted_types(path)
-        refused = [name for name in extra if not name.startswith(TRUSTED_PREFIXES)]
+        refused = [name for name in extra if not is_trusted_class(name)]
         if refused:
-            raise FlavorError(
+            raise UntrustedTypes(
                 "The skops file holds types modelyard does not trust: "
-                f"{', '.join(refused)}. Only scikit-learn, numpy and scipy types are loaded; "
-                "replace custom code (functions, classes) with scikit-learn components."
+                f"{', '.join(refused)}. Only scikit-learn estimators, transformers and their "
+                "parts, numpy and scipy types are loaded, never a function; replace custom "
+                "code (functions, classes) with scikit-learn components.",
+                extra={"types": refused},
             )
         try:
             model = load(path, trusted=extra or None)

@@ -77,6 +77,21 @@ def test_a_raw_body_upload(editor: Api, unique: str) -> None:
     assert (r.json()["filename"], r.json()["row_count"]) == ("raw.csv", 3)
 
 
+def test_a_json_body_or_a_file_without_columns_is_no_dataset(
+    editor: Api, settings: Settings
+) -> None:
+    before = editor.get("/datasets").json()["items"]
+    r = editor.post("/datasets", json={})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "not a dataset file" in r.json()["detail"]
+    r = editor.post("/datasets", content=b"{}\n", params={"filename": "empty.jsonl"})
+    assert r.status_code == 400, r.text
+    assert "no columns" in r.json()["detail"]
+    assert editor.get("/datasets").json()["items"] == before
+    assert {key for key in stored_files(settings) if key.startswith("scratch/")} == set()
+
+
 def test_default_names_come_from_the_file_name_and_never_collide(editor: Api, unique: str) -> None:
     first = upload(editor, f"dup-{unique}.csv", CSV).json()
     second = upload(editor, f"dup-{unique}.csv.gz", gzip.compress(CSV)).json()

@@ -31,7 +31,7 @@ from modelyard.datasets.schemas import (
 from modelyard.datasets.store import DatasetStore
 from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import AppSettings, DbSession
-from modelyard.kit.errors import BadRequest
+from modelyard.kit.errors import BadRequest, Unprocessable
 from modelyard.kit.responses import json_response
 
 router = APIRouter(tags=["datasets"])
@@ -67,6 +67,8 @@ _UPLOAD_BODY = {
         },
     }
 }
+# Bodies a client sends as structured data, never as a file's bytes (`{}` is not a dataset).
+_NOT_FILES = {"application/json", "application/x-www-form-urlencoded"}
 _CHUNK_BODY = {
     "requestBody": {
         "required": True,
@@ -90,6 +92,12 @@ async def upload_dataset(
     """Upload a CSV, Parquet or JSON Lines file (plain, gzip or zstd) in one request."""
     limit = settings.storage.max_dataset_bytes
     content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() in _NOT_FILES:
+        raise Unprocessable(
+            f"A {content_type.split(';')[0]} body is not a dataset file: send the file as "
+            "multipart field `file`, or its bytes as the body (Content-Type "
+            "application/octet-stream); JSON Lines go as a file too."
+        )
     target = store.temp_path()
     received: Received
     try:

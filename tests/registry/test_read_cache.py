@@ -55,7 +55,9 @@ def test_a_write_by_another_process_is_read_back_at_once(
     other = Database(settings.resolved_database_url)
     try:
         with other.session() as s:
-            service.update_model(s, name, ModelUpdate(description="moved"), actor="worker")
+            service.update_model(
+                s, name, ModelUpdate(description="moved"), actor="worker", as_admin=True
+            )
             service.set_alias(s, name, "prod", 2, actor="worker")
             version_id = service.resolve(s, f"{name}/1").version_id
             service.merge_version_metrics(s, version_id, {"mae": 0.5})

@@ -52,6 +52,14 @@ def record(
     )
 
 
+def require_owner(created_by: str, *, actor: str, as_admin: bool, what: str, action: str) -> None:
+    """Who changes an object: whoever created it, or an admin (README, Security). Editors
+    create and may delete or change their own models, datasets and targets, not another's."""
+    if as_admin or created_by == actor:
+        return
+    raise Forbidden(f"{what} belongs to '{created_by}'; only they or an admin may {action}.")
+
+
 def get_user(session: Session, name: str) -> User:
     user = session.scalar(sa.select(User).where(User.name == name))
     if user is None:

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
+from modelyard.auth.schemas import Role
 from modelyard.datasets import service
 from modelyard.datasets._cached import cached_preview
 from modelyard.datasets.receive import (
@@ -246,5 +247,7 @@ def delete_dataset(
     dataset_id: DatasetId, principal: Editor, session: DbSession, store: Store
 ) -> Response:
     """Delete a dataset and its file (evaluations of it keep their metrics)."""
-    service.delete(session, store, dataset_id, actor=principal.name)
+    service.delete(
+        session, store, dataset_id, actor=principal.name, as_admin=principal.role is Role.admin
+    )
     return Response(status_code=204)

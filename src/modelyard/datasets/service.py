@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from modelyard.auth.schemas import Principal, Role
-from modelyard.auth.service import record
+from modelyard.auth.service import record, require_owner
 from modelyard.datasets.formats import Claims, DatasetRejected, merge_claims
 from modelyard.datasets.schemas import DATASET_NAME_PATTERN, UploadCreate
 from modelyard.datasets.store import DatasetStore, new_key
@@ -295,8 +295,17 @@ def _insert(
     return row
 
 
-def delete(session: Session, store: DatasetStore, dataset_id: int, *, actor: str) -> None:
+def delete(
+    session: Session, store: DatasetStore, dataset_id: int, *, actor: str, as_admin: bool = False
+) -> None:
     row = get(session, dataset_id)
+    require_owner(
+        row.created_by,
+        actor=actor,
+        as_admin=as_admin,
+        what=f"Dataset '{row.name}'",
+        action="delete it",
+    )
     active = session.scalar(
         sa.select(sa.func.count())
         .select_from(Evaluation)

@@ -238,7 +238,9 @@ class MlflowImport:
             description = model.description if model.description != current["description"] else None
             if changed or description is not None:
                 update = ModelUpdate(description=description, tags=dict(changed) or None)
-                registry.update_model(session, name, update, actor=self.actor)
+                registry.update_model(
+                    session, name, update, actor=self.actor, as_admin=self.as_admin
+                )
                 self.result.models.updated += 1
             else:
                 self.result.models.unchanged += 1

@@ -131,7 +131,10 @@ async def update_model(
 ) -> Response:
     """Change a model's description or tags."""
     row = await in_session(
-        request, lambda session: service.update_model(session, name, data, actor=principal.name)
+        request,
+        lambda session: service.update_model(
+            session, name, data, actor=principal.name, as_admin=principal.role is Role.admin
+        ),
     )
     return json_response(_model_out(row))
 
@@ -428,7 +431,14 @@ async def set_model_tag(
     """Set a tag on a model."""
     row = await in_session(
         request,
-        lambda session: service.set_model_tag(session, name, key, data.value, actor=principal.name),
+        lambda session: service.set_model_tag(
+            session,
+            name,
+            key,
+            data.value,
+            actor=principal.name,
+            as_admin=principal.role is Role.admin,
+        ),
     )
     return json_response(_model_out(row))
 
@@ -439,7 +449,10 @@ async def delete_model_tag(
 ) -> Response:
     """Remove a tag from a model."""
     row = await in_session(
-        request, lambda session: service.delete_model_tag(session, name, key, actor=principal.name)
+        request,
+        lambda session: service.delete_model_tag(
+            session, name, key, actor=principal.name, as_admin=principal.role is Role.admin
+        ),
     )
     return json_response(_model_out(row))
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelyard import flavors
-from modelyard.auth.service import record
+from modelyard.auth.service import record, require_owner
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.kit.refs import model_reference, version_number
@@ -135,8 +135,13 @@ def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str
     return created
 
 
-def update_model(session: Session, name: str, data: ModelUpdate, *, actor: str) -> dict[str, Any]:
+def update_model(
+    session: Session, name: str, data: ModelUpdate, *, actor: str, as_admin: bool = False
+) -> dict[str, Any]:
     model = _model(session, name)
+    require_owner(
+        model.created_by, actor=actor, as_admin=as_admin, what=f"Model '{name}'", action="change it"
+    )
     if data.description is not None:
         model.description = data.description
     if data.tags:
@@ -149,6 +154,9 @@ def update_model(session: Session, name: str, data: ModelUpdate, *, actor: str) 
 
 def delete_model(session: Session, name: str, *, actor: str, as_admin: bool = False) -> None:
     model = _model(session, name)
+    require_owner(
+        model.created_by, actor=actor, as_admin=as_admin, what=f"Model '{name}'", action="delete it"
+    )
     if not as_admin:
         held = session.scalar(
             sa.select(ModelAlias.alias)
@@ -392,6 +400,14 @@ def delete_version(
 ) -> None:
     model = _model(session, name)
     version = _version(session, model, selector)
+    if version.created_by != actor:  # its author may delete it, as may the model's owner
+        require_owner(
+            model.created_by,
+            actor=actor,
+            as_admin=as_admin,
+            what=f"Model '{name}'",
+            action=f"delete version {version.version}, which '{version.created_by}' added",
+        )
     if not as_admin:
         held = session.scalar(
             sa.select(ModelAlias.alias)
@@ -587,16 +603,22 @@ def unprotect_alias(session: Session, name: str, alias: str, *, actor: str) -> N
 
 
 def set_model_tag(
-    session: Session, name: str, key: str, value: str, *, actor: str
+    session: Session, name: str, key: str, value: str, *, actor: str, as_admin: bool = False
 ) -> dict[str, Any]:
-    return update_model(session, name, ModelUpdate(tags={key: value}), actor=actor)
+    return update_model(
+        session, name, ModelUpdate(tags={key: value}), actor=actor, as_admin=as_admin
+    )
 
 
-def delete_model_tag(session: Session, name: str, key: str, *, actor: str) -> dict[str, Any]:
+def delete_model_tag(
+    session: Session, name: str, key: str, *, actor: str, as_admin: bool = False
+) -> dict[str, Any]:
     model = _model(session, name)
     if session.get(ModelTag, (model.id, key)) is None:
         raise NotFound(f"Model '{name}' has no tag '{key}'.")
-    return update_model(session, name, ModelUpdate(tags={key: None}), actor=actor)
+    return update_model(
+        session, name, ModelUpdate(tags={key: None}), actor=actor, as_admin=as_admin
+    )
 
 
 def set_version_tag(

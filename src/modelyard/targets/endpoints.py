@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
+from modelyard.auth.schemas import Role
 from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import UnsupportedMediaType
@@ -53,7 +54,9 @@ def start_target(
     target: TargetRef, principal: Editor, session: DbSession, request: Request
 ) -> Response:
     """Follow a stopped target again."""
-    row = service.set_desired_state(session, target, "running", actor=principal.name)
+    row = service.set_desired_state(
+        session, target, "running", actor=principal.name, as_admin=principal.role is Role.admin
+    )
     session.commit()
     poke_live(request)
     return json_response(row)
@@ -64,7 +67,9 @@ def stop_target(
     target: TargetRef, principal: Editor, session: DbSession, request: Request
 ) -> Response:
     """Stop following a target (and stop what modelyard started for it)."""
-    row = service.set_desired_state(session, target, "stopped", actor=principal.name)
+    row = service.set_desired_state(
+        session, target, "stopped", actor=principal.name, as_admin=principal.role is Role.admin
+    )
     session.commit()
     poke_live(request)
     return json_response(row)
@@ -101,7 +106,12 @@ def delete_target(
 ) -> Response:
     """Delete a stopped target, its metrics and its stopped deployments."""
     service.delete_target(
-        session, metric_store(request), settings.home, target, actor=principal.name
+        session,
+        metric_store(request),
+        settings.home,
+        target,
+        actor=principal.name,
+        as_admin=principal.role is Role.admin,
     )
     return Response(status_code=204)
 

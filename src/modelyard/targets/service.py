@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from modelyard.auth.service import record
+from modelyard.auth.service import record, require_owner
 from modelyard.kit.errors import BadRequest, Conflict, NotFound, Unprocessable
 from modelyard.kit.refs import id_or_name
 from modelyard.kit.time import utcnow
@@ -104,9 +104,16 @@ def list_targets(session: Session, *, kind: str | None = None) -> list[dict[str,
 
 
 def set_desired_state(
-    session: Session, ref: str | int, state: str, *, actor: str
+    session: Session, ref: str | int, state: str, *, actor: str, as_admin: bool = False
 ) -> dict[str, Any]:
     target = get_target(session, ref)
+    require_owner(
+        target.created_by,
+        actor=actor,
+        as_admin=as_admin,
+        what=f"Target '{target.name}'",
+        action="start or stop it",
+    )
     if state not in ("running", "stopped"):
         raise BadRequest("The state must be 'running' or 'stopped'.")
     target.desired_state = state
@@ -121,9 +128,22 @@ def set_desired_state(
 
 
 def delete_target(
-    session: Session, store: MetricStore, home: Path, ref: str | int, *, actor: str
+    session: Session,
+    store: MetricStore,
+    home: Path,
+    ref: str | int,
+    *,
+    actor: str,
+    as_admin: bool = False,
 ) -> None:
     target = get_target(session, ref)
+    require_owner(
+        target.created_by,
+        actor=actor,
+        as_admin=as_admin,
+        what=f"Target '{target.name}'",
+        action="delete it",
+    )
     if target.desired_state == "running" and target.status in ("up", "pending"):
         raise Conflict(
             f"Target '{target.name}' is running; stop it first (POST /api/targets/{target.id}/stop)."

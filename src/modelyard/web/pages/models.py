@@ -506,7 +506,9 @@ def set_tag(
     key = _check(
         TAG_KEY_PATTERN, key, "A tag key is 1-128 letters, digits or _ . : / - (no spaces)."
     )
-    registry.set_model_tag(session, name, key, value.strip(), actor=user.name)
+    registry.set_model_tag(
+        session, name, key, value.strip(), actor=user.name, as_admin=user.role is Role.admin
+    )
     return _after_change(request, session, name, user, f"Tag {key} set.")
 
 
@@ -520,7 +522,7 @@ def delete_tag(
 ) -> Response:
     """Remove a tag from a model (the key is a form field: keys may contain a slash)."""
     key = _check(TAG_KEY_PATTERN, key, "Name the tag to remove.")
-    registry.delete_model_tag(session, name, key, actor=user.name)
+    registry.delete_model_tag(session, name, key, actor=user.name, as_admin=user.role is Role.admin)
     return _after_change(request, session, name, user, f"Tag {key} removed.")
 
 
@@ -542,7 +544,13 @@ def edit_description(
     description: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     """Replace a model's description (Markdown)."""
-    registry.update_model(session, name, ModelUpdate(description=description), actor=user.name)
+    registry.update_model(
+        session,
+        name,
+        ModelUpdate(description=description),
+        actor=user.name,
+        as_admin=user.role is Role.admin,
+    )
     return _done(f"/models/{quote(name)}", "saved")
 
 

@@ -111,7 +111,9 @@ def create_target(
 @router.post("/targets/{ref}/start")
 def start(ref: TargetRef, user: FormEditor, session: DbSession, request: Request) -> Response:
     """Follow a target again."""
-    targets_service.set_desired_state(session, ref, "running", actor=user.name)
+    targets_service.set_desired_state(
+        session, ref, "running", actor=user.name, as_admin=user.role is Role.admin
+    )
     session.commit()
     poke_live(request)
     return _done("/targets", "target-started")
@@ -127,5 +129,7 @@ def stop(
     """Stop following a target, once the form says it was confirmed."""
     if confirm != "yes":
         raise PageError(400, "Not confirmed", "Stopping a target needs its confirmation.")
-    targets_service.set_desired_state(session, ref, "stopped", actor=user.name)
+    targets_service.set_desired_state(
+        session, ref, "stopped", actor=user.name, as_admin=user.role is Role.admin
+    )
     return _done("/targets", "target-stopped")

@@ -147,6 +147,7 @@ def test_upload_bombs_are_refused_in_bounded_memory(served: Served, tmp_path: Pa
     _refused(_version(served, model, schema_bomb), "MODELYARD_STORAGE__MAX_ARTIFACT_METADATA_BYTES")
     _refused(_version(served, model, members), "MODELYARD_STORAGE__MAX_ARTIFACT_MEMBERS")
     growth = rss_bytes(served.proc.pid) - before
+    print(f"server RSS {before / MB:.0f} MB, growth {growth / MB:.1f} MB across the bombs")
     assert growth < 20 * MB, f"RSS grew by {growth / MB:.1f} MB"
 
     # Nothing was kept: the two warm-up datasets and the one version only.

@@ -1,4 +1,5 @@
-"""Who may change or delete a model, a dataset or a target: its creator or an admin.
+"""Who may change or delete a model (its prediction logging too), a dataset or a target: its
+creator or an admin.
 
 Another editor gets a 403 problem naming the owner, and the object is unchanged; versions
 stay open to every editor (a version's author, the model's owner or an admin deletes it).
@@ -36,7 +37,14 @@ def test_models_are_changed_and_deleted_by_their_owner_or_an_admin(
     _refused(other_editor.patch(f"/models/{name}", json={"description": "mine"}), editor.user)
     _refused(other_editor.put(f"/models/{name}/tags/k", json={"value": "v"}), editor.user)
     _refused(other_editor.delete(f"/models/{name}"), editor.user)
+    _refused(
+        other_editor.put(f"/models/{name}/prediction-log", json={"enabled": True}), editor.user
+    )
     assert editor.get(f"/models/{name}").json()["description"] == ""
+    assert editor.get(f"/models/{name}/prediction-log").json()["enabled"] is False
+    switched = editor.put(f"/models/{name}/prediction-log", json={"enabled": True})
+    assert switched.status_code == 200 and switched.json()["enabled"] is True
+    assert admin.put(f"/models/{name}/prediction-log", json={"enabled": False}).status_code == 200
 
     # Versions are open to every editor; deleting one is for its author or the model's owner.
     mine = editor.post(f"/models/{name}/versions", json={"flavor": "generic"})

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelyard.auth.deps import Editor, Viewer
+from modelyard.auth.schemas import Role
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import PayloadTooLarge
 from modelyard.kit.openapi import problems
@@ -190,9 +191,13 @@ def set_prediction_log(
     user: Editor,
     session: DbSession,
 ) -> dict[str, Any]:
-    """Switch the logging of a model's predict requests (inputs and outputs) on or off."""
+    """Switch the logging of a model's predict requests (inputs and outputs) on or off (the
+    model's owner or an admin)."""
     return _log_out(
-        request, prediction_log.set_enabled(session, name, data.enabled, actor=user.name)
+        request,
+        prediction_log.set_enabled(
+            session, name, data.enabled, actor=user.name, as_admin=user.role is Role.admin
+        ),
     )
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelyard.auth.service import record
+from modelyard.auth.service import record, require_owner
 from modelyard.kit.errors import ProblemError
 from modelyard.kit.time import utcnow
 from modelyard.models import PredictionLogSetting, RegisteredModel
@@ -74,10 +74,20 @@ def setting(session: Session, model: str) -> dict[str, Any]:
     }
 
 
-def set_enabled(session: Session, model: str, enabled: bool, *, actor: str) -> dict[str, Any]:
-    """Switch logging on or off (audited: the audit entry also moves the registry's
-    generation, so every process's next request of the model sees the change)."""
+def set_enabled(
+    session: Session, model: str, enabled: bool, *, actor: str, as_admin: bool = False
+) -> dict[str, Any]:
+    """Switch logging on or off, as the model's owner or an admin (audited: the audit entry
+    also moves the registry's generation, so every process's next request of the model sees
+    the change)."""
     found = registry.get_model(session, model)
+    require_owner(
+        found["created_by"],
+        actor=actor,
+        as_admin=as_admin,
+        what=f"Model '{model}'",
+        action="switch its prediction logging",
+    )
     row = session.get(PredictionLogSetting, found["id"])
     if row is None:
         row = PredictionLogSetting(model_id=found["id"], enabled=enabled, updated_by=actor)

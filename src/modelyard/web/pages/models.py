@@ -614,7 +614,9 @@ def switch_prediction_log(
     """Switch the logging of a model's predict requests to datasets on or off (audited)."""
     if enabled not in ("on", "off"):
         raise PageError(400, "Invalid input", "Choose to switch the logging on or off.")
-    prediction_log.set_enabled(session, name, enabled == "on", actor=user.name)
+    prediction_log.set_enabled(
+        session, name, enabled == "on", actor=user.name, as_admin=user.role is Role.admin
+    )
     return _done(f"/models/{quote(name)}", "logging" if enabled == "on" else "not-logging")
 
 

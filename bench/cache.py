@@ -173,7 +173,6 @@ def in_process_part(evaluations: int) -> None:
     from modelyard.evaluations import service as evaluations_service
     from modelyard.evaluations._cached import trend_key
     from modelyard.kit.db import Database
-    from modelyard.kit.responses import json_bytes
 
     path = Path(tempfile.mkdtemp(prefix="modelyard-bench-cache-")) / "modelyard.db"
     seed(f"sqlite:///{path}", evaluations)
@@ -192,7 +191,11 @@ def in_process_part(evaluations: int) -> None:
         with db.session() as s:
             cases = {
                 "trend": (
-                    lambda: json_bytes(evaluations_service.trend(s, "bench-m0", "mape", None)),
+                    lambda: (
+                        evaluations_service.trend(s, "bench-m0", "mape", None)
+                        .model_dump_json()
+                        .encode()
+                    ),
                     lambda: trend_key(s, "bench-m0", "mape", None)[1],
                 ),
             }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,20 @@ def app_client(settings: Settings) -> Iterator[TestClient]:
     """The app with its lifespan running (workers and live loops included)."""
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
+
+
+def ended_job_status(database: Database, job_id: int, timeout: float = 60.0) -> str | None:
+    """A job's status once it has left queued and running: the worker ends the job's row in
+    its own transaction, just after the task has ended the domain's row."""
+    from modelyard.models import Job
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.session() as session:
+            status = session.scalar(sa.select(Job.status).where(Job.id == job_id))
+        if status not in ("queued", "running") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
 
 
 def _make_user(database: Database, role: Role) -> tuple[str, str]:

@@ -111,8 +111,8 @@ def _dataset(session: Session, name: str) -> Dataset:
 
 
 def _board(session: Session, dataset: str, metric: str) -> list[tuple[str, int, float]]:
-    entries = analytics_service.leaderboard(session, dataset, metric, 50)["entries"]
-    return [(e["model"], e["version"], e["value"]) for e in entries]
+    entries = analytics_service.leaderboard(session, dataset, metric, 50).entries
+    return [(e.model, e.version, e.value) for e in entries]
 
 
 def test_the_newest_evaluation_of_a_version_is_the_one_ranked(

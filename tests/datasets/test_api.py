@@ -16,6 +16,7 @@ import pytest
 
 from modelyard.config import Settings
 from modelyard.datasets import receive as dataset_receive
+from modelyard.datasets.schemas import PreviewOut
 from modelyard.storage import open_store
 from tests.conftest import Api, blob_keys
 
@@ -53,6 +54,21 @@ def test_upload_records_hash_rows_and_schema(editor: Api, viewer: Api, unique: s
     assert preview["rows"] == [{"a": 1, "b": 2.5, "y": 3.0}, {"a": 4, "b": 5.0, "y": 6.5}]
     listed = viewer.get("/datasets", params={"q": unique}).json()["items"]
     assert [d["id"] for d in listed] == [body["id"]]
+
+
+def test_the_preview_bytes_are_a_preview_as_the_schema_says(
+    editor: Api, viewer: Api, unique: str
+) -> None:
+    """The preview's body is put together from cached pieces by hand: it must parse as
+    PreviewOut, the same on a miss and on a hit."""
+    body = upload(editor, "p.csv", CSV, name=f"preview-{unique}").json()
+    first = viewer.get(f"/datasets/{body['id']}/preview", params={"limit": 3})
+    second = viewer.get(f"/datasets/{body['id']}/preview", params={"limit": 3})
+    assert first.content == second.content
+    preview = PreviewOut.model_validate_json(first.content)
+    assert preview.dataset == body["id"]
+    assert [c.model_dump() for c in preview.columns] == body["columns"]
+    assert len(preview.rows) == 3
 
 
 def test_parquet_and_json_lines_uploads(editor: Api, unique: str) -> None:

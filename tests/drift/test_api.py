@@ -10,12 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from modelyard.drift import detector
 from modelyard.drift import tasks as drift_tasks
-from modelyard.models import Job
-from tests.conftest import Api
+from tests.conftest import Api, ended_job_status
 
 DONE = ("succeeded", "failed", "cancelled")
 
@@ -235,7 +233,5 @@ def test_a_check_cancelled_halfway(
     result = wait_for(editor, created["id"])
     assert result["status"] == "cancelled", result
     assert result["results"] == [] and result["dataset_drifted"] is None
-    with database.session() as session:
-        status = session.scalar(sa.select(Job.status).where(Job.id == created["job_id"]))
-        assert status == "cancelled"
+    assert ended_job_status(database, created["job_id"]) == "cancelled"
     assert editor.post(f"/drift/{created['id']}/cancel").status_code == 409

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 import tests.jobs.kinds  # noqa: F401
 from modelyard.app import create_app
+from modelyard.jobs.schemas import JobOut
 from tests.conftest import Api
 from tests.jobs.conftest import JobEnv
 
@@ -59,6 +60,21 @@ def test_job_stream_starts_with_the_state_and_follows_progress(editor: Api) -> N
     assert events[-1][1]["progress"]["fraction"] == 1.0
     ids = [int(event_id) for event_id, _ in events]
     assert ids == sorted(ids)
+
+
+def test_every_event_is_a_job_as_the_api_shows_it(editor: Api) -> None:
+    """The stream writes its events by hand (batched, coalesced): each is a valid JobOut, the
+    same document GET /api/jobs/{id} answers once the job has ended."""
+    job_id = editor.post(
+        "/jobs", json={"kind": "test.loop", "params": {"steps": 5, "delay": 0.01}}
+    ).json()["id"]
+    events = collect(
+        editor, f"/jobs/{job_id}/events", lambda ev: ev[-1][1]["status"] == "succeeded"
+    )
+    for _, job in events:
+        JobOut.model_validate(job)
+    shown = JobOut.model_validate(editor.get(f"/jobs/{job_id}").json())
+    assert JobOut.model_validate(events[-1][1]) == shown
 
 
 def test_job_stream_of_a_finished_job_sends_it_and_ends(admin: Api) -> None:

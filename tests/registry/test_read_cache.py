@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from modelyard.config import Settings
 from modelyard.kit.db import Database
 from modelyard.registry import service
-from modelyard.registry.schemas import ModelUpdate, VersionCreate
+from modelyard.registry.schemas import ModelPage, ModelUpdate, VersionCreate, VersionOut
 from tests.conftest import Api
 
 LINEAR = {"flavor": "formula", "parameters": {"kind": "linear", "coef": {"x": 1.0}}}
@@ -28,6 +28,12 @@ def test_repeated_reads_are_identical(editor: Api, viewer: Api, unique: str) -> 
     assert first.status_code == second.status_code == 200
     assert first.content == second.content
     assert first.headers["content-type"] == "application/json"
+    # stored bytes, served as they are: they must still be the schema's document
+    assert VersionOut.model_validate_json(second.content).aliases == ["prod"]
+    page = viewer.get("/models", params={"q": name})
+    again = viewer.get("/models", params={"q": name})
+    assert page.content == again.content
+    assert ModelPage.model_validate_json(again.content).items[0].aliases == {"prod": 1}
 
 
 def test_a_write_through_the_api_is_read_back_at_once(

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from starlette.responses import Response
 
 from modelyard.analytics import service
 from modelyard.analytics.schemas import Leaderboard
 from modelyard.auth.deps import Viewer
 from modelyard.kit.deps import DbSession
-from modelyard.kit.responses import json_response
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
@@ -23,6 +21,6 @@ def leaderboard(
     dataset: Annotated[str, Query(max_length=200, description="A dataset id or name.")],
     metric: Annotated[str, Query(max_length=64)] = "mape",
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-) -> Response:
+) -> Leaderboard:
     """Rank model versions on a dataset by a metric (each version's latest evaluation)."""
-    return json_response(service.leaderboard(session, dataset, metric, limit))
+    return service.leaderboard(session, dataset, metric, limit)

@@ -17,6 +17,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelyard.analytics.schemas import (
+    AliasMove,
+    BestOnDataset,
+    DeploymentActivity,
+    DeploymentSummary,
+    EvaluationSummary,
+    JobFailure,
+    JobSummary,
+    Leaderboard,
+    LeaderboardEntry,
+    Percentiles,
+    Period,
+    PeriodSummary,
+    RegistryActivity,
+    Regression,
+    Totals,
+)
 from modelyard.datasets import service as datasets_service
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.kit.errors import BadRequest
@@ -61,7 +78,7 @@ def _sort_key(direction: str, value: float) -> float:
     return {"lower": value, "higher": -value, "zero": abs(value)}[direction]
 
 
-def leaderboard(session: Session, dataset: str, metric: str, limit: int) -> dict[str, Any]:
+def leaderboard(session: Session, dataset: str, metric: str, limit: int) -> Leaderboard:
     """The ``limit`` best versions on ``dataset`` by ``metric``, each by its latest succeeded
     evaluation there: the first rows of the scores index (``evaluation_scores``)."""
     direction = metric_rules.direction(metric)
@@ -86,30 +103,30 @@ def leaderboard(session: Session, dataset: str, metric: str, limit: int) -> dict
         .limit(limit)
     ).all()
     entries = [
-        {
-            "rank": rank,
-            "model": row.model_name,
-            "version": row.version,
-            "value": row.value,
-            "evaluation_id": row.evaluation_id,
-            "evaluated_at": row.finished_at,
-        }
+        LeaderboardEntry(
+            rank=rank,
+            model=row.model_name,
+            version=row.version,
+            value=row.value,
+            evaluation_id=row.evaluation_id,
+            evaluated_at=row.finished_at,
+        )
         for rank, row in enumerate(rows, start=1)
     ]
-    return {"dataset": found.name, "metric": metric, "direction": direction, "entries": entries}
+    return Leaderboard(dataset=found.name, metric=metric, direction=direction, entries=entries)
 
 
-def _percentiles(values: list[float]) -> dict[str, float | None]:
+def _percentiles(values: list[float]) -> Percentiles:
     import numpy as np
 
     if not values:
-        return {"p50": None, "p95": None, "max": None}
+        return Percentiles(p50=None, p95=None, max=None)
     array = np.asarray(values)
-    return {
-        "p50": round(float(np.percentile(array, 50)), 3),
-        "p95": round(float(np.percentile(array, 95)), 3),
-        "max": round(float(array.max()), 3),
-    }
+    return Percentiles(
+        p50=round(float(np.percentile(array, 50)), 3),
+        p95=round(float(np.percentile(array, 95)), 3),
+        max=round(float(array.max()), 3),
+    )
 
 
 def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
@@ -121,7 +138,7 @@ def _day(value: dt.datetime | None) -> str | None:
     return value.date().isoformat() if value else None
 
 
-def _registry_activity(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+def _registry_activity(session: Session, start: dt.datetime, end: dt.datetime) -> RegistryActivity:
     entries = session.execute(
         sa.select(
             AuditEntry.action,
@@ -135,29 +152,29 @@ def _registry_activity(session: Session, start: dt.datetime, end: dt.datetime) -
     ).all()
     actions = Counter(e.action for e in entries)
     alias_moves = [
-        {
-            "model": e.object_key,
-            "alias": e.detail.get("alias"),
-            "to": e.detail.get("version"),
-            "from": e.detail.get("previous"),
-            "by": e.actor,
-            "at": e.at,
-        }
+        AliasMove(
+            model=e.object_key,
+            alias=e.detail.get("alias"),
+            to=e.detail.get("version"),
+            from_=e.detail.get("previous"),
+            by=e.actor,
+            at=e.at,
+        )
         for e in entries
         if e.action == "alias.set"
     ]
-    return {
-        "models_created": actions.get("model.create", 0),
-        "versions_created": actions.get("version.create", 0),
-        "changes": sum(actions.values()),
-        "active_users": sorted({e.actor for e in entries}),
-        "alias_moves": alias_moves,
-    }
+    return RegistryActivity(
+        models_created=actions.get("model.create", 0),
+        versions_created=actions.get("version.create", 0),
+        changes=sum(actions.values()),
+        active_users=sorted({e.actor for e in entries}),
+        alias_moves=alias_moves,
+    )
 
 
 def _evaluation_summary(
     session: Session, start: dt.datetime, end: dt.datetime, days: list[str]
-) -> dict[str, Any]:
+) -> EvaluationSummary:
     in_period = session.execute(
         sa.select(
             Evaluation.id,
@@ -175,7 +192,7 @@ def _evaluation_summary(
     ).all()
     per_day = Counter(_day(r.created_at) for r in in_period)
     succeeded = _latest_per_version([r for r in in_period if r.status == "succeeded"])
-    best: list[dict[str, Any]] = []
+    best: list[BestOnDataset] = []
     by_dataset: dict[str, list[Any]] = defaultdict(list)
     for row in succeeded:
         by_dataset[row.dataset_name].append(row)
@@ -190,26 +207,26 @@ def _evaluation_summary(
         )
         value, top = ranked[0]
         best.append(
-            {
-                "dataset": dataset_name,
-                "metric": metric,
-                "model": top.model_name,
-                "version": top.version,
-                "value": value,
-                "evaluation_id": top.id,
-                "candidates": len(ranked),
-            }
+            BestOnDataset(
+                dataset=dataset_name,
+                metric=metric,
+                model=top.model_name,
+                version=top.version,
+                value=value,
+                evaluation_id=top.id,
+                candidates=len(ranked),
+            )
         )
-    return {
-        "total": len(in_period),
-        "by_status": dict(Counter(r.status for r in in_period)),
-        "per_day": {day: per_day.get(day, 0) for day in days},
-        "best_per_dataset": best,
-        "regressions": _regressions(session, {(r.model_name, r.dataset_name) for r in succeeded}),
-    }
+    return EvaluationSummary(
+        total=len(in_period),
+        by_status=dict(Counter(r.status for r in in_period)),
+        per_day={day: per_day.get(day, 0) for day in days},
+        best_per_dataset=best,
+        regressions=_regressions(session, {(r.model_name, r.dataset_name) for r in succeeded}),
+    )
 
 
-def _regressions(session: Session, pairs: set[tuple[str, str]]) -> list[dict[str, Any]]:
+def _regressions(session: Session, pairs: set[tuple[str, str]]) -> list[Regression]:
     """Versions worse than the previous evaluated version of the same model on the same dataset."""
     found = []
     for model_name, dataset_name in sorted(pairs):
@@ -243,16 +260,16 @@ def _regressions(session: Session, pairs: set[tuple[str, str]]) -> list[dict[str
             scale = max(abs(old), 1e-12)
             if worse / scale > REGRESSION_THRESHOLD:
                 found.append(
-                    {
-                        "model": model_name,
-                        "dataset": dataset_name,
-                        "metric": metric,
-                        "previous_version": previous.version,
-                        "previous": old,
-                        "version": latest.version,
-                        "value": new,
-                        "change_pct": round(100 * (new - old) / scale, 2),
-                    }
+                    Regression(
+                        model=model_name,
+                        dataset=dataset_name,
+                        metric=metric,
+                        previous_version=previous.version,
+                        previous=old,
+                        version=latest.version,
+                        value=new,
+                        change_pct=round(100 * (new - old) / scale, 2),
+                    )
                 )
             break  # one headline metric per pair: the first one both have
     return found
@@ -260,7 +277,7 @@ def _regressions(session: Session, pairs: set[tuple[str, str]]) -> list[dict[str
 
 def _job_summary(
     session: Session, start: dt.datetime, end: dt.datetime, days: list[str]
-) -> dict[str, Any]:
+) -> JobSummary:
     rows = session.execute(
         sa.select(
             Job.kind, Job.status, Job.created_at, Job.started_at, Job.finished_at, Job.error, Job.id
@@ -278,25 +295,25 @@ def _job_summary(
         if day in per_day:
             per_day[day][r.status] += 1
     failures = [
-        {"id": r.id, "kind": r.kind, "error": (r.error or "")[:300]}
+        JobFailure(id=r.id, kind=r.kind, error=(r.error or "")[:300])
         for r in sorted(rows, key=lambda r: r.created_at, reverse=True)
         if r.status == "failed"
     ][:10]
-    return {
-        "total": len(rows),
-        "by_status": dict(Counter(r.status for r in rows)),
-        "by_kind": dict(Counter(r.kind for r in rows)),
-        "queue_wait_seconds": _percentiles(waits),
-        "run_seconds": _percentiles(runs),
-        "per_day": {day: dict(counts) for day, counts in per_day.items()},
-        "recent_failures": failures,
-        "wait_samples": waits[-2000:],
-    }
+    return JobSummary(
+        total=len(rows),
+        by_status=dict(Counter(r.status for r in rows)),
+        by_kind=dict(Counter(r.kind for r in rows)),
+        queue_wait_seconds=_percentiles(waits),
+        run_seconds=_percentiles(runs),
+        per_day={day: dict(counts) for day, counts in per_day.items()},
+        recent_failures=failures,
+        wait_samples=waits[-2000:],
+    )
 
 
 def _deployment_summary(
     session: Session, start: dt.datetime, end: dt.datetime, days: list[str]
-) -> dict[str, Any]:
+) -> DeploymentSummary:
     names = dict(session.execute(sa.select(Deployment.id, Deployment.name)).all())
     alerts = session.execute(
         sa.select(
@@ -328,30 +345,30 @@ def _deployment_summary(
             names.get(s.deployment_id, str(s.deployment_id)), {"alerts": Counter(), "switches": 0}
         )
         entry["switches"] += 1
-    return {
-        "deployments": len(names),
-        "alerts": len(alerts),
-        "alerts_by_kind": dict(Counter(a.kind for a in alerts)),
-        "alerts_per_day": {day: dict(c) for day, c in per_day.items()},
-        "switches": len(switches),
-        "by_deployment": {
-            k: {"alerts": dict(v["alerts"]), "switches": v["switches"]}
+    return DeploymentSummary(
+        deployments=len(names),
+        alerts=len(alerts),
+        alerts_by_kind=dict(Counter(a.kind for a in alerts)),
+        alerts_per_day={day: dict(c) for day, c in per_day.items()},
+        switches=len(switches),
+        by_deployment={
+            k: DeploymentActivity(alerts=dict(v["alerts"]), switches=v["switches"])
             for k, v in sorted(by_deployment.items())
         },
-    }
+    )
 
 
-def period_summary(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+def period_summary(session: Session, start: dt.datetime, end: dt.datetime) -> PeriodSummary:
     if end <= start:
         raise BadRequest("The period must end after it starts.")
     days = _days(start, end)
     model_count = session.scalar(sa.select(sa.func.count()).select_from(RegisteredModel)) or 0
     version_count = session.scalar(sa.select(sa.func.count()).select_from(ModelVersion)) or 0
-    return {
-        "period": {"start": start, "end": end, "days": days},
-        "totals": {"models": model_count, "versions": version_count},
-        "registry": _registry_activity(session, start, end),
-        "evaluations": _evaluation_summary(session, start, end, days),
-        "jobs": _job_summary(session, start, end, days),
-        "deployments": _deployment_summary(session, start, end, days),
-    }
+    return PeriodSummary(
+        period=Period(start=start, end=end, days=days),
+        totals=Totals(models=model_count, versions=version_count),
+        registry=_registry_activity(session, start, end),
+        evaluations=_evaluation_summary(session, start, end, days),
+        jobs=_job_summary(session, start, end, days),
+        deployments=_deployment_summary(session, start, end, days),
+    )

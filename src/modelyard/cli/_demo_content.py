@@ -213,8 +213,8 @@ def queue_jobs(database: Database, settings: Settings, admin: str) -> list[int]:
             principal = _principal(session, admin)
             artifacts = ArtifactStore.of(runtime.store, settings)
             for model, dataset, target, slice_by in EVALUATIONS:
-                versions = registry.list_versions(session, model, limit=100, cursor=None)[0]
-                for version in sorted(v["version"] for v in versions):
+                versions = registry.list_versions(session, model, limit=100, cursor=None)
+                for version in sorted(v.version for v in versions.items):
                     created = evaluations_service.submit(
                         session,
                         EvaluationCreate(
@@ -227,7 +227,7 @@ def queue_jobs(database: Database, settings: Settings, admin: str) -> list[int]:
                         artifacts=artifacts,
                         jobs=runtime,
                     )
-                    queued.append(int(created["job"]["id"]))
+                    queued.append(created.job.id)
             report = jobs_service.submit(
                 session,
                 runtime,

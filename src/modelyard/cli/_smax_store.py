@@ -70,7 +70,7 @@ def _version_with(
         None,
         actor=ACTOR,
     )
-    return int(created["version"])
+    return created.version
 
 
 def save_profile(name: str, profile: dict[str, Any]) -> str:
@@ -176,7 +176,7 @@ def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str,
         )
         evaluations: dict[str, int] = {}
         with db.session() as session:
-            found = datasets_service.get(session, int(dataset["id"]))
+            found = datasets_service.get(session, dataset.id)
             for kind in kinds:
                 model = "smax-" + kind.removeprefix("smax_").replace("_", "-")
                 _ensure_model(
@@ -213,11 +213,11 @@ def save_validation(table: dict[str, Any], profile: dict[str, Any]) -> dict[str,
                     },
                     actor=ACTOR,
                 )
-                evaluations[kind] = int(out["id"])
+                evaluations[kind] = out.id
     finally:
         db.dispose()
         store.discard(raw)
-    return {"dataset": dataset["name"], "dataset_id": dataset["id"], "evaluations": evaluations}
+    return {"dataset": dataset.name, "dataset_id": dataset.id, "evaluations": evaluations}
 
 
 def read_json(path: Path) -> dict[str, Any]:

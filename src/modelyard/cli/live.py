@@ -139,16 +139,16 @@ def targets() -> None:
 
     db = _database()
     with db.session() as session:
-        rows = service.list_targets(session)
+        rows = service.list_targets(session).items
     table = Table("id", "name", "kind", "status", "reason", "last sample")
     for row in rows:
         table.add_row(
-            str(row["id"]),
-            row["name"],
-            row["kind"],
-            row["status"],
-            row["status_reason"],
-            str(row["last_sample_at"] or "-"),
+            str(row.id),
+            row.name,
+            row.kind,
+            row.status,
+            row.status_reason,
+            str(row.last_sample_at or "-"),
         )
     Console().print(table)
     db.dispose()

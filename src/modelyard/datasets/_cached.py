@@ -38,9 +38,7 @@ async def cached_preview(
 
     def rows() -> bytes:
         with database.session() as session:
-            return json_bytes(
-                service.preview(store, service.get(session, dataset_id), limit)["rows"]
-            )
+            return json_bytes(service.preview(store, service.get(session, dataset_id), limit).rows)
 
     body = await cache.get_or_compute(PREVIEW, f"{storage_key}:{limit}", rows)
     return b'{"dataset":%d,"columns":%s,"rows":%s}' % (dataset_id, columns, body)

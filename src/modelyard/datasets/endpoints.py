@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +33,6 @@ from modelyard.datasets.store import DatasetStore
 from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import BadRequest, Unprocessable
-from modelyard.kit.responses import json_response
 
 router = APIRouter(tags=["datasets"])
 
@@ -89,7 +88,7 @@ async def upload_dataset(
     filename: Annotated[str | None, Query(max_length=255, description="For a raw body.")] = None,
     format: Annotated[str | None, Query(max_length=16)] = None,
     compression: Annotated[str | None, Query(max_length=16)] = None,
-) -> Response:
+) -> DatasetOut:
     """Upload a CSV, Parquet or JSON Lines file (plain, gzip or zstd) in one request."""
     limit = settings.storage.max_dataset_bytes
     content_type = request.headers.get("content-type", "")
@@ -109,7 +108,7 @@ async def upload_dataset(
     except ClientDisconnect as exc:
         raise BadRequest("The connection broke during the upload; nothing was stored.") from exc
     fields = received.fields
-    result = await run_in_threadpool(
+    return await run_in_threadpool(
         lambda: service.register_received(
             request.app.state.db,
             store,
@@ -121,24 +120,22 @@ async def upload_dataset(
             actor=principal.name,
         )
     )
-    return json_response(result, 201)
 
 
 @router.post("/datasets/uploads", response_model=UploadOut, status_code=201)
 def create_upload(
     data: UploadCreate, principal: Editor, session: DbSession, settings: AppSettings, store: Store
-) -> Response:
+) -> UploadOut:
     """Start a resumable upload; then PUT its chunks and complete it."""
-    out = service.create_upload(
+    return service.create_upload(
         session, store, data, max_bytes=settings.storage.max_dataset_bytes, actor=principal.name
     )
-    return json_response(out, 201)
 
 
 @router.get("/datasets/uploads/{upload_id}", response_model=UploadOut)
-def get_upload(upload_id: UploadId, principal: Editor, session: DbSession) -> Response:
+def get_upload(upload_id: UploadId, principal: Editor, session: DbSession) -> UploadOut:
     """Show an upload's progress: `received` is where the next chunk starts."""
-    return json_response(service.upload_out(service.get_upload(session, upload_id, principal)))
+    return service.upload_out(service.get_upload(session, upload_id, principal))
 
 
 @router.put("/datasets/uploads/{upload_id}", response_model=UploadOut, openapi_extra=_CHUNK_BODY)
@@ -152,7 +149,7 @@ async def put_chunk(
     offset: Annotated[
         int, Query(ge=0, description="Where this chunk starts: the upload's `received`.")
     ],
-) -> Response:
+) -> UploadOut:
     """Append the next chunk of an upload (409 with `received` if the offset is not next)."""
     db = request.app.state.db
 
@@ -168,14 +165,14 @@ async def put_chunk(
     try:
         length = await receive_chunk(request, chunk, offset=offset, limit=limit)
 
-        def commit() -> dict[str, Any]:
+        def commit() -> UploadOut:
             # The part is stored first and counted after: a chunk counts only once any server
             # can read it; a part that lost a race to another try of the chunk is never used.
             store.put_part(upload_id, offset, length, chunk)
             with db.session() as session:
                 return service.commit_chunk(session, upload_id, offset, length)
 
-        return json_response(await run_in_threadpool(commit))
+        return await run_in_threadpool(commit)
     finally:
         store.discard(chunk)
 
@@ -187,9 +184,9 @@ async def complete_upload(
     principal: Editor,
     store: Store,
     data: UploadComplete | None = None,
-) -> Response:
+) -> DatasetOut:
     """Check the uploaded file and register it as a dataset."""
-    result = await run_in_threadpool(
+    return await run_in_threadpool(
         service.complete_upload,
         request.app.state.db,
         store,
@@ -197,16 +194,12 @@ async def complete_upload(
         principal,
         expected_sha256=data.sha256 if data else None,
     )
-    return json_response(result, 201)
 
 
 @router.delete("/datasets/uploads/{upload_id}", status_code=204)
-def abort_upload(
-    upload_id: UploadId, principal: Editor, session: DbSession, store: Store
-) -> Response:
+def abort_upload(upload_id: UploadId, principal: Editor, session: DbSession, store: Store) -> None:
     """Abort an upload and delete its bytes."""
     service.abort_upload(session, store, upload_id, principal)
-    return Response(status_code=204)
 
 
 @router.get("/datasets", response_model=DatasetPage)
@@ -216,16 +209,15 @@ def list_datasets(
     q: Annotated[str | None, Query(max_length=200, description="Name substring.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Response:
+) -> DatasetPage:
     """List datasets, newest first."""
-    items, next_cursor = service.list_datasets(session, q=q, limit=limit, cursor=cursor)
-    return json_response({"items": items, "next_cursor": next_cursor})
+    return service.list_datasets(session, q=q, limit=limit, cursor=cursor)
 
 
 @router.get("/datasets/{dataset_id:int}", response_model=DatasetOut)
-def get_dataset(dataset_id: DatasetId, _: Viewer, session: DbSession) -> Response:
+def get_dataset(dataset_id: DatasetId, _: Viewer, session: DbSession) -> DatasetOut:
     """Show a dataset: its hash, row count and columns."""
-    return json_response(service.dataset_out(service.get(session, dataset_id)))
+    return service.dataset_out(service.get(session, dataset_id))
 
 
 @router.get("/datasets/{dataset_id:int}/preview", response_model=PreviewOut)
@@ -245,9 +237,8 @@ async def preview_dataset(
 @router.delete("/datasets/{dataset_id:int}", status_code=204)
 def delete_dataset(
     dataset_id: DatasetId, principal: Editor, session: DbSession, store: Store
-) -> Response:
+) -> None:
     """Delete a dataset and its file (evaluations of it keep their metrics)."""
     service.delete(
         session, store, dataset_id, actor=principal.name, as_admin=principal.role is Role.admin
     )
-    return Response(status_code=204)

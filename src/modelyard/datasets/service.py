@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record, require_owner
 from modelyard.datasets.formats import Claims, DatasetRejected, merge_claims
-from modelyard.datasets.schemas import DATASET_NAME_PATTERN, UploadCreate
+from modelyard.datasets.schemas import (
+    DATASET_NAME_PATTERN,
+    DatasetOut,
+    DatasetPage,
+    PreviewOut,
+    UploadCreate,
+    UploadOut,
+)
 from modelyard.datasets.store import DatasetStore, new_key
 from modelyard.kit.db import Database
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
@@ -56,22 +63,8 @@ _SUFFIXES = re.compile(
 # --- reads ---------------------------------------------------------------------------------
 
 
-def dataset_out(row: Dataset) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "filename": row.filename,
-        "format": row.format,
-        "compression": row.compression,
-        "sha256": row.sha256,
-        "size_bytes": row.size_bytes,
-        "stored_bytes": row.stored_bytes,
-        "row_count": row.row_count,
-        "columns": row.columns,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-    }
+def dataset_out(row: Dataset) -> DatasetOut:
+    return DatasetOut.model_validate(row, from_attributes=True)
 
 
 def get(session: Session, dataset_id: int) -> Dataset:
@@ -94,7 +87,7 @@ def get_by_reference(session: Session, reference: str | int) -> Dataset:
 
 def list_datasets(
     session: Session, *, q: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> DatasetPage:
     query = sa.select(Dataset).order_by(Dataset.id.desc())
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -103,14 +96,14 @@ def list_datasets(
     if below is not None:
         query = query.where(Dataset.id < below)
     rows, next_cursor = id_page(list(session.scalars(query.limit(limit + 1))), limit)
-    return [dataset_out(r) for r in rows], next_cursor
+    return DatasetPage(items=[dataset_out(r) for r in rows], next_cursor=next_cursor)
 
 
 def parquet_blob(store: DatasetStore, dataset: Dataset) -> ParquetBlob:
     return store.parquet(dataset.storage_key)
 
 
-def preview(store: DatasetStore, dataset: Dataset, limit: int) -> dict[str, Any]:
+def preview(store: DatasetStore, dataset: Dataset, limit: int) -> PreviewOut:
     # pyarrow (about 30 MB) loads when a dataset is first read, not with the server.
     import pyarrow.parquet as pq
 
@@ -121,7 +114,9 @@ def preview(store: DatasetStore, dataset: Dataset, limit: int) -> dict[str, Any]
         break
     # Values orjson cannot write as such (decimals, bytes, durations) are shown as text.
     rows = orjson.loads(orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS))
-    return {"dataset": dataset.id, "columns": dataset.columns, "rows": rows}
+    return PreviewOut.model_validate(
+        {"dataset": dataset.id, "columns": dataset.columns, "rows": rows}
+    )
 
 
 # --- registration --------------------------------------------------------------------------
@@ -171,7 +166,7 @@ def register_file(
     claims: Claims,
     actor: str,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> DatasetOut:
     """Check and convert ``raw``, then commit its dataset row; on any failure keep nothing.
 
     Blocking (it reads the whole file): call it from a worker thread.
@@ -222,7 +217,7 @@ def register_received(
     format: str | None,
     compression: str | None,
     actor: str,
-) -> dict[str, Any]:
+) -> DatasetOut:
     """:func:`register_file` for a file as an upload received it: its format and compression
     from the file name and what the client said; on any failure nothing is kept."""
     try:
@@ -333,20 +328,22 @@ def _rowcount(result: Any) -> int:
 # --- resumable uploads ---------------------------------------------------------------------
 
 
-def upload_out(row: DatasetUpload) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "filename": row.filename,
-        "name": row.name,
-        "size": row.size,
-        "received": row.received,
-        "status": row.status,
-        "converted": row.converted,
-        "chunk_bytes": CHUNK_BYTES,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
+def upload_out(row: DatasetUpload) -> UploadOut:
+    return UploadOut.model_validate(
+        {
+            "id": row.id,
+            "filename": row.filename,
+            "name": row.name,
+            "size": row.size,
+            "received": row.received,
+            "status": row.status,
+            "converted": row.converted,
+            "chunk_bytes": CHUNK_BYTES,
+            "created_by": row.created_by,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+    )
 
 
 def purge_stale_uploads(session: Session, store: DatasetStore) -> int:
@@ -361,7 +358,7 @@ def purge_stale_uploads(session: Session, store: DatasetStore) -> int:
 
 def create_upload(
     session: Session, store: DatasetStore, data: UploadCreate, *, max_bytes: int, actor: str
-) -> dict[str, Any]:
+) -> UploadOut:
     merge_claims(data.filename, data.format, data.compression)
     if data.size is not None and data.size > max_bytes:
         raise BadRequest(
@@ -407,7 +404,7 @@ def check_offset(row: DatasetUpload, offset: int) -> None:
         )
 
 
-def commit_chunk(session: Session, upload_id: str, offset: int, length: int) -> dict[str, Any]:
+def commit_chunk(session: Session, upload_id: str, offset: int, length: int) -> UploadOut:
     """Count a fully received chunk; refuses if another chunk moved the offset meanwhile."""
     updated = _rowcount(
         session.execute(
@@ -437,7 +434,7 @@ def complete_upload(
     principal: Principal,
     *,
     expected_sha256: str | None,
-) -> dict[str, Any]:
+) -> DatasetOut:
     """Hash, check and register the uploaded bytes; the upload is gone afterwards, whether
     it was registered or refused. Only an unavailable store (503) leaves it open, to complete
     again later.
@@ -462,29 +459,26 @@ def complete_upload(
         )
         if not claimed:
             raise Conflict(f"Upload '{upload_id}' is already being completed.")
-        snapshot = upload_out(row) | {
-            "description": row.description,
-            "format": row.format,
-            "compression": row.compression,
-        }
+        received, filename, name = row.received, row.filename, row.name
+        description, claimed_format, compression = row.description, row.format, row.compression
     path = store.temp_path("upload")
     try:
-        sha256 = store.assemble(upload_id, snapshot["received"], path)
+        sha256 = store.assemble(upload_id, received, path)
         if expected_sha256 is not None and sha256 != expected_sha256:
             raise DatasetRejected(
                 f"The uploaded bytes hash to {sha256}, not the {expected_sha256} the client sent; "
                 "the upload was corrupted and is discarded."
             )
-        claims = merge_claims(snapshot["filename"], snapshot["format"], snapshot["compression"])
+        claims = merge_claims(filename, claimed_format, compression)
         result = register_file(
             database,
             store,
             path,
             sha256=sha256,
-            size=snapshot["received"],
-            filename=snapshot["filename"] or None,
-            name=snapshot["name"],
-            description=snapshot["description"],
+            size=received,
+            filename=filename or None,
+            name=name,
+            description=description,
             claims=claims,
             actor=principal.name,
             progress=ConversionProgress(database, upload_id),

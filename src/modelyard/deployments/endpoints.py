@@ -238,10 +238,9 @@ def deployment_tuning(
 @router.post("/deployments/{deployment}/tuned-version", response_model=VersionOut, status_code=201)
 def save_tuned(
     deployment: DeploymentRef, data: SaveTuned, principal: Editor, session: DbSession
-) -> Response:
+) -> VersionOut:
     """Save the serving version's parameters with the tuned values as a new model version."""
-    created = service.save_tuned_version(session, deployment, data, actor=principal.name)
-    return json_response({k: v for k, v in created.items() if k != "id"}, 201)
+    return service.save_tuned_version(session, deployment, data, actor=principal.name)
 
 
 _MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8", "png": "image/png"}

@@ -163,7 +163,7 @@ def run_experiment(
         # this run's own loop holds the lease, so a server on the same database leaves it alone
         session.execute(
             sa.update(Target)
-            .where(Target.id == target["id"])
+            .where(Target.id == target.id)
             .values(
                 lease_owner=supervisor.owner, lease_expires_at=utcnow() + dt.timedelta(minutes=5)
             )
@@ -172,14 +172,14 @@ def run_experiment(
             session,
             DeploymentCreate(
                 name=f"experiment-{stamp}-calibration",
-                target=target["name"],
+                target=target.name,
                 model=f"{model}/1",
                 auto_tune=True,
                 settings=settings,
             ),
             actor=actor,
         )
-    supervisor.only_targets = {target["id"]}
+    supervisor.only_targets = {target.id}
     timeline: list[dict[str, Any]] = []
     names: dict[int, str] = {calibration["id"]: "calibration"}
     shift_ts: list[int] = []
@@ -215,12 +215,12 @@ def run_experiment(
                 actor=actor,
             )
             deployment_service.stop_deployment(session, calibration["id"], actor=actor)
-            version_ref = f"{model}/{saved['version']}"
+            version_ref = f"{model}/{saved.version}"
             frozen = deployment_service.create_deployment(
                 session,
                 DeploymentCreate(
                     name=f"experiment-{stamp}-frozen",
-                    target=target["name"],
+                    target=target.name,
                     model=version_ref,
                     auto_tune=False,
                     settings=settings,
@@ -231,7 +231,7 @@ def run_experiment(
                 session,
                 DeploymentCreate(
                     name=f"experiment-{stamp}-tuned",
-                    target=target["name"],
+                    target=target.name,
                     model=version_ref,
                     auto_tune=True,
                     settings=settings,
@@ -248,7 +248,7 @@ def run_experiment(
         deadline = time.monotonic() + before_seconds + after_seconds + 300
         while time.monotonic() < deadline:
             with db.session() as session:
-                status = target_service.get_target(session, target["id"]).status
+                status = target_service.get_target(session, target.id).status
             if status == "stopped":
                 break
             wait(1.0)
@@ -258,9 +258,9 @@ def run_experiment(
         with db.session() as session:
             for deployment_id in names:
                 deployment_service.stop_deployment(session, deployment_id, actor=actor)
-            target_service.set_desired_state(session, target["id"], "stopped", actor=actor)
+            target_service.set_desired_state(session, target.id, "stopped", actor=actor)
         # the metrics, records and reports stay; the database the workload wrote does not
-        shutil.rmtree(target_dir(home, target["id"]), ignore_errors=True)
+        shutil.rmtree(target_dir(home, target.id), ignore_errors=True)
 
     shift = shift_ts[0] if shift_ts else None
     by: dict[str, dict[int, Evaluation | dict[str, Any]]] = {"frozen": {}, "tuned": {}}
@@ -304,7 +304,7 @@ def run_experiment(
         tuned_before_shift_pct=_median(errors("tuned", before)),
         calibrated_version=version_ref,
         model=model,
-        target=target["name"],
+        target=target.name,
         deployments={
             "frozen": frozen["name"],
             "tuned": tuned["name"],

@@ -30,7 +30,7 @@ from modelyard.models import (
 )
 from modelyard.monitoring.store import MetricStore, QueryResult
 from modelyard.registry import service as registry_service
-from modelyard.registry.schemas import VersionCreate
+from modelyard.registry.schemas import VersionCreate, VersionOut
 from modelyard.targets import service as target_service
 
 __all__ = [
@@ -264,7 +264,7 @@ def list_alerts(
 
 def save_tuned_version(
     session: Session, ref: str | int, data: SaveTuned, *, actor: str
-) -> dict[str, Any]:
+) -> VersionOut:
     """Save the serving version's parameters with the tuned overlay as a new version."""
     deployment = get_deployment(session, ref)
     if not deployment.tuned_parameters:
@@ -292,15 +292,16 @@ def save_tuned_version(
         actor=actor,
     )
     if data.alias:
-        registry_service.set_alias(session, model.name, data.alias, created["version"], actor=actor)
-        created = registry_service.get_version(session, model.name, created["version"])
+        created = registry_service.set_alias(
+            session, model.name, data.alias, created.version, actor=actor
+        )
     record(
         session,
         actor,
         "deployment.save_tuned",
         "deployment",
         deployment.name,
-        version=created["version"],
+        version=created.version,
     )
     return created
 

@@ -84,6 +84,7 @@ class DriftSummary(BaseModel):
     share_drifted: float = Field(description="drifted_columns / compared_columns.")
     drift_share: float = Field(description="The share above which the dataset counts as drifted.")
     dataset_drifted: bool = Field(description="Whether share_drifted reached drift_share.")
+    seconds: float | None = Field(default=None, description="How long the comparison took.")
 
 
 class DriftOut(BaseModel):

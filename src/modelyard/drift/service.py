@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import JsonValue
 from sqlalchemy.orm import Session
 
 from modelyard.alerts import service as alerts_service
@@ -27,7 +28,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record
 from modelyard.datasets import service as datasets_service
 from modelyard.datasets.store import DatasetStore
-from modelyard.drift.schemas import DriftCreate
+from modelyard.drift.schemas import DriftCreate, DriftCreated, DriftOut, DriftPage, DriftSummary
 from modelyard.jobs import service as jobs_service
 from modelyard.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from modelyard.kit.pagination import decode_id_cursor, id_page
@@ -59,7 +60,11 @@ def column_kind(arrow_type: str) -> str | None:
 # --- shaping -------------------------------------------------------------------------------
 
 
-def drift_out(row: DriftCheck, *, with_results: bool = True) -> dict[str, Any]:
+def drift_out(row: DriftCheck, *, with_results: bool = True) -> DriftOut:
+    return DriftOut.model_validate(_drift_fields(row, with_results=with_results))
+
+
+def _drift_fields(row: DriftCheck, *, with_results: bool = True) -> dict[str, Any]:
     total = len(row.columns)
     return {
         "id": row.id,
@@ -154,7 +159,7 @@ def resolve_columns(
 
 def submit(
     session: Session, data: DriftCreate, principal: Principal, *, jobs: JobRuntime
-) -> dict[str, Any]:
+) -> DriftCreated:
     reference = datasets_service.get_by_reference(session, data.reference)
     current = datasets_service.get_by_reference(session, data.current)
     columns = resolve_columns(reference, current, data.columns)
@@ -203,7 +208,7 @@ def submit(
         current=current.name,
         job=job.id,
     )
-    return drift_out(row) | {"job": job.model_dump(mode="json")}
+    return DriftCreated.model_validate(_drift_fields(row) | {"job": job})
 
 
 # --- the job's side ------------------------------------------------------------------------
@@ -251,19 +256,22 @@ def record_progress(session: Session, drift_id: int, columns_done: int, columns_
     )
 
 
-def complete(session: Session, drift_id: int, outcome: dict[str, Any]) -> None:
+def complete(
+    session: Session, drift_id: int, results: list[dict[str, JsonValue]], summary: DriftSummary
+) -> None:
+    """Store a succeeded check's per-column ``results`` and ``summary``."""
     row = session.get(DriftCheck, drift_id)
     if row is None:
         return
     row.status = "succeeded"
-    row.results = outcome["columns"]
-    row.summary = outcome["summary"]
-    row.dataset_drifted = bool(outcome["summary"]["dataset_drifted"])
+    row.results = results
+    row.summary = summary.model_dump()
+    row.dataset_drifted = summary.dataset_drifted
     row.columns_done = len(row.columns)
     row.progress = 1.0
     row.finished_at = utcnow()
     session.flush()
-    drifted = [str(c) for c in outcome["summary"].get("drifted", [])]
+    drifted = list(summary.drifted)
     _alert(session, row, drifted)
     if row.dataset_drifted:
         webhooks.emit(
@@ -367,7 +375,7 @@ def list_checks(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> DriftPage:
     query = sa.select(DriftCheck).order_by(DriftCheck.id.desc())
     if dataset:
         dataset_id = datasets_service.get_by_reference(session, dataset).id
@@ -381,12 +389,12 @@ def list_checks(
         query = query.where(DriftCheck.id < below)
     rows, next_cursor = id_page(list(session.scalars(query.limit(limit + 1))), limit)
     _reconcile(session, rows)
-    return [drift_out(r, with_results=False) for r in rows], next_cursor
+    return DriftPage(
+        items=[drift_out(r, with_results=False) for r in rows], next_cursor=next_cursor
+    )
 
 
-def cancel(
-    session: Session, drift_id: int, principal: Principal, *, jobs: JobRuntime
-) -> dict[str, Any]:
+def cancel(session: Session, drift_id: int, principal: Principal, *, jobs: JobRuntime) -> DriftOut:
     row = get(session, drift_id)
     if row.created_by != principal.name and not principal.can(Role.admin):
         raise Forbidden(

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from modelyard.auth.schemas import Role
 from modelyard.datasets.store import DatasetStore
 from modelyard.drift import service
+from modelyard.drift.schemas import DriftSummary
 from modelyard.jobs import JobCancelled, JobContext, job_kind
 from modelyard.jobs.context import JobSuperseded, JobTimedOut, WorkerStopping
 
@@ -93,6 +94,8 @@ def run_drift(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             )
         raise
     with ctx.session() as session:
-        service.complete(session, drift_id, outcome)
+        service.complete(
+            session, drift_id, outcome["columns"], DriftSummary.model_validate(outcome["summary"])
+        )
     summary: dict[str, Any] = outcome["summary"]
     return {"drift_id": drift_id, **summary}

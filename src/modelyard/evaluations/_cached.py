@@ -20,7 +20,6 @@ from modelyard.cache import Cache
 from modelyard.datasets import service as datasets_service
 from modelyard.evaluations import service
 from modelyard.kit.db import Database
-from modelyard.kit.responses import json_bytes
 from modelyard.models import Evaluation, RegisteredModel
 from modelyard.registry import service as registry_service
 
@@ -62,6 +61,6 @@ async def cached_trend(
     def compute() -> bytes:
         with database.session() as session:
             reference = str(dataset_id) if dataset_id is not None else None
-            return json_bytes(service.trend(session, model, metric, reference))
+            return service.trend(session, model, metric, reference).model_dump_json().encode()
 
     return await cache.get_or_compute(TREND, cache_key, compute)

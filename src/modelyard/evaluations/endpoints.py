@@ -22,7 +22,6 @@ from modelyard.evaluations.schemas import (
 from modelyard.jobs.deps import Jobs
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import BadRequest
-from modelyard.kit.responses import json_response
 from modelyard.registry.schemas import MODEL_NAME_PATTERN
 
 router = APIRouter(tags=["evaluations"])
@@ -32,11 +31,17 @@ EvaluationId = Annotated[int, Path(ge=1, le=2**62, description="The evaluation's
 
 @router.post("/evaluations", response_model=EvaluationCreated, status_code=202)
 def create_evaluation(
-    data: EvaluationCreate, request: Request, principal: Editor, session: DbSession, jobs: Jobs
-) -> Response:
+    data: EvaluationCreate,
+    request: Request,
+    response: Response,
+    principal: Editor,
+    session: DbSession,
+    jobs: Jobs,
+) -> EvaluationCreated:
     """Evaluate a model version on a dataset in a background job."""
     out = service.submit(session, data, principal, artifacts=request.app.state.artifacts, jobs=jobs)
-    return json_response(out, 202, headers={"Location": f"/api/evaluations/{out['id']}"})
+    response.headers["Location"] = f"/api/evaluations/{out.id}"
+    return out
 
 
 @router.get("/evaluations", response_model=EvaluationPage)
@@ -53,9 +58,9 @@ def list_evaluations(
     status: EvaluationStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Response:
+) -> EvaluationPage:
     """List evaluations, newest first, by model, version, dataset or status."""
-    items, next_cursor = service.list_evaluations(
+    return service.list_evaluations(
         session,
         model=model,
         version=version,
@@ -64,7 +69,6 @@ def list_evaluations(
         limit=limit,
         cursor=cursor,
     )
-    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/evaluations/compare", response_model=Comparison)
@@ -74,27 +78,27 @@ def compare_evaluations(
     ids: Annotated[
         list[str], Query(max_length=20, description="Evaluation ids: `ids=1,2` or `ids=1&ids=2`.")
     ],
-) -> Response:
+) -> Comparison:
     """Put evaluations' metrics side by side and say which is better on each."""
     try:
         numbers = [int(part) for value in ids for part in value.split(",") if part.strip()]
     except ValueError as exc:
         raise BadRequest("`ids` must be evaluation ids, e.g. `ids=3,5`.") from exc
-    return json_response(service.compare(session, numbers))
+    return service.compare(session, numbers)
 
 
 @router.get("/evaluations/{evaluation_id:int}", response_model=EvaluationOut)
-def get_evaluation(evaluation_id: EvaluationId, _: Viewer, session: DbSession) -> Response:
+def get_evaluation(evaluation_id: EvaluationId, _: Viewer, session: DbSession) -> EvaluationOut:
     """Show an evaluation: its status, progress and, once done, its metrics."""
-    return json_response(service.evaluation_out(service.get(session, evaluation_id)))
+    return service.evaluation_out(service.get(session, evaluation_id))
 
 
 @router.post("/evaluations/{evaluation_id:int}/cancel", response_model=EvaluationOut)
 def cancel_evaluation(
     evaluation_id: EvaluationId, principal: Editor, session: DbSession, jobs: Jobs
-) -> Response:
+) -> EvaluationOut:
     """Cancel an evaluation (a running one stops after its current chunk)."""
-    return json_response(service.cancel(session, evaluation_id, principal, jobs=jobs))
+    return service.cancel(session, evaluation_id, principal, jobs=jobs)
 
 
 @router.get("/models/{name}/metrics", response_model=MetricTrend, tags=["models"])

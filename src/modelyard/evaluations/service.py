@@ -18,11 +18,12 @@ and dataset.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import JsonValue
 from sqlalchemy.orm import Session
 
 from modelyard.auth.schemas import Principal, Role
@@ -31,7 +32,18 @@ from modelyard.datasets import service as datasets_service
 from modelyard.datasets.store import DatasetStore
 from modelyard.evaluations import _scores
 from modelyard.evaluations import metrics as metric_rules
-from modelyard.evaluations.schemas import EvaluationCreate
+from modelyard.evaluations.schemas import (
+    ComparedEvaluation,
+    ComparedMetric,
+    Comparison,
+    DatasetRef,
+    EvaluationCreate,
+    EvaluationCreated,
+    EvaluationOut,
+    EvaluationPage,
+    MetricTrend,
+    TrendPoint,
+)
 from modelyard.jobs import service as jobs_service
 from modelyard.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from modelyard.kit.pagination import decode_id_cursor, id_page
@@ -54,7 +66,11 @@ MAX_COMPARE = 20
 # --- shaping -------------------------------------------------------------------------------
 
 
-def evaluation_out(row: Evaluation) -> dict[str, Any]:
+def evaluation_out(row: Evaluation) -> EvaluationOut:
+    return EvaluationOut.model_validate(_evaluation_fields(row))
+
+
+def _evaluation_fields(row: Evaluation) -> dict[str, Any]:
     return {
         "id": row.id,
         "status": row.status,
@@ -140,7 +156,7 @@ def submit(
     *,
     artifacts: ArtifactStore,
     jobs: JobRuntime,
-) -> dict[str, Any]:
+) -> EvaluationCreated:
     resolved = registry_service.resolve(session, data.model, data.version)
     dataset = datasets_service.get_by_reference(session, data.dataset)
     columns = [c["name"] for c in dataset.columns]
@@ -202,7 +218,7 @@ def submit(
         dataset=dataset.name,
         job=job.id,
     )
-    return evaluation_out(row) | {"job": job.model_dump(mode="json")}
+    return EvaluationCreated.model_validate(_evaluation_fields(row) | {"job": job})
 
 
 # --- the job's side ------------------------------------------------------------------------
@@ -292,7 +308,7 @@ def complete(session: Session, evaluation_id: int, outcome: Outcome) -> None:
 
 def _finished(session: Session, row: Evaluation) -> None:
     """Tell webhooks that ``row`` ended (its details, which can be large, stay here)."""
-    document = {k: v for k, v in evaluation_out(row).items() if k != "details"}
+    document = evaluation_out(row).model_dump(exclude={"details"})
     webhooks.emit(session, "evaluation.finished", document, model=row.model_name)
 
 
@@ -302,11 +318,11 @@ def record_external(
     resolved: registry_service.ResolvedVersion,
     dataset: Dataset,
     target: str,
-    y_true: Any,
-    y_pred: Any,
-    details: dict[str, Any],
+    y_true: Sequence[float],
+    y_pred: Sequence[float],
+    details: dict[str, JsonValue],
     actor: str,
-) -> dict[str, Any]:
+) -> EvaluationOut:
     """Store an evaluation whose predictions were made outside a job, e.g. by
     ``modelyard smax validate``, whose ground truth takes hours of db_bench to measure.
 
@@ -438,7 +454,7 @@ def list_evaluations(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> EvaluationPage:
     query = sa.select(Evaluation).order_by(Evaluation.id.desc())
     if model:
         name, selector = registry_service.parse_reference(model)
@@ -461,12 +477,12 @@ def list_evaluations(
         query = query.where(Evaluation.id < below)
     rows, next_cursor = id_page(list(session.scalars(query.limit(limit + 1))), limit)
     _reconcile(session, rows)
-    return [evaluation_out(r) for r in rows], next_cursor
+    return EvaluationPage(items=[evaluation_out(r) for r in rows], next_cursor=next_cursor)
 
 
 def cancel(
     session: Session, evaluation_id: int, principal: Principal, *, jobs: JobRuntime
-) -> dict[str, Any]:
+) -> EvaluationOut:
     row = get(session, evaluation_id)
     if row.created_by != principal.name and not principal.can(Role.admin):
         raise Forbidden(
@@ -484,7 +500,7 @@ def cancel(
     return evaluation_out(row)
 
 
-def compare(session: Session, ids: list[int]) -> dict[str, Any]:
+def compare(session: Session, ids: list[int]) -> Comparison:
     if not ids:
         raise BadRequest("Pass the evaluations to compare as `ids=1,2`.")
     if len(ids) > MAX_COMPARE:
@@ -501,28 +517,31 @@ def compare(session: Session, ids: list[int]) -> dict[str, Any]:
     compared = []
     for name in names:
         values = [_number(row.metrics.get(name)) for row in ordered]
+        direction = metric_rules.direction(name)
         compared.append(
-            {
-                "metric": name,
-                "direction": metric_rules.direction(name),
-                "values": values,
-                "best": _best(metric_rules.direction(name), [row.id for row in ordered], values),
-            }
+            ComparedMetric(
+                metric=name,
+                direction=direction,
+                values=values,
+                best=_best(direction, [row.id for row in ordered], values),
+            )
         )
-    return {
-        "evaluations": [
-            {
-                "id": r.id,
-                "model": r.model_name,
-                "version": r.version,
-                "dataset": {"id": r.dataset_id, "name": r.dataset_name},
-                "status": r.status,
-                "task": r.task,
-            }
+    return Comparison(
+        evaluations=[
+            ComparedEvaluation.model_validate(
+                {
+                    "id": r.id,
+                    "model": r.model_name,
+                    "version": r.version,
+                    "dataset": {"id": r.dataset_id, "name": r.dataset_name},
+                    "status": r.status,
+                    "task": r.task,
+                }
+            )
             for r in ordered
         ],
-        "metrics": compared,
-    }
+        metrics=compared,
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -545,7 +564,7 @@ def _best(direction: str | None, ids: list[int], values: list[float | None]) -> 
     return scored[0][1]
 
 
-def trend(session: Session, model: str, metric: str, dataset: str | None) -> dict[str, Any]:
+def trend(session: Session, model: str, metric: str, dataset: str | None) -> MetricTrend:
     registry_service.get_model(session, model)
     query = (
         sa.select(Evaluation, ModelVersion.version)
@@ -563,7 +582,7 @@ def trend(session: Session, model: str, metric: str, dataset: str | None) -> dic
         query = query.where(
             Evaluation.dataset_id == datasets_service.get_by_reference(session, dataset).id
         )
-    points: list[dict[str, Any]] = []
+    points: list[TrendPoint] = []
     seen: set[tuple[int, str]] = set()
     for row, version in session.execute(query):
         key = (version, row.dataset_name)
@@ -571,17 +590,14 @@ def trend(session: Session, model: str, metric: str, dataset: str | None) -> dic
             continue
         seen.add(key)
         points.append(
-            {
-                "version": version,
-                "dataset": {"id": row.dataset_id, "name": row.dataset_name},
-                "value": _number(row.metrics.get(metric)),
-                "evaluation_id": row.id,
-                "evaluated_at": row.finished_at,
-            }
+            TrendPoint(
+                version=version,
+                dataset=DatasetRef(id=row.dataset_id, name=row.dataset_name),
+                value=_number(row.metrics.get(metric)),
+                evaluation_id=row.id,
+                evaluated_at=row.finished_at,
+            )
         )
-    return {
-        "model": model,
-        "metric": metric,
-        "direction": metric_rules.direction(metric),
-        "points": points,
-    }
+    return MetricTrend(
+        model=model, metric=metric, direction=metric_rules.direction(metric), points=points
+    )

@@ -31,11 +31,12 @@ import fnmatch
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy.orm import Session
 
 from modelyard.flavors import check_artifact
@@ -109,12 +110,16 @@ def _signature_features(mlmodel: dict[str, Any]) -> list[str] | None:
     return [str(n) for n in names]
 
 
-def choose_flavor(mlmodel: dict[str, Any] | None) -> tuple[str | None, str | None, str]:
+def choose_flavor(
+    mlmodel: Mapping[str, JsonValue] | None,
+) -> tuple[str | None, str | None, str]:
     """(modelyard flavor, the file of the model directory to fetch, or why none) for a
     version's ``MLmodel``."""
     if mlmodel is None:
         return None, None, "the version has no MLmodel file (not an MLflow model directory)"
-    flavors = mlmodel.get("flavors") or {}
+    flavors = mlmodel.get("flavors")
+    if not isinstance(flavors, dict):
+        flavors = {}
     sklearn = flavors.get("sklearn")
     if isinstance(sklearn, dict):
         fmt = sklearn.get("serialization_format") or "cloudpickle"
@@ -234,8 +239,8 @@ class MlflowImport:
                 )
                 self.result.models.created += 1
                 return {}
-            changed = {k: v for k, v in tags.items() if current["tags"].get(k) != v}
-            description = model.description if model.description != current["description"] else None
+            changed = {k: v for k, v in tags.items() if current.tags.get(k) != v}
+            description = model.description if model.description != current.description else None
             if changed or description is not None:
                 update = ModelUpdate(description=description, tags=dict(changed) or None)
                 registry.update_model(
@@ -251,11 +256,12 @@ class MlflowImport:
         numbers: dict[int, int] = {}
         cursor: str | None = None
         while True:
-            rows, cursor = registry.list_versions(session, name, limit=1000, cursor=cursor)
-            for row in rows:
-                mlflow_version = row["tags"].get("mlflow.version", "")
+            page = registry.list_versions(session, name, limit=1000, cursor=cursor)
+            for row in page.items:
+                mlflow_version = row.tags.get("mlflow.version", "")
                 if mlflow_version.isdigit():
-                    numbers[int(mlflow_version)] = int(row["version"])
+                    numbers[int(mlflow_version)] = row.version
+            cursor = page.next_cursor
             if cursor is None:
                 return numbers
 
@@ -303,7 +309,7 @@ class MlflowImport:
             self.result.without_artifact.append(
                 SkippedArtifact(model=version.model, version=version.version, reason=reason)
             )
-        return int(row["version"])
+        return row.version
 
     def _fetch(
         self, version: MlflowVersion, flavor: str, path: str, parameters: dict[str, Any]
@@ -333,12 +339,12 @@ class MlflowImport:
     ) -> int:
         with self.sessions() as session:
             current = registry.get_version(session, name, number)
-            flavors = current["tags"].get("mlflow.flavors", "")
+            flavors = current.tags.get("mlflow.flavors", "")
             wanted_tags = _version_tags(version, flavors.split(",") if flavors else [])
-            tags = {k: v for k, v in wanted_tags.items() if current["tags"].get(k) != v}
-            changed_metrics = {k: v for k, v in metrics.items() if current["metrics"].get(k) != v}
+            tags = {k: v for k, v in wanted_tags.items() if current.tags.get(k) != v}
+            changed_metrics = {k: v for k, v in metrics.items() if current.metrics.get(k) != v}
             description = (
-                version.description if version.description != current["description"] else None
+                version.description if version.description != current.description else None
             )
             if tags or changed_metrics or description is not None:
                 update = VersionUpdate(
@@ -360,7 +366,7 @@ class MlflowImport:
                 continue  # the version failed to import; it is in the failures
             try:
                 with self.sessions() as session:
-                    current = registry.get_model(session, name)["aliases"].get(alias)
+                    current = registry.get_model(session, name).aliases.get(alias)
                     if current == number:
                         self.result.aliases.unchanged += 1
                         continue

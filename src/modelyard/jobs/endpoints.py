@@ -34,7 +34,6 @@ from modelyard.jobs.schemas import (
 )
 from modelyard.kit.deps import AppDatabase, DbSession
 from modelyard.kit.openapi import event_stream
-from modelyard.kit.responses import json_response
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -54,9 +53,9 @@ def list_jobs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
+) -> JobPage:
     """List jobs, newest first, one page at a time."""
-    items, next_cursor = service.list_jobs(
+    return service.list_jobs(
         session,
         principal,
         statuses=[s.value for s in status],
@@ -65,11 +64,12 @@ def list_jobs(
         limit=limit,
         cursor=cursor,
     )
-    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.post("", response_model=JobOut, status_code=201)
-def submit_job(data: JobSubmit, principal: Viewer, session: DbSession, jobs: Jobs) -> Response:
+def submit_job(
+    data: JobSubmit, response: Response, principal: Viewer, session: DbSession, jobs: Jobs
+) -> JobOut:
     """Submit a job of a kind the caller may run."""
     job = service.submit(
         session,
@@ -79,7 +79,8 @@ def submit_job(data: JobSubmit, principal: Viewer, session: DbSession, jobs: Job
         priority=data.priority,
         submitted_by=principal,
     )
-    return json_response(job.model_dump(), 201, {"Location": f"/api/jobs/{job.id}"})
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return job
 
 
 @router.get("/kinds", response_model=list[JobKindOut])
@@ -140,15 +141,15 @@ async def all_job_events(
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: JobId, principal: Viewer, session: DbSession) -> Response:
+def get_job(job_id: JobId, principal: Viewer, session: DbSession) -> JobOut:
     """Show a job with its progress, result or error."""
-    return json_response(service.get_dict(session, job_id, principal))
+    return service.get(session, job_id, principal)
 
 
 def _visible_job_id(job_id: JobId, principal: Viewer, database: AppDatabase) -> int:
     # Runs before the stream starts, so an unknown or foreign job is a proper 404.
     with database.session() as session:
-        service.get_dict(session, job_id, principal)
+        service.get(session, job_id, principal)
     return job_id
 
 
@@ -191,12 +192,12 @@ def _parse_event_id(value: str | None) -> dt.datetime | None:
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: JobId, principal: Viewer, session: DbSession, jobs: Jobs) -> Response:
+def cancel_job(job_id: JobId, principal: Viewer, session: DbSession, jobs: Jobs) -> JobOut:
     """Cancel a job: a queued one never starts, a running one stops at its next checkpoint."""
-    return json_response(service.cancel(session, jobs, job_id, principal).model_dump())
+    return service.cancel(session, jobs, job_id, principal)
 
 
 @router.post("/{job_id}/retry", response_model=JobOut)
-def retry_job(job_id: JobId, principal: Viewer, session: DbSession, jobs: Jobs) -> Response:
+def retry_job(job_id: JobId, principal: Viewer, session: DbSession, jobs: Jobs) -> JobOut:
     """Queue a failed or cancelled job again."""
-    return json_response(service.retry(session, jobs, job_id, principal).model_dump())
+    return service.retry(session, jobs, job_id, principal)

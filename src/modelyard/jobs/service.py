@@ -18,11 +18,11 @@ more than the one job each worker is busy with. Equal rank: first come, first se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 from sqlalchemy.orm import Session
 
 from modelyard.auth.schemas import Principal
@@ -37,6 +37,7 @@ from modelyard.jobs.schemas import (
     TERMINAL,
     JobKindOut,
     JobOut,
+    JobPage,
     JobStatus,
 )
 from modelyard.kit.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
@@ -84,7 +85,7 @@ def _check_role(kind: JobKind, principal: Principal | None) -> None:
         )
 
 
-def validate_params(kind: JobKind, params: dict[str, Any] | None) -> dict[str, Any]:
+def validate_params(kind: JobKind, params: Mapping[str, JsonValue] | None) -> dict[str, JsonValue]:
     params = dict(params or {})
     if kind.params_model is not None:
         try:
@@ -118,7 +119,7 @@ def submit(
     runtime: JobRuntime,
     *,
     kind: str,
-    params: dict[str, Any] | None = None,
+    params: Mapping[str, JsonValue] | None = None,
     priority: str | int = "normal",
     submitted_by: Principal | None = None,
 ) -> JobOut:
@@ -187,10 +188,6 @@ def get(session: Session, job_id: int, principal: Principal | None = None) -> Jo
     return JobOut.model_validate(repo.to_dict(_visible_row(session, job_id, principal)))
 
 
-def get_dict(session: Session, job_id: int, principal: Principal | None = None) -> dict[str, Any]:
-    return repo.to_dict(_visible_row(session, job_id, principal))
-
-
 def list_jobs(
     session: Session,
     principal: Principal | None,
@@ -200,7 +197,7 @@ def list_jobs(
     user: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> JobPage:
     """Newest first. Non-admins see their own jobs; asking for another user's is a 403."""
     if principal is not None and principal.role.value != "admin":
         if user is not None and user != principal.name:
@@ -209,7 +206,9 @@ def list_jobs(
     rows, next_cursor = repo.list_rows(
         session, statuses=statuses, kind=kind, user=user, limit=limit, cursor=cursor
     )
-    return [repo.to_dict(r) for r in rows], next_cursor
+    return JobPage(
+        items=[JobOut.model_validate(repo.to_dict(r)) for r in rows], next_cursor=next_cursor
+    )
 
 
 def cancel(

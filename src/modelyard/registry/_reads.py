@@ -30,11 +30,13 @@ import sqlite3
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 from fastapi import Request
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -42,7 +44,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.auth.service import cached_principal
 from modelyard.kit.db import Database
-from modelyard.kit.responses import json_bytes
 from modelyard.models import AuditEntry
 
 MAX_ENTRIES = 512
@@ -164,10 +165,14 @@ async def generation(database: Database) -> Generation:
 
 
 async def cached_json(
-    request: Request, key: Hashable, load: Callable[[Session], Any], status_code: int = 200
+    request: Request,
+    key: Hashable,
+    load: Callable[[Session], BaseModel | Sequence[BaseModel]],
+    status_code: int = 200,
 ) -> Response:
-    """The JSON response of ``load(session)``, served from the cache while the registry is
-    unchanged. ``key`` names the request (path and query); errors are raised, not cached.
+    """The JSON response of ``load(session)`` (an output schema, serialised as FastAPI would),
+    served from the cache while the registry is unchanged. ``key`` names the request (path and
+    query); errors are raised, not cached.
 
     Concurrent misses of one key share a single load (after a write, a burst of readers would
     otherwise each run it), as long as that load is at least as new as what the caller saw.
@@ -193,7 +198,7 @@ async def cached_json(
     def miss() -> tuple[Generation, bytes]:
         with database.session() as session:
             loaded_at = _generation(session, database.is_sqlite)
-            return loaded_at, json_bytes(load(session))
+            return loaded_at, pydantic_core.to_json(load(session))
 
     future: asyncio.Future[tuple[Generation, bytes] | None] = (
         asyncio.get_running_loop().create_future()

@@ -27,7 +27,6 @@ from modelyard.kit.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from modelyard.kit.responses import json_response
 from modelyard.kit.security import plain_filename
 from modelyard.registry import service
 from modelyard.registry._reads import cached_json
@@ -71,14 +70,6 @@ TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def _model_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "id"}
-
-
-def _version_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "id"}
-
-
 @router.get("/models", response_model=ModelPage, tags=["models"])
 async def list_models(
     request: Request,
@@ -98,49 +89,46 @@ async def list_models(
 ) -> Response:
     """Search models by name, tag and flavor, one page at a time."""
 
-    def load(session: Session) -> dict[str, Any]:
-        rows, next_cursor = service.search_models(
+    def load(session: Session) -> ModelPage:
+        return service.search_models(
             session, q=q, tags=tag, flavor=flavor, sort=sort, limit=limit, cursor=cursor
         )
-        return {"items": [_model_out(r) for r in rows], "next_cursor": next_cursor}
 
     key = ("models", q, tuple(tag), flavor, sort, limit, cursor)
     return await cached_json(request, key, load)
 
 
 @router.post("/models", response_model=ModelOut, status_code=201, tags=["models"])
-async def create_model(request: Request, data: ModelCreate, principal: Editor) -> Response:
+async def create_model(request: Request, data: ModelCreate, principal: Editor) -> ModelOut:
     """Register a new model."""
-    row = await in_session(
+    return await in_session(
         request, lambda session: service.create_model(session, data, actor=principal.name)
     )
-    return json_response(_model_out(row), 201)
 
 
 @router.get("/models/{name}", response_model=ModelOut, tags=["models"])
 async def get_model(request: Request, name: ModelName, _: Viewer) -> Response:
     """Show a model with its tags and aliases."""
     return await cached_json(
-        request, ("model", name), lambda session: _model_out(service.get_model(session, name))
+        request, ("model", name), lambda session: service.get_model(session, name)
     )
 
 
 @router.patch("/models/{name}", response_model=ModelOut, tags=["models"])
 async def update_model(
     request: Request, name: ModelName, data: ModelUpdate, principal: Editor
-) -> Response:
+) -> ModelOut:
     """Change a model's description or tags."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.update_model(
             session, name, data, actor=principal.name, as_admin=principal.role is Role.admin
         ),
     )
-    return json_response(_model_out(row))
 
 
 @router.delete("/models/{name}", status_code=204, tags=["models"])
-async def delete_model(request: Request, name: ModelName, principal: Editor) -> Response:
+async def delete_model(request: Request, name: ModelName, principal: Editor) -> None:
     """Delete a model with all its versions, tags and aliases."""
     await in_session(
         request,
@@ -148,7 +136,6 @@ async def delete_model(request: Request, name: ModelName, principal: Editor) -> 
             session, name, actor=principal.name, as_admin=principal.role is Role.admin
         ),
     )
-    return Response(status_code=204)
 
 
 # The body is read by hand (JSON or multipart), so FastAPI cannot document it: this does, with
@@ -230,12 +217,12 @@ async def _read_version_request(
 @large_body(artifact_upload_limit, "MODELYARD_STORAGE__MAX_ARTIFACT_BYTES")
 async def create_version(
     name: ModelName, request: Request, principal: Editor, settings: AppSettings
-) -> Response:
+) -> VersionOut:
     """Add a version: JSON parameters, or a multipart upload of an artifact with metadata."""
     store = request.app.state.artifacts
     data, staged = await _read_version_request(request, settings, store)
 
-    def write(session: Session) -> dict[str, Any]:
+    def write(session: Session) -> VersionOut:
         if staged is None:
             return service.create_version(session, name, data, None, actor=principal.name)
         # Checked while staged and promoted just before the commit: a refusal leaves no blob.
@@ -249,7 +236,7 @@ async def create_version(
         return row
 
     try:
-        return json_response(_version_out(await in_session(request, write)), 201)
+        return await in_session(request, write)
     finally:
         if staged is not None:
             store.discard(staged)
@@ -265,11 +252,11 @@ async def list_versions(
 ) -> Response:
     """List a model's versions, newest first."""
 
-    def load(session: Session) -> dict[str, Any]:
-        rows, next_cursor = service.list_versions(session, name, limit=limit, cursor=cursor)
-        return {"items": [_version_out(r) for r in rows], "next_cursor": next_cursor}
-
-    return await cached_json(request, ("versions", name, limit, cursor), load)
+    return await cached_json(
+        request,
+        ("versions", name, limit, cursor),
+        lambda session: service.list_versions(session, name, limit=limit, cursor=cursor),
+    )
 
 
 @router.get("/models/{name}/versions/{version}", response_model=VersionOut, tags=["versions"])
@@ -278,26 +265,25 @@ async def get_version(request: Request, name: ModelName, version: Selector, _: V
     return await cached_json(
         request,
         ("version", name, version),
-        lambda session: _version_out(service.get_version(session, name, version)),
+        lambda session: service.get_version(session, name, version),
     )
 
 
 @router.patch("/models/{name}/versions/{version}", response_model=VersionOut, tags=["versions"])
 async def update_version(
     request: Request, name: ModelName, version: Selector, data: VersionUpdate, principal: Editor
-) -> Response:
+) -> VersionOut:
     """Change a version's description, metrics or tags."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.update_version(session, name, version, data, actor=principal.name),
     )
-    return json_response(_version_out(row))
 
 
 @router.delete("/models/{name}/versions/{version}", status_code=204, tags=["versions"])
 async def delete_version(
     request: Request, name: ModelName, version: Selector, principal: Editor
-) -> Response:
+) -> None:
     """Delete a version and the aliases that point at it."""
     await in_session(
         request,
@@ -305,7 +291,6 @@ async def delete_version(
             session, name, version, actor=principal.name, as_admin=principal.role is Role.admin
         ),
     )
-    return Response(status_code=204)
 
 
 @router.get(
@@ -339,16 +324,16 @@ async def get_alias(request: Request, name: ModelName, alias: AliasName, _: View
     return await cached_json(
         request,
         ("version", name, "@" + alias),
-        lambda session: _version_out(service.get_version(session, name, "@" + alias)),
+        lambda session: service.get_version(session, name, "@" + alias),
     )
 
 
 @router.put("/models/{name}/aliases/{alias}", response_model=VersionOut, tags=["aliases"])
 async def set_alias(
     request: Request, name: ModelName, alias: AliasName, data: AliasSet, principal: Editor
-) -> Response:
+) -> VersionOut:
     """Point an alias at a version (creating or moving it); a protected alias needs its gate."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.set_alias(
             session,
@@ -359,13 +344,12 @@ async def set_alias(
             as_admin=principal.role is Role.admin,
         ),
     )
-    return json_response(_version_out(row))
 
 
 @router.delete("/models/{name}/aliases/{alias}", status_code=204, tags=["aliases"])
 async def delete_alias(
     request: Request, name: ModelName, alias: AliasName, principal: Editor
-) -> Response:
+) -> None:
     """Remove an alias (an admin's to remove when it is protected)."""
     await in_session(
         request,
@@ -373,7 +357,6 @@ async def delete_alias(
             session, name, alias, actor=principal.name, as_admin=principal.role is Role.admin
         ),
     )
-    return Response(status_code=204)
 
 
 @router.get("/models/{name}/protections", response_model=list[ProtectionOut], tags=["aliases"])
@@ -403,33 +386,31 @@ async def get_protection(
 )
 async def protect_alias(
     request: Request, name: ModelName, alias: AliasName, data: ProtectionSet, principal: Admin
-) -> Response:
+) -> ProtectionOut:
     """Protect an alias: only admins, or a move whose version passes the gate, may move it."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.protect_alias(session, name, alias, data, actor=principal.name),
     )
-    return json_response(row)
 
 
 @router.delete("/models/{name}/aliases/{alias}/protection", status_code=204, tags=["aliases"])
 async def unprotect_alias(
     request: Request, name: ModelName, alias: AliasName, principal: Admin
-) -> Response:
+) -> None:
     """Lift an alias's protection."""
     await in_session(
         request,
         lambda session: service.unprotect_alias(session, name, alias, actor=principal.name),
     )
-    return Response(status_code=204)
 
 
 @router.put("/models/{name}/tags/{key}", response_model=ModelOut, tags=["models"])
 async def set_model_tag(
     request: Request, name: ModelName, key: TagKey, data: TagSet, principal: Editor
-) -> Response:
+) -> ModelOut:
     """Set a tag on a model."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.set_model_tag(
             session,
@@ -440,21 +421,19 @@ async def set_model_tag(
             as_admin=principal.role is Role.admin,
         ),
     )
-    return json_response(_model_out(row))
 
 
 @router.delete("/models/{name}/tags/{key}", response_model=ModelOut, tags=["models"])
 async def delete_model_tag(
     request: Request, name: ModelName, key: TagKey, principal: Editor
-) -> Response:
+) -> ModelOut:
     """Remove a tag from a model."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.delete_model_tag(
             session, name, key, actor=principal.name, as_admin=principal.role is Role.admin
         ),
     )
-    return json_response(_model_out(row))
 
 
 @router.put(
@@ -467,15 +446,14 @@ async def set_version_tag(
     key: TagKey,
     data: TagSet,
     principal: Editor,
-) -> Response:
+) -> VersionOut:
     """Set a tag on a version."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.set_version_tag(
             session, name, version, key, data.value, actor=principal.name
         ),
     )
-    return json_response(_version_out(row))
 
 
 @router.delete(
@@ -483,15 +461,14 @@ async def set_version_tag(
 )
 async def delete_version_tag(
     request: Request, name: ModelName, version: Selector, key: TagKey, principal: Editor
-) -> Response:
+) -> VersionOut:
     """Remove a tag from a version."""
-    row = await in_session(
+    return await in_session(
         request,
         lambda session: service.delete_version_tag(
             session, name, version, key, actor=principal.name
         ),
     )
-    return json_response(_version_out(row))
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"])
@@ -503,9 +480,9 @@ async def list_audit(
     object_key: Annotated[str | None, Query(max_length=300)] = None,
     limit: Limit = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Response:
+) -> AuditPage:
     """List audit entries, newest first: who changed what."""
-    rows, next_cursor = await in_session(
+    return await in_session(
         request,
         lambda session: service.list_audit(
             session,
@@ -516,4 +493,3 @@ async def list_audit(
             cursor=cursor,
         ),
     )
-    return json_response({"items": rows, "next_cursor": next_cursor})

@@ -1,7 +1,7 @@
 """Registry logic: models, versions, aliases, tags and the audit trail of every change.
 
-Functions take a session and ``flush()``; the caller's request or task commits. Reads return
-plain dicts shaped like the output schemas so that hot paths can serialise them directly.
+Functions take a session and ``flush()``; the caller's request or task commits. They return
+the output schemas of :mod:`modelyard.registry.schemas`, validated from the repository's rows.
 """
 
 from __future__ import annotations
@@ -31,10 +31,19 @@ from modelyard.models import (
 from modelyard.registry import _protection, repository
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
+    AuditOut,
+    AuditPage,
+    GateOut,
     ModelCreate,
+    ModelOut,
+    ModelPage,
     ModelUpdate,
+    ProtectionOut,
     ProtectionSet,
+    SortKey,
     VersionCreate,
+    VersionOut,
+    VersionPage,
     VersionUpdate,
 )
 from modelyard.webhooks import service as webhooks
@@ -66,21 +75,39 @@ def _model(session: Session, name: str) -> RegisteredModel:
     return model
 
 
+def model_id(session: Session, name: str) -> int:
+    """The id of the model named ``name`` (404 when there is none)."""
+    return _model(session, name).id
+
+
 def _touch(session: Session, model_id: int) -> None:
     session.execute(
         sa.update(RegisteredModel).where(RegisteredModel.id == model_id).values(updated_at=utcnow())
     )
 
 
-def search_models(session: Session, **filters: Any) -> tuple[list[dict[str, Any]], str | None]:
-    return repository.search_models(session, **filters)
+def search_models(
+    session: Session,
+    *,
+    q: str | None = None,
+    tags: list[str] | None = None,
+    flavor: str | None = None,
+    sort: SortKey = "name",
+    limit: int = 100,
+    cursor: str | None = None,
+) -> ModelPage:
+    """One page of models by name substring, tags (``key`` or ``key=value``) and flavor."""
+    rows, next_cursor = repository.search_models(
+        session, q=q, tags=tags or [], flavor=flavor, sort=sort, limit=limit, cursor=cursor
+    )
+    return ModelPage(items=[ModelOut.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
-def get_model(session: Session, name: str) -> dict[str, Any]:
+def get_model(session: Session, name: str) -> ModelOut:
     row = repository.model_row(session, name)
     if row is None:
         raise NotFound(f"No model named '{name}'; list models with GET /api/models.")
-    return row
+    return ModelOut.model_validate(row)
 
 
 _MODEL_ID = sa.select(RegisteredModel.id).where(RegisteredModel.name == sa.bindparam("name"))
@@ -88,7 +115,7 @@ _INSERT_MODEL = sa.insert(RegisteredModel).returning(RegisteredModel.id)
 _INSERT_MODEL_TAGS = sa.insert(ModelTag)
 
 
-def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str, Any]:
+def create_model(session: Session, data: ModelCreate, *, actor: str) -> ModelOut:
     # Prepared statements on the session's connection: creating models is a hot path, and
     # Session.execute of a statement built per call costs several times the statement.
     connection = session.connection()
@@ -114,30 +141,24 @@ def create_model(session: Session, data: ModelCreate, *, actor: str) -> dict[str
             [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()],
         )
     record(session, actor, "model.create", "model", data.name)
-    created = {
-        "id": model_id,
-        "name": data.name,
-        "description": data.description,
-        "latest_version": 0,
-        "latest_flavor": None,
-        "tags": dict(data.tags),
-        "aliases": {},
-        "created_by": actor,
-        "created_at": now,
-        "updated_at": now,
-    }
-    webhooks.emit(
-        session,
-        "model.created",
-        {k: v for k, v in created.items() if k != "id"},
-        model=data.name,
+    created = ModelOut(
+        name=data.name,
+        description=data.description,
+        latest_version=0,
+        latest_flavor=None,
+        tags=dict(data.tags),
+        aliases={},
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
     )
+    webhooks.emit(session, "model.created", created.model_dump(), model=data.name)
     return created
 
 
 def update_model(
     session: Session, name: str, data: ModelUpdate, *, actor: str, as_admin: bool = False
-) -> dict[str, Any]:
+) -> ModelOut:
     model = _model(session, name)
     require_owner(
         model.created_by, actor=actor, as_admin=as_admin, what=f"Model '{name}'", action="change it"
@@ -260,7 +281,7 @@ def create_version(
     *,
     actor: str,
     number: int | None = None,
-) -> dict[str, Any]:
+) -> VersionOut:
     """Add the next version; with ``number`` (an import keeping another registry's numbers)
     that number, when it is above every number the model has used, else the next one."""
     model = _model(session, name)
@@ -313,27 +334,28 @@ def create_version(
     )
     session.flush()
     created = get_version(session, name, number)
-    document = {k: v for k, v in created.items() if k != "id"}
-    webhooks.emit(session, "version.created", document | {"actor": actor}, model=name)
+    webhooks.emit(session, "version.created", created.model_dump() | {"actor": actor}, model=name)
     return created
 
 
-def list_versions(
-    session: Session, name: str, *, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+def list_versions(session: Session, name: str, *, limit: int, cursor: str | None) -> VersionPage:
+    """One page of a model's versions, newest first."""
     model = _model(session, name)
     after = decode_id_cursor(cursor)
     rows = repository.version_rows(session, model.id, name, limit=limit + 1, after=after)
-    return id_page(rows, limit, lambda row: row["version"])
+    page, next_cursor = id_page(rows, limit, lambda row: row["version"])
+    return VersionPage(
+        items=[VersionOut.model_validate(row) for row in page], next_cursor=next_cursor
+    )
 
 
-def get_version(session: Session, name: str, selector: str | int | None) -> dict[str, Any]:
+def get_version(session: Session, name: str, selector: str | int | None) -> VersionOut:
     model = _model(session, name)
     number = _version_number(session, model, selector)
     rows = repository.version_rows(session, model.id, name, where=ModelVersion.version == number)
     if not rows:
         raise NotFound(f"Model '{name}' has no version {number}.")
-    return rows[0]
+    return VersionOut.model_validate(rows[0])
 
 
 def version_artifact(session: Session, name: str, selector: str | int | None) -> Artifact:
@@ -347,7 +369,7 @@ def version_artifact(session: Session, name: str, selector: str | int | None) ->
 
 def update_version(
     session: Session, name: str, selector: str, data: VersionUpdate, *, actor: str
-) -> dict[str, Any]:
+) -> VersionOut:
     model = _model(session, name)
     version = _version(session, model, selector)
     if data.description is not None:
@@ -371,7 +393,7 @@ def update_version(
 
 
 def merge_version_metrics(
-    session: Session, version_id: int, metrics: dict[str, Any], *, actor: str = "evaluation"
+    session: Session, version_id: int, metrics: dict[str, float], *, actor: str = "evaluation"
 ) -> None:
     """Merge metrics into a version (used by evaluations writing scores back).
 
@@ -452,7 +474,7 @@ def delete_version(
 
 def set_alias(
     session: Session, name: str, alias: str, number: int, *, actor: str, as_admin: bool = False
-) -> dict[str, Any]:
+) -> VersionOut:
     """Point ``alias`` at version ``number``. A protected alias moves only for an admin
     (``as_admin``) or when the version passes the alias's gate; else a 409 saying why."""
     if not re.fullmatch(ALIAS_PATTERN, alias) or alias == "latest":
@@ -532,24 +554,24 @@ def delete_alias(
     )
 
 
-def _protection_out(session: Session, name: str, row: AliasProtection) -> dict[str, Any]:
+def _protection_out(session: Session, name: str, row: AliasProtection) -> ProtectionOut:
     version = session.scalar(
         sa.select(ModelVersion.version)
         .join(ModelAlias, ModelAlias.version_id == ModelVersion.id)
         .where(ModelAlias.model_id == row.model_id, ModelAlias.alias == row.alias)
     )
-    return {
-        "model": name,
-        "alias": row.alias,
-        "version": version,
-        "gate": row.gate,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
+    return ProtectionOut(
+        model=name,
+        alias=row.alias,
+        version=version,
+        gate=GateOut.model_validate(row.gate) if row.gate else None,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
-def list_protections(session: Session, name: str) -> list[dict[str, Any]]:
+def list_protections(session: Session, name: str) -> list[ProtectionOut]:
     model = _model(session, name)
     rows = session.scalars(
         sa.select(AliasProtection)
@@ -559,7 +581,7 @@ def list_protections(session: Session, name: str) -> list[dict[str, Any]]:
     return [_protection_out(session, name, row) for row in rows]
 
 
-def get_protection(session: Session, name: str, alias: str) -> dict[str, Any]:
+def get_protection(session: Session, name: str, alias: str) -> ProtectionOut:
     model = _model(session, name)
     row = _protection.protection(session, model.id, alias)
     if row is None:
@@ -569,7 +591,7 @@ def get_protection(session: Session, name: str, alias: str) -> dict[str, Any]:
 
 def protect_alias(
     session: Session, name: str, alias: str, data: ProtectionSet, *, actor: str
-) -> dict[str, Any]:
+) -> ProtectionOut:
     """Protect ``alias`` (set or not yet) or change its gate; admins only (the caller checks)."""
     if not re.fullmatch(ALIAS_PATTERN, alias) or alias == "latest":
         raise BadRequest(f"'{alias}' is not a valid alias.")
@@ -604,7 +626,7 @@ def unprotect_alias(session: Session, name: str, alias: str, *, actor: str) -> N
 
 def set_model_tag(
     session: Session, name: str, key: str, value: str, *, actor: str, as_admin: bool = False
-) -> dict[str, Any]:
+) -> ModelOut:
     return update_model(
         session, name, ModelUpdate(tags={key: value}), actor=actor, as_admin=as_admin
     )
@@ -612,7 +634,7 @@ def set_model_tag(
 
 def delete_model_tag(
     session: Session, name: str, key: str, *, actor: str, as_admin: bool = False
-) -> dict[str, Any]:
+) -> ModelOut:
     model = _model(session, name)
     if session.get(ModelTag, (model.id, key)) is None:
         raise NotFound(f"Model '{name}' has no tag '{key}'.")
@@ -623,13 +645,13 @@ def delete_model_tag(
 
 def set_version_tag(
     session: Session, name: str, selector: str, key: str, value: str, *, actor: str
-) -> dict[str, Any]:
+) -> VersionOut:
     return update_version(session, name, selector, VersionUpdate(tags={key: value}), actor=actor)
 
 
 def delete_version_tag(
     session: Session, name: str, selector: str, key: str, *, actor: str
-) -> dict[str, Any]:
+) -> VersionOut:
     version = _version(session, _model(session, name), selector)
     if session.get(VersionTag, (version.id, key)) is None:
         raise NotFound(f"Version {version.version} of '{name}' has no tag '{key}'.")
@@ -644,7 +666,7 @@ def list_audit(
     object_key: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> AuditPage:
     query = sa.select(
         AuditEntry.id,
         AuditEntry.at,
@@ -664,7 +686,8 @@ def list_audit(
     if below is not None:
         query = query.where(AuditEntry.id < below)
     rows = [
-        dict(r._mapping)
+        AuditOut.model_validate(dict(r._mapping))
         for r in session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1))
     ]
-    return id_page(rows, limit, lambda row: row["id"])
+    page, next_cursor = id_page(rows, limit, lambda row: row.id)
+    return AuditPage(items=page, next_cursor=next_cursor)

@@ -13,7 +13,6 @@ from modelyard.jobs import service as jobs_service
 from modelyard.jobs.deps import Jobs
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import NotFound
-from modelyard.kit.responses import json_response
 from modelyard.reports import service
 from modelyard.reports.schemas import (
     ReportFormat,
@@ -31,8 +30,8 @@ ReportId = Annotated[int, Path(ge=1, le=2**62)]
 
 @router.post("/weekly", response_model=ReportJob, status_code=202)
 def create_weekly_report(
-    data: WeeklyReportRequest, principal: Editor, session: DbSession, jobs: Jobs
-) -> Response:
+    data: WeeklyReportRequest, response: Response, principal: Editor, session: DbSession, jobs: Jobs
+) -> ReportJob:
     """Generate the performance report of a period (default: the last 7 days) as a job."""
     params = {"days": data.days, "end": data.end.isoformat() if data.end else None}
     job = jobs_service.submit(
@@ -43,9 +42,8 @@ def create_weekly_report(
         priority=data.priority,
         submitted_by=principal,
     )
-    return json_response(
-        {"job_id": job.id, "status": job.status}, 202, headers={"Location": f"/api/jobs/{job.id}"}
-    )
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return ReportJob(job_id=job.id, status=job.status)
 
 
 @router.get("", response_model=ReportPage)
@@ -56,18 +54,15 @@ def list_reports(
     subject: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Response:
+) -> ReportPage:
     """List reports, newest first."""
-    rows, next_cursor = service.list_reports(
-        session, kind=kind, subject=subject, limit=limit, cursor=cursor
-    )
-    return json_response({"items": [service.out(r) for r in rows], "next_cursor": next_cursor})
+    return service.list_reports(session, kind=kind, subject=subject, limit=limit, cursor=cursor)
 
 
 @router.get("/{report_id:int}", response_model=ReportOut)
-def get_report(report_id: ReportId, _: Viewer, session: DbSession) -> Response:
+def get_report(report_id: ReportId, _: Viewer, session: DbSession) -> ReportOut:
     """Show a report's summary and files."""
-    return json_response(service.out(service.get(session, report_id)))
+    return service.out(service.get(session, report_id))
 
 
 @router.get(

@@ -4,14 +4,15 @@ modelyard chooses, never the caller, so no key comes from user input."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
+from pydantic import JsonValue
 from sqlalchemy.orm import Session
 
 from modelyard.kit.errors import BadRequest, NotFound
 from modelyard.kit.pagination import decode_id_cursor, id_page
 from modelyard.models import Report
+from modelyard.reports.schemas import ReportOut, ReportPage
 from modelyard.storage import BlobStore
 
 FORMATS = ("json", "html", "png", "pdf")
@@ -37,7 +38,7 @@ def save(
     title: str,
     subject: str = "",
     period: tuple[dt.datetime, dt.datetime] | None = None,
-    summary: dict[str, Any],
+    summary: dict[str, JsonValue],
     files: dict[str, bytes],
     created_by: str,
     job_id: int | None = None,
@@ -82,7 +83,7 @@ def stored_file(report: Report, fmt: str) -> str:
 
 def list_reports(
     session: Session, *, kind: str | None, subject: str | None, limit: int, cursor: str | None
-) -> tuple[list[Report], str | None]:
+) -> ReportPage:
     query = sa.select(Report).order_by(Report.id.desc())
     if kind:
         query = query.where(Report.kind == kind)
@@ -91,20 +92,9 @@ def list_reports(
     below = decode_id_cursor(cursor)
     if below is not None:
         query = query.where(Report.id < below)
-    return id_page(list(session.scalars(query.limit(limit + 1))), limit)
+    rows, next_cursor = id_page(list(session.scalars(query.limit(limit + 1))), limit)
+    return ReportPage(items=[out(r) for r in rows], next_cursor=next_cursor)
 
 
-def out(report: Report) -> dict[str, Any]:
-    return {
-        "id": report.id,
-        "kind": report.kind,
-        "title": report.title,
-        "subject": report.subject,
-        "period_start": report.period_start,
-        "period_end": report.period_end,
-        "summary": report.summary,
-        "files": report.files,
-        "job_id": report.job_id,
-        "created_by": report.created_by,
-        "created_at": report.created_at,
-    }
+def out(report: Report) -> ReportOut:
+    return ReportOut.model_validate(report, from_attributes=True)

@@ -40,7 +40,7 @@ def weekly_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         0.1, phase="summarise", message="reading registry, evaluations, jobs and deployments"
     )
     with ctx.session() as session:
-        summary = analytics.period_summary(session, start, stop)
+        summary = analytics.period_summary(session, start, stop).model_dump()
     ctx.progress(0.5, phase="render", message="rendering HTML and PNG")
     title = f"Performance report {summary['period']['days'][0]} to {summary['period']['days'][-1]}"
     png = render.to_png(summary)

@@ -147,7 +147,7 @@ async def answer(request: Request, ref: str) -> Response:
         state.keep(key, model)
     served = service.Served(resolved, model)
     content_type = request.headers.get("content-type", "application/json")
-    answer: dict[str, Any]
+    answer: service.Answer
     if len(body) <= INLINE_BYTES:
         answer = service.predict(served, body, content_type, log)
     else:

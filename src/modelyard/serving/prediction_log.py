@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from modelyard.config import ServingSettings
+    from modelyard.datasets.schemas import DatasetOut
     from modelyard.datasets.store import DatasetStore
     from modelyard.kit.db import Database
 
@@ -64,8 +65,7 @@ def is_logged(session: Session, model: str) -> bool:
 
 
 def setting(session: Session, model: str) -> dict[str, Any]:
-    found = registry.get_model(session, model)
-    row = session.get(PredictionLogSetting, found["id"])
+    row = session.get(PredictionLogSetting, registry.model_id(session, model))
     return {
         "model": model,
         "enabled": bool(row and row.enabled),
@@ -82,15 +82,16 @@ def set_enabled(
     the change)."""
     found = registry.get_model(session, model)
     require_owner(
-        found["created_by"],
+        found.created_by,
         actor=actor,
         as_admin=as_admin,
         what=f"Model '{model}'",
         action="switch its prediction logging",
     )
-    row = session.get(PredictionLogSetting, found["id"])
+    model_id = registry.model_id(session, model)
+    row = session.get(PredictionLogSetting, model_id)
     if row is None:
-        row = PredictionLogSetting(model_id=found["id"], enabled=enabled, updated_by=actor)
+        row = PredictionLogSetting(model_id=model_id, enabled=enabled, updated_by=actor)
         session.add(row)
     row.enabled = enabled
     row.updated_by = actor
@@ -191,7 +192,7 @@ class PredictionLog:
             buffer = self.buffers.get(model)
             return (buffer.rows, buffer.dropped) if buffer else (0, 0)
 
-    def flush(self, model: str) -> dict[str, Any] | None:
+    def flush(self, model: str) -> DatasetOut | None:
         """Turn this process's rows of ``model`` into a dataset now; None if there were none.
 
         Blocking (it writes a file and commits a row): call it from a worker thread. On a
@@ -225,7 +226,7 @@ class PredictionLog:
         model: str,
         parts: list[tuple[dict[str, np.ndarray], np.ndarray, int, dt.datetime]],
         rows: int,
-    ) -> dict[str, Any]:
+    ) -> DatasetOut:
         import pyarrow.parquet as pq
 
         from modelyard.datasets import service as datasets

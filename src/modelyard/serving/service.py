@@ -14,9 +14,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
+from pydantic import JsonValue
 
 from modelyard import flavors
 from modelyard.kit.db import Database
@@ -100,9 +101,19 @@ def _refusal(inputs: dict[str, np.ndarray], exc: Exception) -> BadRequest:
     return BadRequest(f"The model could not predict on these rows: {exc}")
 
 
+class Answer(TypedDict):
+    """What a prediction request is answered with (serialised by hand: a hot path)."""
+
+    predictions: list[JsonValue]
+    model: str
+    version: int
+    scores: NotRequired[list[JsonValue]]
+    classes: NotRequired[list[JsonValue]]
+
+
 def predict(
     served: Served, body: bytes, content_type: str, log: prediction_log.PredictionLog | None = None
-) -> dict[str, Any]:
+) -> Answer:
     """The answer to one request: ``predictions`` (as ``mlflow models serve`` names them), and
     for classifiers with probabilities ``scores`` in ``classes`` order. With ``log``, the
     body's columns and the predictions are kept for the model's prediction log."""
@@ -119,7 +130,7 @@ def predict(
         raise _refusal(inputs, exc) from exc
     if log is not None:
         log.add(served.resolved.model, served.resolved.version, columns, prediction.values)
-    answer: dict[str, Any] = {
+    answer: Answer = {
         "predictions": _plain(prediction.values),
         "model": served.resolved.model,
         "version": served.resolved.version,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -10,6 +10,7 @@ from starlette.responses import Response
 from modelyard.auth.deps import Editor, Viewer
 from modelyard.auth.schemas import Role
 from modelyard.kit.body_limit import large_body
+from modelyard.kit.db import after_commit
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import UnsupportedMediaType
 from modelyard.kit.responses import json_response
@@ -27,52 +28,49 @@ def list_targets(
     _: Viewer,
     session: DbSession,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-) -> Response:
+) -> TargetPage:
     """List live targets and their status."""
-    return json_response({"items": service.list_targets(session, kind=kind)})
+    return service.list_targets(session, kind=kind)
 
 
 @router.post("/targets", response_model=TargetOut, status_code=201)
 def create_target(
     data: TargetCreate, principal: Editor, session: DbSession, request: Request
-) -> Response:
+) -> TargetOut:
     """Create a target (rocksdb-embedded, db_bench, prometheus or push) and start following it."""
     created = service.create_target(session, data, actor=principal.name)
-    session.commit()
-    poke_live(request)
-    return json_response(created, 201)
+    after_commit(session, lambda: poke_live(request))
+    return created
 
 
 @router.get("/targets/{target}", response_model=TargetOut)
-def get_target(target: TargetRef, _: Viewer, session: DbSession) -> Response:
+def get_target(target: TargetRef, _: Viewer, session: DbSession) -> TargetOut:
     """Show one target, its status and the reason when it is down."""
-    return json_response(service.target_row(service.get_target(session, target)))
+    return service.target_out(service.get_target(session, target))
 
 
 @router.post("/targets/{target}/start", response_model=TargetOut)
 def start_target(
     target: TargetRef, principal: Editor, session: DbSession, request: Request
-) -> Response:
+) -> TargetOut:
     """Follow a stopped target again."""
     row = service.set_desired_state(
         session, target, "running", actor=principal.name, as_admin=principal.role is Role.admin
     )
-    session.commit()
-    poke_live(request)
-    return json_response(row)
+    after_commit(session, lambda: poke_live(request))
+    return row
 
 
 @router.post("/targets/{target}/stop", response_model=TargetOut)
 def stop_target(
     target: TargetRef, principal: Editor, session: DbSession, request: Request
-) -> Response:
+) -> TargetOut:
     """Stop following a target (and stop what modelyard started for it)."""
     row = service.set_desired_state(
         session, target, "stopped", actor=principal.name, as_admin=principal.role is Role.admin
     )
-    session.commit()
-    poke_live(request)
-    return json_response(row)
+    after_commit(session, lambda: poke_live(request))
+    return row
 
 
 @router.get("/targets/{target}/metrics")
@@ -103,7 +101,7 @@ def delete_target(
     session: DbSession,
     settings: AppSettings,
     request: Request,
-) -> Response:
+) -> None:
     """Delete a stopped target, its metrics and its stopped deployments."""
     service.delete_target(
         session,
@@ -113,7 +111,6 @@ def delete_target(
         actor=principal.name,
         as_admin=principal.role is Role.admin,
     )
-    return Response(status_code=204)
 
 
 @router.post(
@@ -134,7 +131,7 @@ def delete_target(
     },
 )
 @large_body(lambda s: s.server.max_push_bytes, "MODELYARD_SERVER__MAX_PUSH_BYTES")
-async def push_metrics(target: TargetRef, principal: Editor, request: Request) -> Response:
+async def push_metrics(target: TargetRef, principal: Editor, request: Request) -> PushAccepted:
     """Push a batch of samples (`{"samples": [{"t": ..., "metrics": {...}}]}`) to a push target."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/json"):
@@ -145,9 +142,9 @@ async def push_metrics(target: TargetRef, principal: Editor, request: Request) -
         body += chunk
     from starlette.concurrency import run_in_threadpool
 
-    def write() -> dict[str, Any]:
+    def write() -> PushAccepted:
         with request.app.state.db.session() as session:
             row = service.get_target(session, target)
             return service.ingest_push(metric_store(request), row, body)
 
-    return json_response(await run_in_threadpool(write), 202)
+    return await run_in_threadpool(write)

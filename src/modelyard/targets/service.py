@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
@@ -23,7 +22,7 @@ from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.targets.factory import target_dir
-from modelyard.targets.schemas import PushBatch, TargetCreate
+from modelyard.targets.schemas import PushAccepted, PushBatch, TargetCreate, TargetOut, TargetPage
 
 __all__ = [
     "create_target",
@@ -33,8 +32,8 @@ __all__ = [
     "list_targets",
     "set_desired_state",
     "set_status",
+    "target_out",
     "target_owner",
-    "target_row",
 ]
 
 _PUSH = TypeAdapter(PushBatch)
@@ -45,24 +44,11 @@ def target_owner(target_id: int) -> str:
     return f"target:{target_id}"
 
 
-def target_row(target: Target) -> dict[str, Any]:
-    return {
-        "id": target.id,
-        "name": target.name,
-        "kind": target.kind,
-        "interval_seconds": target.interval_seconds,
-        "config": target.config,
-        "desired_state": target.desired_state,
-        "status": target.status,
-        "status_reason": target.status_reason,
-        "status_changed_at": target.status_changed_at,
-        "last_sample_at": target.last_sample_at,
-        "created_by": target.created_by,
-        "created_at": target.created_at,
-    }
+def target_out(target: Target) -> TargetOut:
+    return TargetOut.model_validate(target, from_attributes=True)
 
 
-def create_target(session: Session, data: TargetCreate, *, actor: str) -> dict[str, Any]:
+def create_target(session: Session, data: TargetCreate, *, actor: str) -> TargetOut:
     if session.scalar(sa.select(Target.id).where(Target.name == data.name)):
         raise Conflict(f"A target named '{data.name}' already exists.")
     # a db_bench target on a machine without db_bench is created and goes down with the
@@ -81,7 +67,7 @@ def create_target(session: Session, data: TargetCreate, *, actor: str) -> dict[s
     session.add(target)
     session.flush()
     record(session, actor, "target.create", "target", data.name, kind=data.kind)
-    return target_row(target)
+    return target_out(target)
 
 
 def get_target(session: Session, ref: str | int) -> Target:
@@ -96,16 +82,16 @@ def get_target(session: Session, ref: str | int) -> Target:
     return target
 
 
-def list_targets(session: Session, *, kind: str | None = None) -> list[dict[str, Any]]:
+def list_targets(session: Session, *, kind: str | None = None) -> TargetPage:
     query = sa.select(Target).order_by(Target.id)
     if kind:
         query = query.where(Target.kind == kind)
-    return [target_row(t) for t in session.scalars(query)]
+    return TargetPage(items=[target_out(t) for t in session.scalars(query)])
 
 
 def set_desired_state(
     session: Session, ref: str | int, state: str, *, actor: str, as_admin: bool = False
-) -> dict[str, Any]:
+) -> TargetOut:
     target = get_target(session, ref)
     require_owner(
         target.created_by,
@@ -124,7 +110,7 @@ def set_desired_state(
     record(
         session, actor, f"target.{'start' if state == 'running' else 'stop'}", "target", target.name
     )
-    return target_row(target)
+    return target_out(target)
 
 
 def delete_target(
@@ -192,7 +178,7 @@ def _ts_ms(value: float | dt.datetime) -> int:
     return int(value * 1000)
 
 
-def ingest_push(store: MetricStore, target: Target, body: bytes | bytearray) -> dict[str, int]:
+def ingest_push(store: MetricStore, target: Target, body: bytes | bytearray) -> PushAccepted:
     """Validate a pushed batch and write it in one transaction.
 
     Samples stamped outside what the store keeps (older than the raw retention, or more than
@@ -224,4 +210,4 @@ def ingest_push(store: MetricStore, target: Target, body: bytes | bytearray) -> 
             continue
         samples.append((ts, sample.metrics))
     points = store.write(target_owner(target.id), samples)
-    return {"accepted_points": points, "samples": len(samples), "skipped_samples": skipped}
+    return PushAccepted(accepted_points=points, samples=len(samples), skipped_samples=skipped)

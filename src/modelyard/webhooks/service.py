@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fnmatch
 import secrets
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -73,7 +72,7 @@ def matches(event: str, model: str | None, events: list[str], models: list[str])
 def emit(
     session: Session,
     event: str,
-    data: dict[str, Any],
+    data: dict[str, object],
     *,
     model: str | None = None,
     event_id: str | None = None,

@@ -28,7 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from modelyard.auth.schemas import Principal, Role
 from modelyard.datasets import service as datasets_service
 from modelyard.datasets.receive import dataset_upload_limit, receive_multipart
-from modelyard.datasets.schemas import DATASET_NAME_PATTERN
+from modelyard.datasets.schemas import DATASET_NAME_PATTERN, PreviewOut
 from modelyard.datasets.store import DatasetStore
 from modelyard.kit.body_limit import large_body
 from modelyard.kit.deps import DbSession
@@ -77,17 +77,17 @@ def dataset_list(
 def _list_context(
     request: Request, session: Session, *, q: str = "", cursor: str | None = None, back: str = ""
 ) -> dict[str, Any]:
-    items, next_cursor = datasets_service.list_datasets(
+    page = datasets_service.list_datasets(
         session, q=q.strip() or None, limit=PAGE_SIZE, cursor=cursor or None
     )
     filters = {"q": q} if q else {}
     return {
-        "datasets": items,
+        "datasets": page.items,
         "q": q,
         "max_bytes": request.app.state.settings.storage.max_dataset_bytes,
         "upload_values": {},
         "upload_error": "",
-        **pager("/datasets", filters, cursor=cursor, back=back, next_cursor=next_cursor),
+        **pager("/datasets", filters, cursor=cursor, back=back, next_cursor=page.next_cursor),
     }
 
 
@@ -111,7 +111,7 @@ def dataset_page(
 ) -> Response:
     """Show a dataset: its schema and first rows."""
     dataset = datasets_service.get(session, dataset_id)
-    preview: dict[str, Any] | None = None
+    preview: PreviewOut | None = None
     preview_error = ""
     try:
         preview = datasets_service.preview(_store(request), dataset, PREVIEW_ROWS)
@@ -200,7 +200,7 @@ async def upload_dataset(request: Request) -> Response:
         return await run_in_threadpool(
             _refused_upload, request, user, fields, exc.status_code, exc.detail
         )
-    target = f"/datasets/{result['id']}"
+    target = f"/datasets/{result.id}"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target, **SECURITY_HEADERS})
     return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)

@@ -63,21 +63,18 @@ def _done(url: str, notice: str) -> Response:
 def _model_refs(session: Any) -> list[str]:
     """``name@alias`` for every alias and ``name/N`` for each model's newest version."""
     refs: list[str] = []
-    rows, _ = registry.search_models(
-        session, q=None, tags=[], flavor="formula", sort="name", limit=200, cursor=None
-    )
-    for model in rows:
-        item = model if isinstance(model, dict) else model.model_dump()
-        refs += [f"{item['name']}@{alias}" for alias in sorted(item.get("aliases") or {})]
-        if item.get("latest_version"):
-            refs.append(f"{item['name']}/{item['latest_version']}")
+    page = registry.search_models(session, flavor="formula", limit=200)
+    for model in page.items:
+        refs += [f"{model.name}@{alias}" for alias in sorted(model.aliases)]
+        if model.latest_version:
+            refs.append(f"{model.name}/{model.latest_version}")
     return refs
 
 
 def _new_context(session: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {
         "values": values,
-        "targets": targets_service.list_targets(session),
+        "targets": targets_service.list_targets(session).items,
         "model_refs": _model_refs(session),
     }
 
@@ -226,7 +223,7 @@ def save_tuned(
         session, ref, SaveTuned(alias=alias or None, description=description), actor=user.name
     )
     return RedirectResponse(
-        f"/models/{created['model']}/versions/{created['version']}",
+        f"/models/{created.model}/versions/{created.version}",
         status_code=303,
         headers=SECURITY_HEADERS,
     )

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from modelyard.auth.schemas import Principal, Role
 from modelyard.datasets import service as datasets_service
 from modelyard.drift import service as drift_service
-from modelyard.drift.schemas import DriftCreate
+from modelyard.drift.schemas import DriftCreate, DriftOut
 from modelyard.kit.deps import DbSession
 from modelyard.web._pager import pager
 from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
@@ -63,18 +63,18 @@ def chart(histogram: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars}
 
 
-def _can_cancel(user: Principal, check: dict[str, Any]) -> bool:
+def _can_cancel(user: Principal, check: DriftOut) -> bool:
     return (
-        check["status"] in ("queued", "running")
+        check.status in ("queued", "running")
         and user.can(Role.editor)
-        and (check["created_by"] == user.name or user.can(Role.admin))
+        and (check.created_by == user.name or user.can(Role.admin))
     )
 
 
-def _panel_context(user: Principal, check: dict[str, Any]) -> dict[str, Any]:
+def _panel_context(user: Principal, check: DriftOut) -> dict[str, Any]:
     return {
         "check": check,
-        "charts": {c["name"]: chart(c.get("histogram")) for c in check["results"]},
+        "charts": {c["name"]: chart(c.get("histogram")) for c in check.results},
         "can_cancel": _can_cancel(user, check),
     }
 
@@ -88,16 +88,16 @@ def drift_list(
     back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List drift checks, newest first; editors can start one."""
-    items, next_cursor = drift_service.list_checks(
+    page = drift_service.list_checks(
         session, dataset=None, status=None, limit=PAGE_SIZE, cursor=cursor or None
     )
-    datasets, _ = datasets_service.list_datasets(
+    datasets = datasets_service.list_datasets(
         session, q=None, limit=DATASET_CHOICES, cursor=None
-    )
+    ).items
     context = {
-        "checks": items,
+        "checks": page.items,
         "datasets": datasets,
-        **pager("/drift", {}, cursor=cursor or None, back=back, next_cursor=next_cursor),
+        **pager("/drift", {}, cursor=cursor or None, back=back, next_cursor=page.next_cursor),
     }
     return render(request, "drift/list.html", context, user=user)
 
@@ -117,7 +117,7 @@ def start_check(
     names = [c.strip() for c in columns.split(",") if c.strip()]
     data = DriftCreate(reference=reference.strip(), current=current.strip(), columns=names or None)
     out = drift_service.submit(session, data, user, jobs=request.app.state.jobs)
-    url = f"/drift/{out['id']}"
+    url = f"/drift/{out.id}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
     return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from modelyard.auth.schemas import Principal, Role
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.evaluations import service as evaluations_service
+from modelyard.evaluations.schemas import EvaluationOut
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.web._pager import pager
@@ -31,15 +32,15 @@ STATUSES = ("", "queued", "running", "succeeded", "failed", "cancelled")
 EvaluationId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-def headline(evaluation: dict[str, Any]) -> list[str]:
-    return list(metric_rules.HEADLINE.get(evaluation["task"], ()))
+def headline(evaluation: EvaluationOut) -> list[str]:
+    return list(metric_rules.HEADLINE.get(evaluation.task, ()))
 
 
-def _can_cancel(user: Principal, evaluation: dict[str, Any]) -> bool:
+def _can_cancel(user: Principal, evaluation: EvaluationOut) -> bool:
     return (
-        evaluation["status"] in ("queued", "running")
+        evaluation.status in ("queued", "running")
         and user.can(Role.editor)
-        and (evaluation["created_by"] == user.name or user.can(Role.admin))
+        and (evaluation.created_by == user.name or user.can(Role.admin))
     )
 
 
@@ -64,7 +65,7 @@ def _list_context(
 ) -> dict[str, Any]:
     if status not in STATUSES:
         status = ""
-    items, next_cursor = evaluations_service.list_evaluations(
+    page = evaluations_service.list_evaluations(
         session,
         model=model.strip() or None,
         version=None,
@@ -74,9 +75,9 @@ def _list_context(
         cursor=cursor or None,
     )
     filters = {k: v for k, v in {"model": model, "status": status}.items() if v}
-    columns = list(dict.fromkeys(m for e in items for m in headline(e)))
+    columns = list(dict.fromkeys(m for e in page.items for m in headline(e)))
     return {
-        "evaluations": items,
+        "evaluations": page.items,
         "columns": columns,
         "model": model,
         "status": status,
@@ -84,7 +85,9 @@ def _list_context(
         "cursor": cursor or "",
         "picked": set(),
         "compare_error": "",
-        **pager("/evaluations", filters, cursor=cursor or None, back=back, next_cursor=next_cursor),
+        **pager(
+            "/evaluations", filters, cursor=cursor or None, back=back, next_cursor=page.next_cursor
+        ),
     }
 
 
@@ -130,10 +133,7 @@ def compare(
     if is_htmx(request):
         url = "/evaluations/compare?" + urlencode({"ids": ",".join(map(str, numbers))})
         return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
-    evaluations = (
-        comparison["evaluations"] if isinstance(comparison, dict) else comparison.evaluations
-    )
-    datasets = {(e["dataset"]["id"] if isinstance(e, dict) else e.dataset.id) for e in evaluations}
+    datasets = {e.dataset.id for e in comparison.evaluations}
     context = {"comparison": comparison, "same_dataset": len(datasets) <= 1}
     return render(request, "evaluations/compare.html", context, user=user)
 

@@ -10,7 +10,7 @@ act on which job (admins: all; others: their own).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from modelyard.auth.schemas import Principal, Role
 from modelyard.jobs import service as jobs_service
 from modelyard.jobs.deps import Jobs
-from modelyard.jobs.schemas import PRIORITY_LEVELS, JobStatus
+from modelyard.jobs.schemas import PRIORITY_LEVELS, JobOut, JobStatus
 from modelyard.kit.deps import DbSession
 from modelyard.web._pager import pager
 from modelyard.web._render import NAV, SECURITY_HEADERS, is_htmx, render
@@ -42,13 +42,13 @@ def _statuses(status: str) -> list[str]:
     return [status] if status in STATUS_FILTERS and status else []
 
 
-def _can_act(user: Principal, job: dict[str, Any]) -> dict[str, bool]:
+def _can_act(user: Principal, job: JobOut) -> dict[str, bool]:
     # The service has the last word; this only decides which buttons to show.
-    mine = user.can(Role.admin) or job["submitted_by"] == user.name
-    active = job["status"] in (JobStatus.queued.value, JobStatus.running.value)
-    ended_badly = job["status"] in (JobStatus.failed.value, JobStatus.cancelled.value)
+    mine = user.can(Role.admin) or job.submitted_by == user.name
+    active = job.status in (JobStatus.queued, JobStatus.running)
+    ended_badly = job.status in (JobStatus.failed, JobStatus.cancelled)
     return {
-        "cancel": mine and active and not job["cancel_requested"],
+        "cancel": mine and active and not job.cancel_requested,
         "retry": mine and ended_badly,
     }
 
@@ -67,7 +67,7 @@ def job_list(
     """List jobs, newest first, live."""
     if status not in STATUS_FILTERS:
         status = ""
-    jobs, next_cursor = jobs_service.list_jobs(
+    page = jobs_service.list_jobs(
         session,
         user,
         statuses=_statuses(status),
@@ -80,8 +80,8 @@ def job_list(
         k: v for k, v in {"status": status, "kind": kind, "submitter": submitter}.items() if v
     }
     context = {
-        "jobs": jobs,
-        "permissions": {job["id"]: _can_act(user, job) for job in jobs},
+        "jobs": page.items,
+        "permissions": {job.id: _can_act(user, job) for job in page.items},
         "status": status,
         "kind": kind,
         "submitter": submitter,
@@ -90,7 +90,7 @@ def job_list(
         "priorities": PRIORITY_LEVELS,
         # New jobs are added live only to an unfiltered first page, where they belong.
         "live_inserts": not filters and cursor is None,
-        **pager("/jobs", filters, cursor=cursor or None, back=back, next_cursor=next_cursor),
+        **pager("/jobs", filters, cursor=cursor or None, back=back, next_cursor=page.next_cursor),
     }
     template = "jobs/_table.html" if is_htmx(request) else "jobs/list.html"
     return render(request, template, context, user=user)
@@ -99,14 +99,14 @@ def job_list(
 @router.get("/jobs/{job_id}/row")
 def job_row(request: Request, job_id: JobId, user: PageUser, session: DbSession) -> Response:
     """One job's table row (what the live list swaps in when a job changes status)."""
-    job = jobs_service.get_dict(session, job_id, user)
+    job = jobs_service.get(session, job_id, user)
     return render(request, "jobs/_row.html", {"job": job, "can": _can_act(user, job)}, user=user)
 
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: JobId, user: PageUser, session: DbSession) -> Response:
     """Show a job: progress, parameters, result or error; live while it runs."""
-    job = jobs_service.get_dict(session, job_id, user)
+    job = jobs_service.get(session, job_id, user)
     context = {"job": job, "can": _can_act(user, job)}
     template = "jobs/_panel.html" if is_htmx(request) else "jobs/detail.html"
     return render(request, template, context, user=user)
@@ -122,7 +122,7 @@ def _after_action(
     if not is_htmx(request):
         back = "/jobs" if view == "row" else f"/jobs/{job_id}"
         return RedirectResponse(back, status_code=303, headers=SECURITY_HEADERS)
-    job = jobs_service.get_dict(session, job_id, user)
+    job = jobs_service.get(session, job_id, user)
     context = {"job": job, "can": _can_act(user, job), "message": message}
     template = "jobs/_row.html" if view == "row" else "jobs/_panel.html"
     return render(request, template, context, user=user)

@@ -251,4 +251,4 @@ def create_version(
     finally:
         if staged is not None:
             store.discard(staged)
-    return _redirect(request, f"/models/{quote(name)}/versions/{row['version']}")
+    return _redirect(request, f"/models/{quote(name)}/versions/{row.version}")

@@ -24,7 +24,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.datasets import service as datasets_service
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.evaluations import service as evaluations_service
-from modelyard.evaluations.schemas import EvaluationCreate
+from modelyard.evaluations.schemas import EvaluationCreate, EvaluationCreated
 from modelyard.flavors import KNOWN_FLAVORS
 from modelyard.jobs.schemas import PRIORITY_LEVELS
 from modelyard.kit.deps import DbSession
@@ -35,7 +35,11 @@ from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,
     TAG_KEY_PATTERN,
+    ArtifactOut,
+    AuditOut,
     ModelUpdate,
+    SortKey,
+    VersionOut,
     VersionUpdate,
 )
 from modelyard.serving import prediction_log
@@ -49,7 +53,7 @@ PAGE_SIZE = 25
 VERSIONS_PER_PAGE = 50
 HISTORY_ENTRIES = 10
 LINEAGE_DEPTH = 8
-SORTS = {
+SORTS: dict[SortKey, str] = {
     "name": "Name A-Z",
     "-updated_at": "Recently updated",
     "-created_at": "Newest",
@@ -70,12 +74,12 @@ def _list_context(
     back: str = "",
 ) -> dict[str, Any]:
     tags = [t.strip() for t in tag.split(",") if t.strip()]
-    rows, next_cursor = registry.search_models(
+    page = registry.search_models(
         session,
         q=q or None,
         tags=tags,
         flavor=flavor or None,
-        sort=sort,
+        sort=next((key for key in SORTS if key == sort), "name"),
         limit=PAGE_SIZE,
         cursor=cursor,
     )
@@ -83,7 +87,7 @@ def _list_context(
     if sort != "name":
         filters["sort"] = sort
     return {
-        "models": rows,
+        "models": page.items,
         "q": q,
         "tag": tag,
         "flavor": flavor,
@@ -91,7 +95,7 @@ def _list_context(
         "sorts": SORTS,
         "flavors": sorted(KNOWN_FLAVORS),
         "filtered": bool(filters),
-        **pager("/models", filters, cursor=cursor, back=back, next_cursor=next_cursor),
+        **pager("/models", filters, cursor=cursor, back=back, next_cursor=page.next_cursor),
     }
 
 
@@ -117,22 +121,21 @@ def model_list(
     return render(request, template, context, user=user)
 
 
-def _history(session: Session, name: str) -> list[dict[str, Any]]:
+def _history(session: Session, name: str) -> list[AuditOut]:
     """The model's latest audit entries (editors and admins see them, as in the API)."""
-    rows, _ = registry.list_audit(
+    return registry.list_audit(
         session,
         actor=None,
         object_type="model",
         object_key=name,
         limit=HISTORY_ENTRIES,
         cursor=None,
-    )
-    return rows
+    ).items
 
 
-def _metric_names(versions: list[dict[str, Any]]) -> list[str]:
+def _metric_names(versions: list[VersionOut]) -> list[str]:
     """The metrics worth a column in the versions table: the first few by name."""
-    return sorted({k for v in versions for k in v["metrics"]})[:4]
+    return sorted({k for v in versions for k in v.metrics})[:4]
 
 
 TREND_EVALUATIONS = 200
@@ -142,7 +145,7 @@ DATASET_CHOICES = 200
 def _trend(session: Session, name: str, metric: str, dataset: str) -> dict[str, Any]:
     """The metric-trend section: which metrics the model's evaluations have, and the chosen
     one across versions with one series per dataset (``trend_chart`` feeds uPlot)."""
-    recent, _ = evaluations_service.list_evaluations(
+    recent = evaluations_service.list_evaluations(
         session,
         model=name,
         version=None,
@@ -150,12 +153,12 @@ def _trend(session: Session, name: str, metric: str, dataset: str) -> dict[str, 
         status="succeeded",
         limit=TREND_EVALUATIONS,
         cursor=None,
-    )
-    names = {k for e in recent for k, v in e["metrics"].items() if isinstance(v, int | float)}
-    datasets = sorted({e["dataset"]["name"] for e in recent})
+    ).items
+    names = {k for e in recent for k, v in e.metrics.items() if isinstance(v, int | float)}
+    datasets = sorted({e.dataset.name for e in recent})
     metrics = sorted(names)
     if metric not in names:
-        headline = [m for e in recent for m in metric_rules.HEADLINE.get(e["task"], ())]
+        headline = [m for e in recent for m in metric_rules.HEADLINE.get(e.task, ())]
         metric = next((m for m in headline if m in names), metrics[0] if metrics else "")
     if dataset not in datasets:
         dataset = ""
@@ -170,14 +173,14 @@ def _trend(session: Session, name: str, metric: str, dataset: str) -> dict[str, 
     if not metric:
         return context
     trend = evaluations_service.trend(session, name, metric, None)
-    points = [p for p in trend["points"] if not dataset or p["dataset"]["name"] == dataset]
-    versions = sorted({p["version"] for p in points})
-    series = sorted({p["dataset"]["name"] for p in points})
-    values = {(p["version"], p["dataset"]["name"]): p["value"] for p in points}
-    context["trend"] = {**trend, "points": points}
+    points = [p for p in trend.points if not dataset or p.dataset.name == dataset]
+    versions = sorted({p.version for p in points})
+    series = sorted({p.dataset.name for p in points})
+    values = {(p.version, p.dataset.name): p.value for p in points}
+    context["trend"] = trend.model_copy(update={"points": points})
     context["trend_chart"] = {
         "metric": metric,
-        "direction": trend["direction"],
+        "direction": trend.direction,
         "versions": versions,
         "series": [{"name": s, "values": [values.get((v, s)) for v in versions]} for s in series],
     }
@@ -186,10 +189,10 @@ def _trend(session: Session, name: str, metric: str, dataset: str) -> dict[str, 
 
 def _evaluation_choices(session: Session) -> dict[str, Any]:
     """What the editor's evaluation form offers: datasets and their column names."""
-    datasets, _ = datasets_service.list_datasets(
+    datasets = datasets_service.list_datasets(
         session, q=None, limit=DATASET_CHOICES, cursor=None
-    )
-    targets = {d["id"]: _likely_target([c["name"] for c in d["columns"]]) for d in datasets}
+    ).items
+    targets = {d.id: _likely_target([c.name for c in d.columns]) for d in datasets}
     return {"eval_datasets": datasets, "eval_targets": targets, "priorities": PRIORITY_LEVELS}
 
 
@@ -205,9 +208,9 @@ def _likely_target(columns: list[str]) -> str:
     return columns[-1] if columns else ""
 
 
-def _lineage(session: Session, parent: str | None) -> list[dict[str, Any]]:
+def _lineage(session: Session, parent: str | None) -> list[VersionOut]:
     """Ancestors of a version, nearest first, up to LINEAGE_DEPTH (one lookup each)."""
-    chain: list[dict[str, Any]] = []
+    chain: list[VersionOut] = []
     seen: set[str] = set()
     while parent and parent not in seen and len(chain) < LINEAGE_DEPTH:
         seen.add(parent)
@@ -217,7 +220,7 @@ def _lineage(session: Session, parent: str | None) -> list[dict[str, Any]]:
         except ProblemError:
             break
         chain.append(row)
-        parent = row["parent"]
+        parent = row.parent
     return chain
 
 
@@ -247,14 +250,15 @@ def _model_context(
     dataset: str = "",
 ) -> dict[str, Any]:
     model = registry.get_model(session, name)
-    versions, next_cursor = registry.list_versions(
-        session, name, limit=VERSIONS_PER_PAGE, cursor=cursor or None
-    )
+    page = registry.list_versions(session, name, limit=VERSIONS_PER_PAGE, cursor=cursor or None)
+    versions = page.items
     history = _history(session, name) if user.can(Role.editor) else []
     return {
         "model": model,
         "versions": versions,
-        **pager(f"/models/{quote(name)}", {}, cursor=cursor, back=back, next_cursor=next_cursor),
+        **pager(
+            f"/models/{quote(name)}", {}, cursor=cursor, back=back, next_cursor=page.next_cursor
+        ),
         "history": history,
         "metric_names": _metric_names(versions),
         **_trend(session, name, metric, dataset),
@@ -306,7 +310,7 @@ def start_evaluation(
             raise
         session.rollback()
         return _refused_evaluation(request, session, name, user, values, exc)
-    url = f"/jobs/{out['job_id']}"
+    url = f"/jobs/{out.job_id}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url, **SECURITY_HEADERS})
     return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
@@ -314,7 +318,7 @@ def start_evaluation(
 
 def _submit_evaluation(
     request: Request, session: Session, name: str, user: Principal, values: dict[str, str]
-) -> dict[str, Any]:
+) -> EvaluationCreated:
     version_number = ascii_int(values["version"].strip())
     dataset_id = ascii_int(values["dataset"].strip())
     if version_number is None or not 1 <= version_number <= MAX_VERSION:
@@ -331,14 +335,13 @@ def _submit_evaluation(
         target=values["target"].strip(),
         priority=values["priority"],
     )
-    out: dict[str, Any] = evaluations_service.submit(
+    return evaluations_service.submit(
         session,
         data,
         user,
         artifacts=request.app.state.artifacts,
         jobs=request.app.state.jobs,
     )
-    return out
 
 
 def _refused_evaluation(
@@ -371,16 +374,16 @@ TEXT_SUFFIXES = {".json", ".txt", ".csv", ".md", ".yaml", ".yml", ".toml", ".ini
 ARCHIVE_MEMBERS = 200
 
 
-def _artifact_preview(request: Request, artifact: dict[str, Any] | None) -> dict[str, Any] | None:
+def _artifact_preview(request: Request, artifact: ArtifactOut | None) -> dict[str, Any] | None:
     """What the version page shows of an artifact: the start of a text file (JSON indented),
     or the member list of a zip or tar archive (read, never extracted)."""
     if not artifact:
         return None
-    filename = str(artifact.get("filename") or "")
+    filename = artifact.filename or ""
     suffix = PurePosixPath(filename.lower()).suffix
     try:
-        path = request.app.state.artifacts.open(artifact["sha256"])
-    except (ProblemError, AttributeError, KeyError, OSError):
+        path = request.app.state.artifacts.open(artifact.sha256)
+    except (ProblemError, AttributeError, OSError):
         return None
     try:
         if suffix in TEXT_SUFFIXES:
@@ -424,10 +427,10 @@ def version_page(
         "models/version.html",
         {
             "version": row,
-            "lineage": _lineage(session, row["parent"]),
+            "lineage": _lineage(session, row.parent),
             "promote_to": list(PROMOTE_TO),
-            "model_aliases": sorted(registry.get_model(session, name)["aliases"]),
-            "preview": _artifact_preview(request, row.get("artifact")),
+            "model_aliases": sorted(registry.get_model(session, name).aliases),
+            "preview": _artifact_preview(request, row.artifact),
         },
         user=user,
     )
@@ -439,7 +442,7 @@ def _after_change(
     """htmx: the re-rendered panel plus a message; a plain form: back to the model page."""
     if not is_htmx(request):
         return RedirectResponse(f"/models/{name}", status_code=303, headers=SECURITY_HEADERS)
-    versions, _ = registry.list_versions(session, name, limit=VERSIONS_PER_PAGE, cursor=None)
+    versions = registry.list_versions(session, name, limit=VERSIONS_PER_PAGE, cursor=None).items
     context = {
         "model": registry.get_model(session, name),
         "versions": versions,

@@ -9,12 +9,13 @@ page session for reads. Generating a report is an editor's job submission, like
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from modelyard.analytics import service as analytics_service
+from modelyard.analytics.schemas import Leaderboard
 from modelyard.datasets import service as datasets_service
 from modelyard.evaluations import metrics as metric_rules
 from modelyard.jobs import service as jobs_service
@@ -46,15 +47,15 @@ def report_list(
     back: Annotated[str, Query(max_length=25_000)] = "",
 ) -> Response:
     """List reports, newest first, with links to their files."""
-    rows, next_cursor = reports_service.list_reports(
+    page = reports_service.list_reports(
         session, kind=None, subject=None, limit=PAGE_SIZE, cursor=cursor or None
     )
     context = {
-        "reports": [reports_service.out(r) for r in rows],
+        "reports": page.items,
         "file_order": FILE_ORDER,
         "priorities": PRIORITY_LEVELS,
         "max_days": MAX_DAYS,
-        **pager("/reports", {}, cursor=cursor, back=back, next_cursor=next_cursor),
+        **pager("/reports", {}, cursor=cursor, back=back, next_cursor=page.next_cursor),
     }
     return render(request, "reports/list.html", context, user=user)
 
@@ -100,15 +101,15 @@ def leaderboard_page(
     metric: Annotated[str, Query(max_length=64)] = "mape",
 ) -> Response:
     """Rank model versions on a dataset by a metric."""
-    datasets, _ = datasets_service.list_datasets(
+    datasets = datasets_service.list_datasets(
         session, q=None, limit=DATASET_CHOICES, cursor=None
-    )
+    ).items
     metrics = _ranking_metrics()
     if metric not in metrics:
         metric = "mape"
     if not dataset and datasets:
-        dataset = str(datasets[0]["id"])
-    board: dict[str, Any] | None = None
+        dataset = str(datasets[0].id)
+    board: Leaderboard | None = None
     if dataset:
         board = analytics_service.leaderboard(session, dataset, metric, LEADERBOARD_SIZE)
     context = {

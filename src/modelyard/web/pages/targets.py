@@ -37,7 +37,7 @@ def _done(url: str, notice: str) -> Response:
 @router.get("/targets")
 def target_list(request: Request, user: PageUser, session: DbSession) -> Response:
     """List targets with their state and last sample."""
-    targets = targets_service.list_targets(session)
+    targets = targets_service.list_targets(session).items
     return render(request, "targets/list.html", {"targets": targets}, user=user)
 
 

@@ -31,10 +31,11 @@ demo: $(STAMP) ## Set up, migrate, load demo data and serve on http://127.0.0.1:
 test: $(STAMP) system-deps ## Set up and run the whole test suite
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff format --check, ruff check, mypy
+lint: $(STAMP) ## ruff format --check, ruff check, mypy, vulture (dead code)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src/modelyard
+	$(BIN)/vulture
 
 format: $(STAMP) ## Format the code
 	$(BIN)/ruff format src tests bench

@@ -81,10 +81,6 @@ class Readings:
         self._process_cpu: tuple[float, float] | None = None
         self._latency: deque[tuple[float, list[tuple[float, float]]]] = deque(maxlen=MAX_SNAPSHOTS)
 
-    def owns(self, subject: str) -> bool:
-        """Whether this process measures ``subject`` (so no reading means no data)."""
-        return subject in (self.host, self.process_subject)
-
     def process_gone(self, subject: str) -> bool:
         """A process subject of this host whose process no longer runs."""
         host, _, pid = subject.rpartition("/")

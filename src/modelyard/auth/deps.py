@@ -125,14 +125,6 @@ async def check_credentials(request: Request) -> Principal:
     return await _principal(request, bearer, cookie)
 
 
-async def current_principal(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
-) -> Principal:
-    return await _principal(request, bearer, cookie)
-
-
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     # One level of dependencies, not two: FastAPI resolves each level on every request.
     async def check(

@@ -6,7 +6,6 @@ Functions take a session and ``flush()``; the caller commits. The live loop
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -338,7 +337,3 @@ def query_metrics(
         )
     result["deployment"] = deployment.name
     return result
-
-
-def time_ms(value: dt.datetime) -> int:
-    return int(value.timestamp() * 1000)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.jobs.schemas import JobStatus
 from modelyard.kit.pagination import decode_id_cursor, id_page
-from modelyard.models import Job, User
+from modelyard.models import Job
 
 T = cast(sa.Table, Job.__table__)
 ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
@@ -159,10 +159,6 @@ def claim(session: Session, job_id: int, queue: str, worker: str, now: dt.dateti
     """queued -> running for this worker, if still queued and due; the row or ``None``."""
     params = {"job_id": job_id, "queue_name": queue, "worker_id": worker, "now": now}
     return session.execute(_CLAIM, params).first()
-
-
-def user_role(session: Session, user_id: int) -> str | None:
-    return session.scalar(sa.select(User.role).where(User.id == user_id))
 
 
 def _owned(job_id: int, worker: str, attempt: int) -> Any:

@@ -33,9 +33,6 @@ class StreamLimiter:
     def open(self) -> int:
         return self._count
 
-    def open_for(self, user: str) -> int:
-        return self._open[user]
-
     def acquire(self, user: str) -> None:
         """Take a slot for ``user`` or raise the 429 that says which limit is reached."""
         with self._lock:

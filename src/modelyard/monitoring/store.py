@@ -467,21 +467,6 @@ class MetricStore:
             for sid, ts, total, lo, hi, count in conn.execute(stmt):
                 _append(out[by_id[sid]], ts, total / count if count else math.nan, lo, hi, count)
 
-    def latest_ts(self, owner: str, name: str) -> int | None:
-        """The newest timestamp of one series (for followers and write-to-query checks)."""
-        with self.engine.connect() as conn:
-            sid = conn.scalar(
-                sa.select(MetricSeries.id).where(
-                    MetricSeries.owner == owner, MetricSeries.name == name
-                )
-            )
-            if sid is None:
-                return None
-            value = conn.scalar(
-                sa.select(sa.func.max(MetricPoint.ts_ms)).where(MetricPoint.series_id == sid)
-            )
-        return int(value) if value is not None else None
-
     def samples_between(
         self, owner: str, after_ms: int, to_ms: int
     ) -> list[tuple[int, dict[str, float]]]:

@@ -173,12 +173,6 @@ class Profile(BaseModel):
             return configured_ratio
         return min(1.0, measured * configured_ratio / 0.5)
 
-    def foreground_cpu_per_op(self, entry_bytes: float, threads: int = 1) -> float:
-        extra = self.foreground_cpu_sec_per_op_concurrent if threads > 1 else 0.0
-        return (
-            self.foreground_cpu_sec_per_op + self.foreground_cpu_sec_per_byte * entry_bytes + extra
-        )
-
     @property
     def envelope(self) -> DeviceEnvelope:
         return self.device if self.device is not None else NOTES_ENVELOPE

@@ -9,6 +9,7 @@ from modelyard.analytics.endpoints import router as analytics_router
 from modelyard.auth.endpoints import router as auth_router
 from modelyard.datasets.endpoints import router as datasets_router
 from modelyard.deployments.endpoints import router as deployments_router
+from modelyard.deployments.endpoints import targets_router as target_deletion_router
 from modelyard.drift.endpoints import router as drift_router
 from modelyard.evaluations.endpoints import router as evaluations_router
 from modelyard.imports.endpoints import router as imports_router
@@ -28,6 +29,7 @@ router.include_router(datasets_router)
 router.include_router(evaluations_router)
 router.include_router(telemetry_router)
 router.include_router(targets_router)
+router.include_router(target_deletion_router)
 router.include_router(deployments_router)
 router.include_router(analytics_router)
 router.include_router(reports_router)

@@ -32,7 +32,7 @@ def authenticate_request(request: Request, bearer: str | None, cookie: str | Non
     secret, kind = _credentials(bearer, cookie)
     principal = cached_principal(secret, kind)
     if principal is None:
-        with request.app.state.db.engine.connect() as conn:
+        with request.app.state.db.engine.begin() as conn:  # commits the last-used time
             principal = resolve_secret(conn, secret, kind=kind)
     request.state.principal = principal
     return principal

@@ -281,7 +281,10 @@ _RESOLVE = (
 
 
 def resolve_secret(conn: Connection, secret: str, *, kind: str | None = None) -> Principal:
-    """Map a bearer token or session secret to its user; 401 with the reason otherwise."""
+    """Map a bearer token or session secret to its user; 401 with the reason otherwise.
+
+    It notes when the token was last used (at most once a minute) on ``conn``, whose
+    transaction the caller commits."""
     secret_hash = hash_secret(secret)
     row = conn.execute(_RESOLVE, {"secret_hash": secret_hash}).first()
     if row is None or (kind is not None and row.kind != kind):
@@ -299,7 +302,6 @@ def resolve_secret(conn: Connection, secret: str, *, kind: str | None = None) ->
         conn.execute(
             sa.update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now)
         )
-        conn.commit()
     principal = Principal(id=row.id, name=row.name, role=Role(row.role))
     expires_in = (expires_at - now).total_seconds() if expires_at is not None else None
     credentials.put(secret_hash, row.kind, principal, expires_in)

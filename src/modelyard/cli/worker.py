@@ -153,7 +153,7 @@ def _endpoints(
 
         if token is None:
             raise Unauthorized("Send a token (Authorization: Bearer ...) to read metrics.")
-        with db.engine.connect() as conn:
+        with db.engine.begin() as conn:
             resolve_secret(conn, token)
 
     Sampler(settings.home).start()

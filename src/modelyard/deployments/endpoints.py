@@ -1,5 +1,8 @@
 """Deployment endpoints: create and stop deployments; read their metrics, events, alerts,
-version switches and tuning records; save tuned parameters as a new version; reports."""
+version switches and tuning records; save tuned parameters as a new version; reports.
+
+``targets_router`` holds the one target endpoint that writes deployments, deleting a target
+with its stopped deployments: this domain depends on targets, never the other way round."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from modelyard.auth.deps import Editor, StreamViewer, Viewer
+from modelyard.auth.schemas import Role
 from modelyard.deployments import report, service
 from modelyard.deployments._engine import deployment_owner
 from modelyard.deployments.schemas import (
@@ -25,7 +29,8 @@ from modelyard.deployments.schemas import (
     SwitchOut,
     TuningRecordOut,
 )
-from modelyard.kit.deps import DbSession
+from modelyard.kit.db import after_commit
+from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import NotFound
 from modelyard.kit.openapi import event_stream
 from modelyard.kit.refs import MAX_ID, ascii_int
@@ -35,6 +40,7 @@ from modelyard.registry.schemas import VersionOut
 from modelyard.storage import BlobMissing, blob_response
 
 router = APIRouter(tags=["deployments"])
+targets_router = APIRouter(tags=["targets"])
 
 DeploymentRef = Annotated[str, Path(max_length=200, description="The deployment's id or name.")]
 
@@ -56,8 +62,7 @@ def create_deployment(
 ) -> Response:
     """Deploy a formula version (or follow an alias) against a target."""
     created = service.create_deployment(session, data, actor=principal.name)
-    session.commit()
-    poke_live(request)
+    after_commit(session, lambda: poke_live(request))
     return json_response(created, 201)
 
 
@@ -81,8 +86,7 @@ def restart_deployment(
 ) -> Response:
     """Evaluate a stopped deployment again (its records carry on)."""
     out = service.restart_deployment(session, deployment, actor=principal.name)
-    session.commit()
-    poke_live(request)
+    after_commit(session, lambda: poke_live(request))
     return json_response(out)
 
 
@@ -299,3 +303,22 @@ def get_report(
         raise NotFound(
             f"No report yet; create one with POST /api/deployments/{deployment_id}/report."
         ) from exc
+
+
+@targets_router.delete("/targets/{target}", status_code=204)
+def delete_target(
+    target: Annotated[str, Path(max_length=200, description="The target's id or name.")],
+    principal: Editor,
+    session: DbSession,
+    settings: AppSettings,
+    request: Request,
+) -> None:
+    """Delete a stopped target, its metrics and its stopped deployments."""
+    service.delete_target(
+        session,
+        metric_store(request),
+        settings.home,
+        target,
+        actor=principal.name,
+        as_admin=principal.role is Role.admin,
+    )

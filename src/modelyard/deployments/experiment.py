@@ -16,7 +16,6 @@ from /proc; nothing is simulated or synthetic.
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import statistics
 import time
@@ -25,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import Evaluation
 from modelyard.deployments.live import LiveSupervisor
@@ -34,7 +31,6 @@ from modelyard.deployments.report import build_report, write_report
 from modelyard.deployments.schemas import DeploymentCreate, DeploymentSettings, SaveTuned
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
-from modelyard.models import Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.registry import service as registry_service
 from modelyard.registry.schemas import ModelCreate, VersionCreate
@@ -161,13 +157,7 @@ def run_experiment(
             actor=actor,
         )
         # this run's own loop holds the lease, so a server on the same database leaves it alone
-        session.execute(
-            sa.update(Target)
-            .where(Target.id == target.id)
-            .values(
-                lease_owner=supervisor.owner, lease_expires_at=utcnow() + dt.timedelta(minutes=5)
-            )
-        )
+        target_service.hold_lease(session, target.id, supervisor.owner, 300)
         calibration = deployment_service.create_deployment(
             session,
             DeploymentCreate(

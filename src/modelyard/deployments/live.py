@@ -19,7 +19,6 @@ retention every 10 minutes.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -36,7 +35,6 @@ from modelyard.deployments._alerts import raise_alert, resolve_alerts
 from modelyard.deployments._engine import DeploymentEngine, Evaluation
 from modelyard.deployments._predict import Predictor
 from modelyard.kit.db import Database
-from modelyard.kit.time import utcnow
 from modelyard.models import Deployment, Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.targets import service as target_service
@@ -162,34 +160,14 @@ class LiveSupervisor:
 
     # -- leases ---------------------------------------------------------------------------
     def reconcile(self) -> None:
-        now = utcnow()
-        expires = now + dt.timedelta(seconds=self.lease_seconds)
-        claimable = sa.and_(
-            Target.desired_state == "running",
-            sa.or_(
-                Target.lease_owner.is_(None),
-                Target.lease_owner == self.owner,
-                Target.lease_expires_at < now,
-            ),
-            Target.id.in_(self.only_targets or {-1})
-            if self.only_targets is not None
-            else sa.true(),
-        )
         with self.db.session() as session:
-            # read first: with nothing to claim or renew this loop writes nothing
-            if self.runners or session.scalar(sa.select(Target.id).where(claimable).limit(1)):
-                session.execute(
-                    sa.update(Target)
-                    .where(claimable)
-                    .values(lease_owner=self.owner, lease_expires_at=expires)
-                    .execution_options(synchronize_session=False)
-                )
-            owned = list(
-                session.scalars(
-                    sa.select(Target).where(
-                        Target.lease_owner == self.owner, Target.desired_state == "running"
-                    )
-                )
+            # with nothing of its own to renew and nothing to take, this writes nothing
+            owned = target_service.hold_leases(
+                session,
+                self.owner,
+                self.lease_seconds,
+                only=self.only_targets,
+                renew=bool(self.runners),
             )
             owned_ids = {t.id for t in owned}
             for target in owned:
@@ -240,11 +218,7 @@ class LiveSupervisor:
         if release:
             try:
                 with self.db.session() as session:
-                    session.execute(
-                        sa.update(Target)
-                        .where(Target.id == runner.target_id, Target.lease_owner == self.owner)
-                        .values(lease_owner=None, lease_expires_at=None)
-                    )
+                    target_service.release_lease(session, runner.target_id, self.owner)
             except Exception:
                 log.exception("releasing the lease on %s failed", runner.name)
 
@@ -365,12 +339,7 @@ class LiveSupervisor:
         self._stop_runner(runner, release=True)
         self.runners.pop(runner.target_id, None)
         with self.db.session() as session:
-            session.execute(
-                sa.update(Target)
-                .where(Target.id == runner.target_id)
-                .values(desired_state="stopped")
-            )
-            target_service.set_status(session, runner.target_id, "stopped", reason)
+            target_service.finish(session, runner.target_id, reason)
 
 
 @dataclass

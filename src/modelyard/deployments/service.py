@@ -7,6 +7,7 @@ Functions take a session and ``flush()``; the caller commits. The live loop
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +36,7 @@ from modelyard.targets import service as target_service
 __all__ = [
     "create_deployment",
     "delete_deployment",
+    "delete_target",
     "get_deployment",
     "list_alerts",
     "list_deployments",
@@ -174,6 +176,12 @@ def delete_deployment(session: Session, store: MetricStore, ref: str | int, *, a
     deployment = get_deployment(session, ref)
     if deployment.status == "active":
         raise Conflict(f"Deployment '{deployment.name}' is active; stop it first.")
+    _forget(session, store, deployment)
+    record(session, actor, "deployment.delete", "deployment", deployment.name)
+
+
+def _forget(session: Session, store: MetricStore, deployment: Deployment) -> None:
+    """Delete a stopped deployment with what it recorded: alerts, switches, tuning, series."""
     session.execute(sa.delete(AlertEvent).where(AlertEvent.deployment_id == deployment.id))
     session.execute(sa.delete(TuningRecord).where(TuningRecord.deployment_id == deployment.id))
     session.execute(
@@ -182,7 +190,29 @@ def delete_deployment(session: Session, store: MetricStore, ref: str | int, *, a
     session.delete(deployment)
     session.flush()
     store.forget_owner(deployment_owner(deployment.id), conn=session.connection())
-    record(session, actor, "deployment.delete", "deployment", deployment.name)
+
+
+def delete_target(
+    session: Session,
+    store: MetricStore,
+    home: Path,
+    ref: str | int,
+    *,
+    actor: str,
+    as_admin: bool = False,
+) -> None:
+    """Delete a stopped target with its stopped deployments (a deployment depends on its
+    target, so this domain deletes both: the targets domain never touches deployments)."""
+    target = target_service.get_target(session, ref)
+    target_service.check_deletable(target, actor=actor, as_admin=as_admin)
+    deployments = list(
+        session.scalars(sa.select(Deployment).where(Deployment.target_id == target.id))
+    )
+    if any(d.status == "active" for d in deployments):
+        raise Conflict(f"Target '{target.name}' has active deployments; stop them first.")
+    for deployment in deployments:
+        _forget(session, store, deployment)
+    target_service.delete_target(session, store, home, target, actor=actor, as_admin=as_admin)
 
 
 def list_switches(session: Session, ref: str | int) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from modelyard.auth.deps import Editor, Viewer
 from modelyard.auth.schemas import Role
 from modelyard.kit.body_limit import large_body
 from modelyard.kit.db import after_commit
-from modelyard.kit.deps import AppSettings, DbSession
+from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import UnsupportedMediaType
 from modelyard.kit.responses import json_response
 from modelyard.monitoring.deps import MetricWindow, metric_store, poke_live
@@ -92,25 +92,6 @@ def target_metrics(
         names=name or None,
     )
     return json_response({**result.to_dict(window.fields, window.digits), "target": row.name})
-
-
-@router.delete("/targets/{target}", status_code=204)
-def delete_target(
-    target: TargetRef,
-    principal: Editor,
-    session: DbSession,
-    settings: AppSettings,
-    request: Request,
-) -> None:
-    """Delete a stopped target, its metrics and its stopped deployments."""
-    service.delete_target(
-        session,
-        metric_store(request),
-        settings.home,
-        target,
-        actor=principal.name,
-        as_admin=principal.role is Role.admin,
-    )
 
 
 @router.post(

@@ -1,8 +1,11 @@
 """Target logic: create, list, start and stop targets, and take pushed metrics into the store.
 
 Functions take a session and ``flush()``; the caller commits. The live loops
-(:mod:`modelyard.deployments.live`) follow every target whose ``desired_state`` is ``running``
-and write its status back through :func:`set_status`.
+(:mod:`modelyard.deployments.live`) follow every target whose ``desired_state`` is ``running``:
+they hold a lease on each target they follow (:func:`hold_leases`, :mod:`modelyard.kit.leases`)
+and write its status back through :func:`set_status`. The target rows are written here only;
+deleting a target with its deployments is the deployments domain's
+(:func:`modelyard.deployments.service.delete_target`), which depends on this one.
 """
 
 from __future__ import annotations
@@ -16,20 +19,27 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from modelyard.auth.service import record, require_owner
+from modelyard.kit import leases
+from modelyard.kit.db import after_commit
 from modelyard.kit.errors import BadRequest, Conflict, NotFound, Unprocessable
 from modelyard.kit.refs import id_or_name
 from modelyard.kit.time import utcnow
-from modelyard.models import Deployment, Target
+from modelyard.models import Target
 from modelyard.monitoring.store import MetricStore
 from modelyard.targets.factory import target_dir
 from modelyard.targets.schemas import PushAccepted, PushBatch, TargetCreate, TargetOut, TargetPage
 
 __all__ = [
+    "check_deletable",
     "create_target",
     "delete_target",
+    "finish",
     "get_target",
+    "hold_lease",
+    "hold_leases",
     "ingest_push",
     "list_targets",
+    "release_lease",
     "set_desired_state",
     "set_status",
     "target_out",
@@ -113,16 +123,8 @@ def set_desired_state(
     return target_out(target)
 
 
-def delete_target(
-    session: Session,
-    store: MetricStore,
-    home: Path,
-    ref: str | int,
-    *,
-    actor: str,
-    as_admin: bool = False,
-) -> None:
-    target = get_target(session, ref)
+def check_deletable(target: Target, *, actor: str, as_admin: bool = False) -> None:
+    """403 unless ``actor`` made the target (or is an admin); 409 while the target runs."""
     require_owner(
         target.created_by,
         actor=actor,
@@ -134,24 +136,71 @@ def delete_target(
         raise Conflict(
             f"Target '{target.name}' is running; stop it first (POST /api/targets/{target.id}/stop)."
         )
-    if session.scalar(
-        sa.select(Deployment.id).where(
-            Deployment.target_id == target.id, Deployment.status == "active"
-        )
-    ):
-        raise Conflict(f"Target '{target.name}' has active deployments; stop them first.")
-    stopped = list(
-        session.scalars(sa.select(Deployment.id).where(Deployment.target_id == target.id))
-    )
-    # their alerts, switches and tuning records go by ON DELETE CASCADE; their series here
-    for deployment_id in stopped:
-        store.forget_owner(f"deployment:{deployment_id}", conn=session.connection())
-    session.execute(sa.delete(Deployment).where(Deployment.target_id == target.id))
+
+
+def delete_target(
+    session: Session,
+    store: MetricStore,
+    home: Path,
+    target: Target,
+    *,
+    actor: str,
+    as_admin: bool = False,
+) -> None:
+    """Delete a stopped target, its series and its files; its deployments are gone already
+    (the deployments domain deletes them first)."""
+    check_deletable(target, actor=actor, as_admin=as_admin)
     session.delete(target)
     session.flush()
     store.forget_owner(target_owner(target.id), conn=session.connection())
-    shutil.rmtree(target_dir(home, target.id), ignore_errors=True)
+    directory = target_dir(home, target.id)
+    after_commit(session, lambda: shutil.rmtree(directory, ignore_errors=True))
     record(session, actor, "target.delete", "target", target.name)
+
+
+_LEASES = leases.LeaseColumns(owner=Target.lease_owner, expires_at=Target.lease_expires_at)
+
+
+def hold_leases(
+    session: Session, owner: str, seconds: float, *, only: set[int] | None, renew: bool
+) -> list[Target]:
+    """Take or renew ``owner``'s leases on the targets to follow (``desired_state`` running;
+    of ``only``, when given) and return the targets it holds. With ``renew`` false and no
+    target free to take, it writes nothing."""
+    now = utcnow()
+    wanted = Target.desired_state == "running"
+    if only is not None:
+        wanted = sa.and_(wanted, Target.id.in_(only or {-1}))
+    if renew or session.scalar(
+        sa.select(Target.id).where(wanted, leases.claimable(_LEASES, owner, now)).limit(1)
+    ):
+        leases.hold(session, _LEASES, wanted, owner, now, seconds)
+    return list(
+        session.scalars(
+            sa.select(Target).where(Target.lease_owner == owner, Target.desired_state == "running")
+        )
+    )
+
+
+def hold_lease(session: Session, target_id: int, owner: str, seconds: float) -> bool:
+    """Take or renew ``owner``'s lease on one target; whether it holds it."""
+    return bool(leases.hold(session, _LEASES, Target.id == target_id, owner, utcnow(), seconds))
+
+
+def release_lease(session: Session, target_id: int, owner: str) -> None:
+    """Let ``owner``'s lease on a target lapse now, for another loop to take at once."""
+    leases.release(session, _LEASES, Target.id == target_id, owner)
+
+
+def finish(session: Session, target_id: int, reason: str) -> None:
+    """A target whose run has ended (db_bench's benchmark is done): stopped, saying why."""
+    session.execute(
+        sa.update(Target)
+        .where(Target.id == target_id)
+        .values(desired_state="stopped")
+        .execution_options(synchronize_session=False)
+    )
+    set_status(session, target_id, "stopped", reason)
 
 
 def set_status(

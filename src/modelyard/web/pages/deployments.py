@@ -23,6 +23,7 @@ from modelyard.auth.schemas import Role
 from modelyard.deployments import report as deployment_report
 from modelyard.deployments import service as deployments_service
 from modelyard.deployments.schemas import DeploymentCreate, SaveTuned
+from modelyard.kit.db import after_commit
 from modelyard.kit.deps import AppSettings, DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.monitoring.deps import metric_store, poke_live
@@ -133,8 +134,7 @@ def create_deployment(
     if errors:
         context = {**_new_context(session, values), "errors": errors}
         return render(request, "deployments/new.html", context, user=user, status_code=422)
-    session.commit()
-    poke_live(request)
+    after_commit(session, lambda: poke_live(request))
     return _done(f"/deployments/{created['id']}", "created")
 
 
@@ -186,8 +186,7 @@ def stop(
 def restart(ref: DeploymentRef, user: FormEditor, session: DbSession, request: Request) -> Response:
     """Evaluate a stopped deployment again."""
     out = deployments_service.restart_deployment(session, ref, actor=user.name)
-    session.commit()
-    poke_live(request)
+    after_commit(session, lambda: poke_live(request))
     return _done(f"/deployments/{out['id']}", "deployment-restarted")
 
 

@@ -181,7 +181,6 @@ def add_webhook(
             webhook_errors={field: exc.detail or "Refused."},
             status_code=422,
         )
-    session.commit()
     return _page(request, user, session, secret=created)
 
 

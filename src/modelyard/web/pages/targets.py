@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from modelyard.auth.schemas import Role
+from modelyard.kit.db import after_commit
 from modelyard.kit.deps import DbSession
 from modelyard.kit.errors import ProblemError
 from modelyard.monitoring.deps import poke_live
@@ -103,8 +104,7 @@ def create_target(
     except ProblemError as exc:
         session.rollback()
         return _form(request, user, values, {"name": exc.detail or "Refused."})
-    session.commit()
-    poke_live(request)
+    after_commit(session, lambda: poke_live(request))
     return _done("/targets", "created")
 
 
@@ -114,8 +114,7 @@ def start(ref: TargetRef, user: FormEditor, session: DbSession, request: Request
     targets_service.set_desired_state(
         session, ref, "running", actor=user.name, as_admin=user.role is Role.admin
     )
-    session.commit()
-    poke_live(request)
+    after_commit(session, lambda: poke_live(request))
     return _done("/targets", "target-started")
 
 

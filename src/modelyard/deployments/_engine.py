@@ -47,7 +47,7 @@ from modelyard.targets.base import Interval
 if TYPE_CHECKING:
     from modelyard.tuning import OnlineTuner, TunerSettings
 
-__all__ = ["DeploymentEngine", "Evaluation", "deployment_owner"]
+__all__ = ["DeploymentEngine", "IntervalResult", "deployment_owner"]
 
 _RESOLVE_TTL = 1.0
 LIVE_CORRECTION = "live_correction"
@@ -58,7 +58,7 @@ def deployment_owner(deployment_id: int) -> str:
 
 
 @dataclass
-class Evaluation:
+class IntervalResult:
     """What one interval produced for one deployment (also the SSE event's data)."""
 
     ts_ms: int
@@ -201,7 +201,7 @@ class DeploymentEngine:
         self.recent.clear()
 
     # -- one interval ---------------------------------------------------------------------
-    def evaluate(self, session: Session, store: MetricStore, interval: Interval) -> Evaluation:
+    def evaluate(self, session: Session, store: MetricStore, interval: Interval) -> IntervalResult:
         self.intervals += 1
         metrics = interval.metrics
         achieved = float(metrics.get("ops_per_sec", 0.0))
@@ -271,7 +271,7 @@ class DeploymentEngine:
             self.recent.append(ScoredWindow(features, actual))
 
         self._alerts(session, error_pct, violation, headroom, serving)
-        evaluation = Evaluation(
+        evaluation = IntervalResult(
             ts_ms=interval.ts_ms,
             version=self._label(serving),
             predicted=predicted,
@@ -321,8 +321,8 @@ class DeploymentEngine:
         achieved: float,
         offered: float | None,
         problem: str,
-    ) -> Evaluation:
-        evaluation = Evaluation(
+    ) -> IntervalResult:
+        evaluation = IntervalResult(
             ts_ms=interval.ts_ms,
             version=None,
             predicted=None,
@@ -466,7 +466,7 @@ class DeploymentEngine:
     def _resolve_alerts(self, session: Session, kind: str) -> None:
         resolve_alerts(session, self.id, kind)
 
-    def _save_state(self, session: Session, evaluation: Evaluation) -> None:
+    def _save_state(self, session: Session, evaluation: IntervalResult) -> None:
         state: dict[str, Any] = {
             "last": evaluation.to_dict(),
             "intervals": self.intervals,

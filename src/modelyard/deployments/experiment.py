@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.deployments import service as deployment_service
-from modelyard.deployments._engine import Evaluation
+from modelyard.deployments._engine import IntervalResult
 from modelyard.deployments.live import LiveSupervisor
 from modelyard.deployments.report import build_report, write_report
 from modelyard.deployments.schemas import DeploymentCreate, DeploymentSettings, SaveTuned
@@ -174,7 +174,7 @@ def run_experiment(
     names: dict[int, str] = {calibration["id"]: "calibration"}
     shift_ts: list[int] = []
 
-    def listen(deployment_id: int, evaluation: Evaluation, interval: Interval) -> None:
+    def listen(deployment_id: int, evaluation: IntervalResult, interval: Interval) -> None:
         if interval.configuration.get("phase_index") == 1 and not shift_ts:
             shift_ts.append(interval.ts_ms)
         timeline.append(
@@ -253,7 +253,7 @@ def run_experiment(
         shutil.rmtree(target_dir(home, target.id), ignore_errors=True)
 
     shift = shift_ts[0] if shift_ts else None
-    by: dict[str, dict[int, Evaluation | dict[str, Any]]] = {"frozen": {}, "tuned": {}}
+    by: dict[str, dict[int, IntervalResult | dict[str, Any]]] = {"frozen": {}, "tuned": {}}
     for row in timeline:
         if row["deployment"] in by and row["saturated"] and row["error_pct"] is not None:
             by[row["deployment"]][row["ts_ms"]] = row

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from modelyard.deployments._alerts import raise_alert, resolve_alerts
-from modelyard.deployments._engine import DeploymentEngine, Evaluation
+from modelyard.deployments._engine import DeploymentEngine, IntervalResult
 from modelyard.deployments._predict import Predictor
 from modelyard.kit.db import Database
 from modelyard.models import Deployment, Target
@@ -40,12 +40,10 @@ from modelyard.monitoring.store import MetricStore
 from modelyard.targets import service as target_service
 from modelyard.targets.base import (
     Interval,
+    TargetAdapter,
     TargetDown,
     TargetError,
     TargetFinished,
-)
-from modelyard.targets.base import (
-    Target as TargetAdapter,
 )
 from modelyard.targets.factory import build_adapter
 
@@ -301,7 +299,7 @@ class LiveSupervisor:
                     continue
                 self._publish(engine.id, evaluation, interval)
 
-    def _publish(self, deployment_id: int, evaluation: Evaluation, interval: Interval) -> None:
+    def _publish(self, deployment_id: int, evaluation: IntervalResult, interval: Interval) -> None:
         for listener in list(self.listeners):
             try:
                 listener(deployment_id, evaluation, interval)

@@ -16,8 +16,7 @@ from modelyard.auth.schemas import Role
 from modelyard.datasets.store import DatasetStore
 from modelyard.drift import service
 from modelyard.drift.schemas import DriftSummary
-from modelyard.jobs import JobCancelled, JobContext, job_kind
-from modelyard.jobs.context import JobSuperseded, JobTimedOut, WorkerStopping
+from modelyard.jobs import JobContext, job_kind
 
 PROGRESS_WRITE_SECONDS = 1.0
 
@@ -58,7 +57,10 @@ def run_drift(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             with ctx.session() as session:
                 service.record_progress(session, drift_id, done, total)
 
-    try:
+    with ctx.settles(
+        end=lambda session, status, error: service.end(session, drift_id, status, error),
+        requeue=lambda session: service.requeue(session, drift_id),
+    ):
         ctx.progress(0.0, phase="compare", message=f"{len(columns)} columns")
         started = time.perf_counter()
         outcome = detector.detect(
@@ -70,29 +72,6 @@ def run_drift(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             checkpoint=ctx.check_cancelled,
         )
         outcome["summary"]["seconds"] = round(time.perf_counter() - started, 6)
-    except JobSuperseded:
-        raise  # another worker runs it now and owns the check's status
-    except WorkerStopping:
-        with ctx.session() as session:
-            service.requeue(session, drift_id)
-        raise
-    except JobTimedOut as exc:
-        with ctx.session() as session:
-            service.end(session, drift_id, "failed", f"Timed out: {exc}")
-        raise
-    except JobCancelled as exc:
-        with ctx.session() as session:
-            service.end(session, drift_id, "cancelled", str(exc) or "cancelled on request")
-        raise
-    except Exception as exc:
-        with ctx.session() as session:
-            service.end(
-                session,
-                drift_id,
-                "failed",
-                getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}",
-            )
-        raise
     with ctx.session() as session:
         service.complete(
             session, drift_id, outcome["columns"], DriftSummary.model_validate(outcome["summary"])

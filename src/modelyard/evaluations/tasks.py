@@ -14,16 +14,16 @@ the data, a missing dataset: a 4xx) ends it at once with the reason.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from modelyard.auth.schemas import Role
 from modelyard.datasets.store import DatasetStore
 from modelyard.evaluations import service, warmup
-from modelyard.jobs import JobCancelled, JobContext, job_kind
-from modelyard.jobs.context import JobFailed, JobSuperseded, JobTimedOut, WorkerStopping
-from modelyard.kit.errors import ProblemError
+from modelyard.jobs import JobContext, job_kind
 from modelyard.registry.artifacts import ArtifactStore
 
 PROGRESS_WRITE_SECONDS = 1.0
@@ -47,17 +47,25 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Evaluate a model version on a dataset (submit through POST /api/evaluations)."""
     evaluation_id = int(params["evaluation_id"])
     settings = ctx.settings
-    try:
-        with ctx.session() as session:
-            resolved, plan = service.start(
-                session, evaluation_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, settings)
-            )
-    except Exception as exc:
-        _settle_failure(ctx, evaluation_id, exc, rows_done=0)
-        raise
+    done = [0]
+
+    def end(session: Session, status: str, error: str) -> None:
+        service.end(session, evaluation_id, status, error, rows_done=done[0])
+
+    # A failure another attempt cannot change (a model that does not fit the data: a 4xx)
+    # ends the evaluation and the job at once; any other is retried while attempts remain.
+    settles = partial(
+        ctx.settles,
+        end=end,
+        requeue=lambda session: service.requeue(session, evaluation_id),
+        final_client_errors=True,
+    )
+    with settles(), ctx.session() as session:
+        resolved, plan = service.start(
+            session, evaluation_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, settings)
+        )
 
     last_write = [time.monotonic()]
-    done = [0]
 
     def progress(rows_done: int, rows_total: int, chunk: int, chunks: int) -> None:
         done[0] = rows_done
@@ -78,36 +86,13 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     # numpy and pyarrow (about 40 MB) load with the first evaluation, not with the server.
     from modelyard.evaluations import runner
 
-    try:
+    with settles():
         ctx.progress(0.0, phase="load", message=f"loading {resolved.model}/{resolved.version}")
         loading = time.perf_counter()
         model = service.model_for(resolved, ArtifactStore.of(ctx.store, settings))
         load_seconds = time.perf_counter() - loading
         outcome = runner.run(model, plan, progress)
         outcome.details["load_seconds"] = round(load_seconds, 6)
-    except JobSuperseded:
-        raise  # another worker runs it now and owns the evaluation's status
-    except WorkerStopping:
-        with ctx.session() as session:
-            service.requeue(session, evaluation_id)
-        raise
-    except JobTimedOut as exc:
-        with ctx.session() as session:
-            service.end(session, evaluation_id, "failed", f"Timed out: {exc}", rows_done=done[0])
-        raise
-    except JobCancelled as exc:
-        with ctx.session() as session:
-            service.end(
-                session,
-                evaluation_id,
-                "cancelled",
-                str(exc) or "cancelled on request",
-                rows_done=done[0],
-            )
-        raise
-    except Exception as exc:
-        _settle_failure(ctx, evaluation_id, exc, rows_done=done[0])
-        raise
     with ctx.session() as session:
         service.complete(session, evaluation_id, outcome)
     return {
@@ -117,17 +102,3 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         "rows_per_second": outcome.details.get("rows_per_second"),
         "metrics": outcome.metrics,
     }
-
-
-def _settle_failure(ctx: JobContext, evaluation_id: int, exc: Exception, *, rows_done: int) -> None:
-    """Put the evaluation back in the queue when the job will run again; otherwise record why
-    it failed. Raises :class:`JobFailed` (no retry) for a failure another attempt cannot change."""
-    reason = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
-    final = isinstance(exc, ProblemError) and exc.status_code < 500
-    with ctx.session() as session:
-        if final or ctx.last_attempt:
-            service.end(session, evaluation_id, "failed", reason, rows_done=rows_done)
-        else:
-            service.requeue(session, evaluation_id)
-    if final:
-        raise JobFailed(reason) from exc

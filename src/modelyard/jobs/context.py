@@ -13,7 +13,7 @@ most every ``jobs.progress_flush_seconds``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.auth.schemas import Principal, Role
 from modelyard.config import Settings
+from modelyard.kit.errors import ProblemError
 from modelyard.models import User
 from modelyard.storage import BlobStore
 
@@ -134,6 +135,50 @@ class JobContext:
         """A database session committed at exit (rolled back on an exception)."""
         with self._execution.db.session() as session:
             yield session
+
+    @contextmanager
+    def settles(
+        self,
+        *,
+        end: Callable[[Session, str, str], None],
+        requeue: Callable[[Session], None],
+        final_client_errors: bool = False,
+    ) -> Iterator[None]:
+        """Bring the job's own row (an evaluation, a drift check) in line with how the job
+        stops, then let the exception go on: a worker that stops puts it back in the queue
+        (``requeue``), a timeout or a cancel ends it ``failed`` or ``cancelled`` (``end``
+        with the status and the reason), a job superseded by another worker leaves it to
+        that worker. Any other failure ends it ``failed`` with the error's detail, unless
+        the job will run again, when it is queued again. With ``final_client_errors``, a
+        4xx problem (one another attempt cannot change) ends it at once and the job with
+        it (:class:`JobFailed`, no retry)."""
+        try:
+            yield
+        except JobSuperseded:
+            raise  # another worker runs it now and owns the row's status
+        except WorkerStopping:
+            with self.session() as session:
+                requeue(session)
+            raise
+        except JobTimedOut as exc:
+            with self.session() as session:
+                end(session, "failed", f"Timed out: {exc}")
+            raise
+        except JobCancelled as exc:
+            with self.session() as session:
+                end(session, "cancelled", str(exc) or "cancelled on request")
+            raise
+        except Exception as exc:
+            reason = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+            final = final_client_errors and isinstance(exc, ProblemError) and exc.status_code < 500
+            with self.session() as session:
+                if final or self.last_attempt:
+                    end(session, "failed", reason)
+                else:
+                    requeue(session)
+            if final:
+                raise JobFailed(reason) from exc
+            raise
 
 
 class Interrupt:

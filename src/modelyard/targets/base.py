@@ -1,7 +1,7 @@
 """The one small interface every live target implements, and what an interval carries.
 
 A target adapter is started, then asked every interval for what happened since the last call
-(:meth:`Target.collect`), and stopped. ``collect`` returns zero or more :class:`Interval`
+(:meth:`TargetAdapter.collect`), and stopped. ``collect`` returns zero or more :class:`Interval`
 records (a push or Prometheus target may deliver several, or none yet) and raises
 :class:`TargetDown` with a reason a person can act on when the system cannot be reached or
 has died. The live runner marks the target down with that reason and calls ``start`` again
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 __all__ = [
     "METRIC_NAMES",
     "Interval",
-    "Target",
+    "TargetAdapter",
     "TargetDown",
     "TargetError",
     "TargetFinished",
@@ -120,7 +120,7 @@ class Interval:
     saturation_reasons: list[str] = field(default_factory=list)
 
 
-class Target(Protocol):
+class TargetAdapter(Protocol):
     kind: str
 
     def start(self) -> None:

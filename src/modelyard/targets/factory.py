@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modelyard.targets.base import Target, TargetError
+from modelyard.targets.base import TargetAdapter, TargetError
 from modelyard.targets.push import Fetch, PushTarget
 from modelyard.targets.schemas import (
     CONFIG_MODELS,
@@ -33,7 +33,7 @@ def build_adapter(
     fetch: Fetch,
     scrape_hosts: list[str] | None = None,
     since_ms: int | None = None,
-) -> Target:
+) -> TargetAdapter:
     model = CONFIG_MODELS.get(kind)
     if model is None:
         raise TargetError(f"unknown target kind {kind!r}")

@@ -16,7 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelyard.app import create_app
+from modelyard.cache import Cache
 from modelyard.config import Settings
+from modelyard.registry import _reads as reads
+from modelyard.registry._generation import generation_now
 from tests.conftest import Api
 
 
@@ -64,3 +67,25 @@ def test_each_app_hands_its_own_cache_to_its_jobs(
     assert states[0].cache is not states[1].cache
     for state in states:
         assert state.jobs.cache is state.cache
+
+
+def test_registry_reads_are_cached_per_app(
+    two_apps: tuple[TestClient, TestClient], tokens: dict[str, tuple[str, str]], unique: str
+) -> None:
+    """Each app keeps its registry reads in its own cache: what one stored, the other has not
+    (both answer the same, since both key them by the database's registry generation)."""
+    first, second = two_apps
+    editor, viewer = tokens["editor"][1], tokens["viewer"][1]
+    name = f"per-app-{unique}"
+    assert Api(first, editor).post("/models", json={"name": name}).status_code == 201
+    path = f"/api/models/{name}"
+    assert Api(first, viewer).get(f"/models/{name}").json()["name"] == name
+    caches = [client.app.state.cache for client in two_apps]  # type: ignore[attr-defined]
+    database = first.app.state.db  # type: ignore[attr-defined]
+
+    async def stored(cache: Cache) -> bytes | None:
+        return await cache.get(reads.NAME, f"{generation_now(database)}:{path}?")
+
+    held = [first.portal.call(stored, caches[0]), second.portal.call(stored, caches[1])]  # type: ignore[union-attr]
+    assert held[0] is not None and held[1] is None
+    assert Api(second, viewer).get(f"/models/{name}").content == held[0]

@@ -21,6 +21,7 @@ from modelyard.models.registry import (
     ModelTag,
     ModelVersion,
     RegisteredModel,
+    RegistryGeneration,
     VersionTag,
 )
 from modelyard.models.reports import Report
@@ -58,6 +59,7 @@ __all__ = [
     "ModelVersion",
     "PredictionLogSetting",
     "RegisteredModel",
+    "RegistryGeneration",
     "Report",
     "Target",
     "TuningRecord",

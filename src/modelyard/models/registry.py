@@ -105,3 +105,13 @@ class AliasProtection(Base):
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RegistryGeneration(Base):
+    """How many times the registry has changed: one row, which every registry write adds one
+    to in its transaction. Cached registry reads are keyed by it."""
+
+    __tablename__ = "registry_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -1,7 +1,7 @@
 """Registry endpoints: models, versions, artifacts, aliases, tags and the audit log.
 
 Handlers are coroutines. Reads go through :func:`modelyard.registry._reads.cached_json`, which
-answers from stored bytes while the registry is unchanged; a write hands its whole unit of work
+answers from bytes kept in the app's cache while the registry is unchanged; a write hands its whole unit of work
 (service call and commit) to one thread with :func:`modelyard.kit.deps.in_session`.
 """
 
@@ -94,8 +94,7 @@ async def list_models(
             session, q=q, tags=tag, flavor=flavor, sort=sort, limit=limit, cursor=cursor
         )
 
-    key = ("models", q, tuple(tag), flavor, sort, limit, cursor)
-    return await cached_json(request, key, load)
+    return await cached_json(request, load)
 
 
 @router.post("/models", response_model=ModelOut, status_code=201, tags=["models"])
@@ -109,9 +108,7 @@ async def create_model(request: Request, data: ModelCreate, principal: Editor) -
 @router.get("/models/{name}", response_model=ModelOut, tags=["models"])
 async def get_model(request: Request, name: ModelName, _: Viewer) -> Response:
     """Show a model with its tags and aliases."""
-    return await cached_json(
-        request, ("model", name), lambda session: service.get_model(session, name)
-    )
+    return await cached_json(request, lambda session: service.get_model(session, name))
 
 
 @router.patch("/models/{name}", response_model=ModelOut, tags=["models"])
@@ -254,7 +251,6 @@ async def list_versions(
 
     return await cached_json(
         request,
-        ("versions", name, limit, cursor),
         lambda session: service.list_versions(session, name, limit=limit, cursor=cursor),
     )
 
@@ -264,7 +260,6 @@ async def get_version(request: Request, name: ModelName, version: Selector, _: V
     """Show a version (a number, `latest` or `@alias`)."""
     return await cached_json(
         request,
-        ("version", name, version),
         lambda session: service.get_version(session, name, version),
     )
 
@@ -323,7 +318,6 @@ async def get_alias(request: Request, name: ModelName, alias: AliasName, _: View
     """Resolve an alias to its version."""
     return await cached_json(
         request,
-        ("version", name, "@" + alias),
         lambda session: service.get_version(session, name, "@" + alias),
     )
 
@@ -362,9 +356,7 @@ async def delete_alias(
 @router.get("/models/{name}/protections", response_model=list[ProtectionOut], tags=["aliases"])
 async def list_protections(request: Request, name: ModelName, _: Viewer) -> Response:
     """List a model's protected aliases and their gates."""
-    return await cached_json(
-        request, ("protections", name), lambda session: service.list_protections(session, name)
-    )
+    return await cached_json(request, lambda session: service.list_protections(session, name))
 
 
 @router.get(
@@ -376,7 +368,6 @@ async def get_protection(
     """Show an alias's protection and gate."""
     return await cached_json(
         request,
-        ("protection", name, alias),
         lambda session: service.get_protection(session, name, alias),
     )
 

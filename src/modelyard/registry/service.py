@@ -2,6 +2,8 @@
 
 Functions take a session and ``flush()``; the caller's request or task commits. They return
 the output schemas of :mod:`modelyard.registry.schemas`, validated from the repository's rows.
+Every write counts itself (``changed``: the registry's generation, which cached reads are
+keyed by) in the same transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from modelyard.models import (
     VersionTag,
 )
 from modelyard.registry import _protection, repository
+from modelyard.registry._generation import changed
 from modelyard.registry.schemas import (
     ALIAS_PATTERN,
     AuditOut,
@@ -78,6 +81,13 @@ def _model(session: Session, name: str) -> RegisteredModel:
 def model_id(session: Session, name: str) -> int:
     """The id of the model named ``name`` (404 when there is none)."""
     return _model(session, name).id
+
+
+def count_change(session: Session) -> None:
+    """Count a change made outside this module that registry reads and references depend on
+    (a model's prediction-log setting): what is cached under the registry's generation
+    misses from its commit on."""
+    changed(session)
 
 
 def _touch(session: Session, model_id: int) -> None:
@@ -140,6 +150,7 @@ def create_model(session: Session, data: ModelCreate, *, actor: str) -> ModelOut
             _INSERT_MODEL_TAGS,
             [{"model_id": model_id, "key": k, "value": v} for k, v in data.tags.items()],
         )
+    changed(session)
     record(session, actor, "model.create", "model", data.name)
     created = ModelOut(
         name=data.name,
@@ -169,6 +180,7 @@ def update_model(
         _apply_tags(session, ModelTag, "model_id", model.id, data.tags)
     model.updated_at = utcnow()
     session.flush()
+    changed(session)
     record(session, actor, "model.update", "model", name, **data.model_dump(exclude_none=True))
     return get_model(session, name)
 
@@ -207,6 +219,7 @@ def delete_model(session: Session, name: str, *, actor: str, as_admin: bool = Fa
     session.execute(sa.delete(AliasProtection).where(AliasProtection.model_id == model.id))
     session.delete(model)
     session.flush()
+    changed(session)
     record(session, actor, "model.delete", "model", name)
     webhooks.emit(session, "model.deleted", {"model": name, "actor": actor}, model=name)
 
@@ -322,6 +335,7 @@ def create_version(
     session.flush()
     if data.tags:
         _apply_tags(session, VersionTag, "version_id", version.id, dict(data.tags))
+    changed(session)
     record(
         session,
         actor,
@@ -380,6 +394,7 @@ def update_version(
         _apply_tags(session, VersionTag, "version_id", version.id, data.tags)
     _touch(session, model.id)
     session.flush()
+    changed(session)
     record(
         session,
         actor,
@@ -395,9 +410,7 @@ def update_version(
 def merge_version_metrics(
     session: Session, version_id: int, metrics: dict[str, float], *, actor: str = "evaluation"
 ) -> None:
-    """Merge metrics into a version (used by evaluations writing scores back).
-
-    Audited like every registry change: cached registry reads follow the audit log."""
+    """Merge metrics into a version (used by evaluations writing scores back)."""
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise NotFound(f"No model version with id {version_id}.")
@@ -406,6 +419,7 @@ def merge_version_metrics(
     model_name = session.scalar(
         sa.select(RegisteredModel.name).where(RegisteredModel.id == version.model_id)
     )
+    changed(session)
     record(
         session,
         actor,
@@ -463,6 +477,7 @@ def delete_version(
         .limit(1)
     )
     _touch(session, model.id)
+    changed(session)
     record(session, actor, "version.delete", "model", name, version=version.version)
     webhooks.emit(
         session,
@@ -502,6 +517,7 @@ def set_alias(
         existing.updated_at = utcnow()
     _touch(session, model.id)
     session.flush()
+    changed(session)
     record(
         session,
         actor,
@@ -545,6 +561,7 @@ def delete_alias(
     session.delete(existing)
     _touch(session, model.id)
     session.flush()
+    changed(session)
     record(session, actor, "alias.delete", "model", name, alias=alias)
     webhooks.emit(
         session,
@@ -609,6 +626,7 @@ def protect_alias(
     row.updated_at = now
     _touch(session, model.id)
     session.flush()
+    changed(session)
     record(session, actor, "alias.protect", "model", name, alias=alias, gate=gate)
     return _protection_out(session, name, row)
 
@@ -621,6 +639,7 @@ def unprotect_alias(session: Session, name: str, alias: str, *, actor: str) -> N
     session.delete(row)
     _touch(session, model.id)
     session.flush()
+    changed(session)
     record(session, actor, "alias.unprotect", "model", name, alias=alias)
 
 

@@ -77,9 +77,8 @@ def setting(session: Session, model: str) -> dict[str, Any]:
 def set_enabled(
     session: Session, model: str, enabled: bool, *, actor: str, as_admin: bool = False
 ) -> dict[str, Any]:
-    """Switch logging on or off, as the model's owner or an admin (audited: the audit entry
-    also moves the registry's generation, so every process's next request of the model sees
-    the change)."""
+    """Switch logging on or off, as the model's owner or an admin (audited, and counted as a
+    registry change: every process's next request of the model sees it)."""
     found = registry.get_model(session, model)
     require_owner(
         found.created_by,
@@ -98,6 +97,7 @@ def set_enabled(
     row.updated_at = utcnow()
     session.flush()
     record(session, actor, "model.prediction_log", "model", model, enabled=enabled)
+    registry.count_change(session)
     return setting(session, model)
 
 

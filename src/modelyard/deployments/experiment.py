@@ -38,7 +38,7 @@ from modelyard.storage import BlobStore
 from modelyard.targets import service as target_service
 from modelyard.targets.base import Interval
 from modelyard.targets.factory import target_dir
-from modelyard.targets.schemas import EmbeddedTargetCreate
+from modelyard.targets.schemas import EmbeddedTargetCreate, TargetOut
 
 if TYPE_CHECKING:
     from modelyard.cache import Cache
@@ -88,27 +88,11 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def run_experiment(
-    db: Database,
-    store: MetricStore,
-    home: Path,
-    *,
-    blobs: BlobStore,
-    value_before: int = 100,
-    value_after: int = 1000,
-    calibrate_seconds: float = 20.0,
-    before_seconds: float = 15.0,
-    after_seconds: float = 60.0,
-    window_intervals: int = 10,
-    actor: str = "experiment",
-    progress: Callable[[str], None] = lambda _: None,
-    wait: Callable[[float], None] = time.sleep,
-    cache: Cache | None = None,
-) -> ExperimentResult:
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    model = f"live-experiment-{stamp}"
-    shift_at = calibrate_seconds + before_seconds
-    workload = {
+def _workload(
+    value_before: int, value_after: int, shift_at: float, after_seconds: float
+) -> dict[str, Any]:
+    """The embedded target's workload: values of one size, then of another, then it stops."""
+    return {
         "phases": [
             {
                 "name": f"values {value_before} B",
@@ -126,10 +110,61 @@ def run_experiment(
         "then": "stop",
         "options": {"write_buffer_size": 4 << 20, "compression": "none"},
     }
-    settings = DeploymentSettings(
-        window_intervals=window_intervals, tune_every=max(1, min(5, window_intervals))
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """The frozen and tuned deployments' median absolute errors on the saturated intervals
+    both evaluated, before and after the shift."""
+
+    frozen_after: float | None
+    tuned_after: float | None
+    frozen_before: float | None
+    tuned_before: float | None
+    windows_after: int
+    measured_after: float | None
+
+    @property
+    def improvement(self) -> float | None:
+        if not self.frozen_after or self.tuned_after is None:
+            return None
+        return (1 - self.tuned_after / self.frozen_after) * 100.0
+
+
+def _score(timeline: list[dict[str, Any]], shift: int | None, after_seconds: float) -> _Scores:
+    by: dict[str, dict[int, dict[str, Any]]] = {"frozen": {}, "tuned": {}}
+    for row in timeline:
+        if row["deployment"] in by and row["saturated"] and row["error_pct"] is not None:
+            by[row["deployment"]][row["ts_ms"]] = row
+    common = sorted(set(by["frozen"]) & set(by["tuned"]))
+    after = [t for t in common if shift is not None and shift <= t < shift + after_seconds * 1000]
+    before = [t for t in common if shift is not None and t < shift]
+
+    def errors(name: str, stamps: list[int]) -> float | None:
+        return _median([abs(float(by[name][t]["error_pct"])) for t in stamps])
+
+    return _Scores(
+        frozen_after=errors("frozen", after),
+        tuned_after=errors("tuned", after),
+        frozen_before=errors("frozen", before),
+        tuned_before=errors("tuned", before),
+        windows_after=len(after),
+        measured_after=_median([float(by["tuned"][t]["actual"]) for t in after]),
     )
-    supervisor = LiveSupervisor(db, store, home, cache=cache)
+
+
+def _set_up(
+    db: Database,
+    supervisor: LiveSupervisor,
+    *,
+    model: str,
+    stamp: str,
+    workload: dict[str, Any],
+    settings: DeploymentSettings,
+    actor: str,
+) -> tuple[TargetOut, dict[str, Any]]:
+    """The model with its generic prior, the embedded target (leased to ``supervisor``) and
+    the calibrating deployment."""
     with db.session() as session:
         registry_service.create_model(
             session, ModelCreate(name=model, description="Live experiment"), actor=actor
@@ -169,6 +204,44 @@ def run_experiment(
             ),
             actor=actor,
         )
+    return target, calibration
+
+
+def run_experiment(
+    db: Database,
+    store: MetricStore,
+    home: Path,
+    *,
+    blobs: BlobStore,
+    value_before: int = 100,
+    value_after: int = 1000,
+    calibrate_seconds: float = 20.0,
+    before_seconds: float = 15.0,
+    after_seconds: float = 60.0,
+    window_intervals: int = 10,
+    actor: str = "experiment",
+    progress: Callable[[str], None] = lambda _: None,
+    wait: Callable[[float], None] = time.sleep,
+    cache: Cache | None = None,
+) -> ExperimentResult:
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    model = f"live-experiment-{stamp}"
+    workload = _workload(
+        value_before, value_after, calibrate_seconds + before_seconds, after_seconds
+    )
+    settings = DeploymentSettings(
+        window_intervals=window_intervals, tune_every=max(1, min(5, window_intervals))
+    )
+    supervisor = LiveSupervisor(db, store, home, cache=cache)
+    target, calibration = _set_up(
+        db,
+        supervisor,
+        model=model,
+        stamp=stamp,
+        workload=workload,
+        settings=settings,
+        actor=actor,
+    )
     supervisor.only_targets = {target.id}
     timeline: list[dict[str, Any]] = []
     names: dict[int, str] = {calibration["id"]: "calibration"}
@@ -252,24 +325,7 @@ def run_experiment(
         # the metrics, records and reports stay; the database the workload wrote does not
         shutil.rmtree(target_dir(home, target.id), ignore_errors=True)
 
-    shift = shift_ts[0] if shift_ts else None
-    by: dict[str, dict[int, IntervalResult | dict[str, Any]]] = {"frozen": {}, "tuned": {}}
-    for row in timeline:
-        if row["deployment"] in by and row["saturated"] and row["error_pct"] is not None:
-            by[row["deployment"]][row["ts_ms"]] = row
-    common = sorted(set(by["frozen"]) & set(by["tuned"]))
-    after = [t for t in common if shift is not None and shift <= t < shift + after_seconds * 1000]
-    before = [t for t in common if shift is not None and t < shift]
-
-    def errors(name: str, stamps: list[int]) -> list[float]:
-        return [abs(float(by[name][t]["error_pct"])) for t in stamps]  # type: ignore[index]
-
-    frozen_after, tuned_after = _median(errors("frozen", after)), _median(errors("tuned", after))
-    improvement = (
-        (1 - tuned_after / frozen_after) * 100.0
-        if frozen_after and tuned_after is not None
-        else None
-    )
+    scores = _score(timeline, shift_ts[0] if shift_ts else None, after_seconds)
     with db.session() as session:
         tuning = deployment_service.list_tuning(session, tuned["id"])
         frozen_row = deployment_service.get_deployment(session, frozen["id"])
@@ -284,14 +340,13 @@ def run_experiment(
             built = build_report(session, store, created["id"])
         keys = write_report(built, blobs)
         reports[label] = f"/api/deployments/{created['id']}/report/html ({keys['html']})"
-    measured = _median([float(by["tuned"][t]["actual"]) for t in after])  # type: ignore[index]
     return ExperimentResult(
-        frozen_median_abs_error_pct=frozen_after,
-        tuned_median_abs_error_pct=tuned_after,
-        improvement_pct=improvement,
-        windows_after_shift=len(after),
-        frozen_before_shift_pct=_median(errors("frozen", before)),
-        tuned_before_shift_pct=_median(errors("tuned", before)),
+        frozen_median_abs_error_pct=scores.frozen_after,
+        tuned_median_abs_error_pct=scores.tuned_after,
+        improvement_pct=scores.improvement,
+        windows_after_shift=scores.windows_after,
+        frozen_before_shift_pct=scores.frozen_before,
+        tuned_before_shift_pct=scores.tuned_before,
         calibrated_version=version_ref,
         model=model,
         target=target.name,
@@ -302,7 +357,7 @@ def run_experiment(
         },
         tuning_records=len(tuning),
         reports=reports,
-        measured_after_shift_ops_per_sec=measured,
+        measured_after_shift_ops_per_sec=scores.measured_after,
         parameters=parameters,
         settings={
             "value_before": value_before,

@@ -70,21 +70,6 @@ def test_the_check_catches_any() -> None:
     assert not _mentions_any(ast.parse("dict[str, JsonValue]", mode="eval").body)
 
 
-# Still returning dicts shaped like their schemas; each leaves this set when it is typed.
-PENDING = {"modelyard/alerts/service.py", "modelyard/deployments/service.py"}
-
-
 def test_no_service_signature_mentions_any() -> None:
-    untyped = [
-        line
-        for path in _service_modules()
-        if str(path.relative_to(SOURCE.parent)) not in PENDING
-        for line in _untyped(path)
-    ]
+    untyped = [line for path in _service_modules() for line in _untyped(path)]
     assert not untyped, "Service signatures with Any:\n" + "\n".join(untyped)
-
-
-def test_pending_services_are_still_untyped() -> None:
-    """A service typed since is taken off PENDING, so that it stays typed."""
-    for name in PENDING:
-        assert list(_untyped(SOURCE.parent / name)), f"{name} is typed now: drop it from PENDING"

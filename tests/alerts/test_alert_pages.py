@@ -82,7 +82,7 @@ def test_admin_edits_rules_on_the_page_and_others_cannot(
     created = admin.post("/alerts/rules", data=form, follow_redirects=False)
     assert created.status_code == 303 and created.headers["location"] == "/alerts#rules"
     with database.session() as session:
-        rule = next(r for r in alerts_service.list_rules(session) if r["name"] == name)
+        rule = next(r for r in alerts_service.list_rules(session) if r.name == name).model_dump()
     assert rule["scope"] == "deployment" and rule["threshold"] == 40 and rule["enabled"]
     again = admin.post("/alerts/rules", data=form)
     assert again.status_code == 422 and "exists" in again.text
@@ -120,7 +120,7 @@ def test_admin_edits_rules_on_the_page_and_others_cannot(
     )
     assert deleted.status_code == 303
     with database.session() as session:
-        assert name not in {r["name"] for r in alerts_service.list_rules(session)}
+        assert name not in {r.name for r in alerts_service.list_rules(session)}
     assert (
         admin.post(f"/alerts/rules/{rule['id']}/delete", data={"csrf_token": token}).status_code
         == 404

@@ -43,14 +43,14 @@ def test_lifespan_runs_the_evaluator_and_notifies(tmp_path: Path) -> None:
                 )
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not any(
-                b["alert"]["rule_id"] == rule["id"] for b in receiver.received
+                b["alert"]["rule_id"] == rule.id for b in receiver.received
             ):
                 time.sleep(0.1)
-        fired = [b for b in receiver.received if b["alert"]["rule_id"] == rule["id"]]
+        fired = [b for b in receiver.received if b["alert"]["rule_id"] == rule.id]
         assert len(fired) == 1 and fired[0]["status"] == "firing"
         with db.session() as session:
             page = service.list_events(session, state="open", source="system")
-        assert [e["rule"] for e in page["items"]].count("mem") == 1
+        assert [e.rule for e in page.items].count("mem") == 1
     finally:
         receiver.close()
         db.dispose()

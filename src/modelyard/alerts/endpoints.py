@@ -44,9 +44,9 @@ def list_alerts(
     severity: Severity | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Response:
+) -> EventPage:
     """List alert events, newest first (system rules and deployments alike)."""
-    page = service.list_events(
+    return service.list_events(
         session,
         state=state,
         source=source,
@@ -54,55 +54,50 @@ def list_alerts(
         cursor=cursor,
         limit=limit,
     )
-    return json_response(page)
 
 
 @router.get("/rules", response_model=list[RuleOut])
-def list_rules(_: Viewer, session: DbSession) -> Response:
+def list_rules(_: Viewer, session: DbSession) -> list[RuleOut]:
     """List alert rules."""
-    return json_response(service.list_rules(session))
+    return service.list_rules(session)
 
 
 @router.post("/rules", response_model=RuleOut, status_code=201)
-def create_rule(data: RuleCreate, principal: Admin, session: DbSession) -> Response:
+def create_rule(data: RuleCreate, principal: Admin, session: DbSession) -> RuleOut:
     """Create an alert rule."""
-    return json_response(service.create_rule(session, data, principal.name), 201)
+    return service.create_rule(session, data, principal.name)
 
 
 @router.get("/rules/{rule_id:int}", response_model=RuleOut)
-def get_rule(rule_id: RuleId, _: Viewer, session: DbSession) -> Response:
+def get_rule(rule_id: RuleId, _: Viewer, session: DbSession) -> RuleOut:
     """Show an alert rule."""
-    return json_response(service.rule_out(service.get_rule(session, rule_id)))
+    return service.rule_out(service.get_rule(session, rule_id))
 
 
 @router.patch("/rules/{rule_id:int}", response_model=RuleOut)
-def update_rule(
-    rule_id: RuleId, data: RuleUpdate, principal: Admin, session: DbSession
-) -> Response:
+def update_rule(rule_id: RuleId, data: RuleUpdate, principal: Admin, session: DbSession) -> RuleOut:
     """Change an alert rule's threshold, duration, severity or state."""
-    return json_response(service.update_rule(session, rule_id, data, principal.name))
+    return service.update_rule(session, rule_id, data, principal.name)
 
 
 @router.delete("/rules/{rule_id:int}", status_code=204)
-def delete_rule(rule_id: RuleId, principal: Admin, session: DbSession) -> Response:
+def delete_rule(rule_id: RuleId, principal: Admin, session: DbSession) -> None:
     """Delete an alert rule; its open events are resolved."""
     service.delete_rule(session, rule_id, principal.name)
-    return Response(status_code=204)
 
 
 @router.get("/channels", response_model=list[ChannelOut])
-def list_channels(_: Admin, session: DbSession) -> Response:
+def list_channels(_: Admin, session: DbSession) -> list[ChannelOut]:
     """List notification channels."""
-    return json_response(service.list_channels(session))
+    return service.list_channels(session)
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=201)
 def create_channel(
     data: ChannelCreate, principal: Admin, session: DbSession, settings: AppSettings
-) -> Response:
+) -> ChannelOut:
     """Add a notification channel (a webhook or Slack-compatible URL)."""
-    created = service.create_channel(session, data, principal.name, settings.webhooks.hosts)
-    return json_response(created, 201)
+    return service.create_channel(session, data, principal.name, settings.webhooks.hosts)
 
 
 @router.patch("/channels/{channel_id:int}", response_model=ChannelOut)
@@ -112,18 +107,17 @@ def update_channel(
     principal: Admin,
     session: DbSession,
     settings: AppSettings,
-) -> Response:
+) -> ChannelOut:
     """Change a notification channel."""
-    return json_response(
-        service.update_channel(session, channel_id, data, principal.name, settings.webhooks.hosts)
+    return service.update_channel(
+        session, channel_id, data, principal.name, settings.webhooks.hosts
     )
 
 
 @router.delete("/channels/{channel_id:int}", status_code=204)
-def delete_channel(channel_id: ChannelId, principal: Admin, session: DbSession) -> Response:
+def delete_channel(channel_id: ChannelId, principal: Admin, session: DbSession) -> None:
     """Delete a notification channel and its delivery records."""
     service.delete_channel(session, channel_id, principal.name)
-    return Response(status_code=204)
 
 
 @router.post("/evaluate", response_model=TickOut)
@@ -138,18 +132,18 @@ def evaluate_now(request: Request, _: Admin) -> Response:
 
 
 @router.get("/{event_id:int}", response_model=EventOut)
-def get_alert(event_id: EventId, _: Viewer, session: DbSession) -> Response:
+def get_alert(event_id: EventId, _: Viewer, session: DbSession) -> EventOut:
     """Show an alert event."""
-    return json_response(service.get_event(session, event_id))
+    return service.get_event(session, event_id)
 
 
 @router.post("/{event_id:int}/ack", response_model=EventOut)
-def ack_alert(event_id: EventId, principal: Editor, session: DbSession) -> Response:
+def ack_alert(event_id: EventId, principal: Editor, session: DbSession) -> EventOut:
     """Acknowledge an alert event (the first acknowledgement is kept)."""
-    return json_response(service.ack_event(session, event_id, principal.name))
+    return service.ack_event(session, event_id, principal.name)
 
 
 @router.get("/{event_id:int}/deliveries", response_model=list[AlertDeliveryOut])
-def list_deliveries(event_id: EventId, _: Viewer, session: DbSession) -> Response:
+def list_deliveries(event_id: EventId, _: Viewer, session: DbSession) -> list[AlertDeliveryOut]:
     """Notification attempts of an alert event, per channel."""
-    return json_response(service.list_deliveries(session, event_id))
+    return service.list_deliveries(session, event_id)

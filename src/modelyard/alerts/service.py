@@ -11,7 +11,7 @@ there first), and both queue one delivery per channel that wants the transition,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,9 +19,14 @@ from sqlalchemy.orm import Session
 
 from modelyard.alerts._metrics import ALERTS_FIRED, ALERTS_OPEN
 from modelyard.alerts.schemas import (
+    AlertDeliveryOut,
     ChannelCreate,
+    ChannelOut,
     ChannelUpdate,
+    EventOut,
+    EventPage,
     RuleCreate,
+    RuleOut,
     RuleUpdate,
     Severity,
 )
@@ -71,7 +76,7 @@ def raise_event(
     message: str,
     severity: str = "warning",
     subject: str = "",
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
     deployment_id: int | None = None,
     rule_id: int | None = None,
     value: float | None = None,
@@ -89,7 +94,7 @@ def raise_event(
             subject=subject,
             severity=severity,
             message=message,
-            detail=detail or {},
+            detail=dict(detail or {}),
             deployment_id=deployment_id,
             rule_id=rule_id,
             value=value,
@@ -136,7 +141,7 @@ def _queue_deliveries(
         for c in channels
         if Severity(c.min_severity).rank <= rank and (transition == "firing" or c.send_resolved)
     ]
-    document = get_event(session, event_id)
+    document = get_event(session, event_id).model_dump()
     event = "alert.resolved" if transition == "resolved" else "alert.fired"
     shared_id = delivery.new_event_id()
     delivery.queue(
@@ -159,26 +164,28 @@ def _event_query() -> sa.Select[AlertEvent, str | None, str | None]:
     )
 
 
-def event_out(event: AlertEvent, rule: str | None, deployment: str | None) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "source": event.source,
-        "kind": event.kind,
-        "subject": event.subject,
-        "severity": event.severity,
-        "message": event.message,
-        "detail": event.detail,
-        "value": event.value,
-        "threshold": event.threshold,
-        "rule_id": event.rule_id,
-        "rule": rule,
-        "deployment_id": event.deployment_id,
-        "deployment": deployment,
-        "raised_at": event.raised_at,
-        "resolved_at": event.resolved_at,
-        "acknowledged_by": event.acknowledged_by,
-        "acknowledged_at": event.acknowledged_at,
-    }
+def event_out(event: AlertEvent, rule: str | None, deployment: str | None) -> EventOut:
+    return EventOut.model_validate(
+        {
+            "id": event.id,
+            "source": event.source,
+            "kind": event.kind,
+            "subject": event.subject,
+            "severity": event.severity,
+            "message": event.message,
+            "detail": event.detail,
+            "value": event.value,
+            "threshold": event.threshold,
+            "rule_id": event.rule_id,
+            "rule": rule,
+            "deployment_id": event.deployment_id,
+            "deployment": deployment,
+            "raised_at": event.raised_at,
+            "resolved_at": event.resolved_at,
+            "acknowledged_by": event.acknowledged_by,
+            "acknowledged_at": event.acknowledged_at,
+        }
+    )
 
 
 def list_events(
@@ -189,7 +196,7 @@ def list_events(
     severity: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> dict[str, Any]:
+) -> EventPage:
     """Newest first; ``state`` is ``open`` or ``resolved``."""
     query = _event_query().order_by(AlertEvent.id.desc()).limit(limit + 1)
     if state == "open":
@@ -204,20 +211,19 @@ def list_events(
     if below is not None:
         query = query.where(AlertEvent.id < below)
     rows, next_cursor = id_page(session.execute(query).all(), limit, lambda r: int(r[0].id))
-    return {
-        "items": [event_out(row[0], row[1], row[2]) for row in rows],
-        "next_cursor": next_cursor,
-    }
+    return EventPage(
+        items=[event_out(row[0], row[1], row[2]) for row in rows], next_cursor=next_cursor
+    )
 
 
-def get_event(session: Session, event_id: int) -> dict[str, Any]:
+def get_event(session: Session, event_id: int) -> EventOut:
     row = session.execute(_event_query().where(AlertEvent.id == event_id)).first()
     if row is None:
         raise NotFound(f"No alert with id {event_id}.")
     return event_out(row[0], row[1], row[2])
 
 
-def ack_event(session: Session, event_id: int, actor: str) -> dict[str, Any]:
+def ack_event(session: Session, event_id: int, actor: str) -> EventOut:
     """Mark an event as seen by ``actor``; the first acknowledgement is kept."""
     event = session.get(AlertEvent, event_id)
     if event is None:
@@ -246,26 +252,11 @@ def refresh_open_gauge(session: Session) -> dict[tuple[str, str], int]:
 
 
 # -- rules --------------------------------------------------------------------------------
-def rule_out(rule: AlertRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "name": rule.name,
-        "metric": rule.metric,
-        "scope": rule.scope,
-        "comparison": rule.comparison,
-        "threshold": rule.threshold,
-        "for_seconds": rule.for_seconds,
-        "window_seconds": rule.window_seconds,
-        "severity": rule.severity,
-        "enabled": rule.enabled,
-        "description": rule.description,
-        "created_by": rule.created_by,
-        "created_at": rule.created_at,
-        "updated_at": rule.updated_at,
-    }
+def rule_out(rule: AlertRule) -> RuleOut:
+    return RuleOut.model_validate(rule, from_attributes=True)
 
 
-def list_rules(session: Session) -> list[dict[str, Any]]:
+def list_rules(session: Session) -> list[RuleOut]:
     return [rule_out(r) for r in session.scalars(sa.select(AlertRule).order_by(AlertRule.id))]
 
 
@@ -276,7 +267,7 @@ def get_rule(session: Session, rule_id: int) -> AlertRule:
     return rule
 
 
-def create_rule(session: Session, data: RuleCreate, actor: str) -> dict[str, Any]:
+def create_rule(session: Session, data: RuleCreate, actor: str) -> RuleOut:
     if session.scalar(sa.select(AlertRule.id).where(AlertRule.name == data.name)) is not None:
         raise Conflict(f"An alert rule named '{data.name}' exists.")
     now = utcnow()
@@ -289,7 +280,7 @@ def create_rule(session: Session, data: RuleCreate, actor: str) -> dict[str, Any
     return rule_out(rule)
 
 
-def update_rule(session: Session, rule_id: int, data: RuleUpdate, actor: str) -> dict[str, Any]:
+def update_rule(session: Session, rule_id: int, data: RuleUpdate, actor: str) -> RuleOut:
     rule = get_rule(session, rule_id)
     changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     for name, value in changes.items():
@@ -322,21 +313,11 @@ def _resolve_rule_events(session: Session, rule_id: int) -> None:
 
 
 # -- channels -----------------------------------------------------------------------------
-def channel_out(channel: AlertChannel) -> dict[str, Any]:
-    return {
-        "id": channel.id,
-        "name": channel.name,
-        "kind": channel.kind,
-        "url": channel.url,
-        "min_severity": channel.min_severity,
-        "send_resolved": channel.send_resolved,
-        "enabled": channel.enabled,
-        "created_by": channel.created_by,
-        "created_at": channel.created_at,
-    }
+def channel_out(channel: AlertChannel) -> ChannelOut:
+    return ChannelOut.model_validate(channel, from_attributes=True)
 
 
-def list_channels(session: Session) -> list[dict[str, Any]]:
+def list_channels(session: Session) -> list[ChannelOut]:
     return [
         channel_out(c) for c in session.scalars(sa.select(AlertChannel).order_by(AlertChannel.id))
     ]
@@ -362,7 +343,7 @@ def _check_host(url: str | None, allowed_hosts: list[str]) -> None:
 
 def create_channel(
     session: Session, data: ChannelCreate, actor: str, allowed_hosts: list[str]
-) -> dict[str, Any]:
+) -> ChannelOut:
     _check_host(data.url, allowed_hosts)
     if session.scalar(sa.select(AlertChannel.id).where(AlertChannel.name == data.name)):
         raise Conflict(f"A notification channel named '{data.name}' exists.")
@@ -375,7 +356,7 @@ def create_channel(
 
 def update_channel(
     session: Session, channel_id: int, data: ChannelUpdate, actor: str, allowed_hosts: list[str]
-) -> dict[str, Any]:
+) -> ChannelOut:
     channel = _get_channel(session, channel_id)
     _check_host(data.url, allowed_hosts)
     changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
@@ -395,7 +376,7 @@ def delete_channel(session: Session, channel_id: int, actor: str) -> None:
     record(session, actor, "delete", "alert_channel", channel.name)
 
 
-def list_deliveries(session: Session, event_id: int) -> list[dict[str, Any]]:
+def list_deliveries(session: Session, event_id: int) -> list[AlertDeliveryOut]:
     get_event(session, event_id)
     rows = session.execute(
         sa.select(Delivery, AlertChannel.name)
@@ -404,18 +385,18 @@ def list_deliveries(session: Session, event_id: int) -> list[dict[str, Any]]:
         .order_by(Delivery.id)
     ).all()
     return [
-        {
-            "id": d.id,
-            "event_id": d.alert_id,
-            "channel": name,
-            "transition": "resolved" if d.event == "alert.resolved" else "firing",
-            "status": d.status,
-            "attempts": d.attempts,
-            "response_status": d.response_status,
-            "last_error": d.last_error,
-            "next_attempt_at": d.next_attempt_at,
-            "created_at": d.created_at,
-            "sent_at": d.sent_at,
-        }
+        AlertDeliveryOut(
+            id=d.id,
+            event_id=d.alert_id,
+            channel=name,
+            transition="resolved" if d.event == "alert.resolved" else "firing",
+            status=d.status,
+            attempts=d.attempts,
+            response_status=d.response_status,
+            last_error=d.last_error,
+            next_attempt_at=d.next_attempt_at,
+            created_at=d.created_at,
+            sent_at=d.sent_at,
+        )
         for d, name in rows
     ]

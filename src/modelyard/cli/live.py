@@ -161,19 +161,19 @@ def deployments() -> None:
 
     db = _database()
     with db.session() as session:
-        rows = service.list_deployments(session)
+        rows = service.list_deployments(session).items
     table = Table("id", "name", "target", "serving", "tune", "status", "predicted", "error")
     for row in rows:
-        last = row["state"].get("last", {})
+        last = row.state.get("last", {})
         predicted = last.get("predicted")
         error = last.get("error_pct")
         table.add_row(
-            str(row["id"]),
-            row["name"],
-            row["target"],
-            row["serving_version"] or "-",
-            "yes" if row["auto_tune"] else "no",
-            row["status"],
+            str(row.id),
+            row.name,
+            row.target,
+            row.serving_version or "-",
+            "yes" if row.auto_tune else "no",
+            row.status,
             "-" if predicted is None else f"{predicted:,.0f}",
             "-" if error is None else f"{error:+.1f}%",
         )

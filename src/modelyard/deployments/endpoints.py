@@ -51,43 +51,43 @@ def list_deployments(
     session: DbSession,
     target: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(pattern=r"^(active|stopped)$")] = None,
-) -> Response:
+) -> DeploymentPage:
     """List deployments, their serving version and last prediction."""
-    return json_response({"items": service.list_deployments(session, target=target, status=status)})
+    return service.list_deployments(session, target=target, status=status)
 
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201)
 def create_deployment(
     data: DeploymentCreate, principal: Editor, session: DbSession, request: Request
-) -> Response:
+) -> DeploymentOut:
     """Deploy a formula version (or follow an alias) against a target."""
     created = service.create_deployment(session, data, actor=principal.name)
     after_commit(session, lambda: poke_live(request))
-    return json_response(created, 201)
+    return created
 
 
 @router.get("/deployments/{deployment}", response_model=DeploymentOut)
-def get_deployment(deployment: DeploymentRef, _: Viewer, session: DbSession) -> Response:
+def get_deployment(deployment: DeploymentRef, _: Viewer, session: DbSession) -> DeploymentOut:
     """Show a deployment: serving version, tuned parameters, last interval."""
-    return json_response(
-        service.deployment_out(session, service.get_deployment(session, deployment))
-    )
+    return service.deployment_out(session, service.get_deployment(session, deployment))
 
 
 @router.post("/deployments/{deployment}/stop", response_model=DeploymentOut)
-def stop_deployment(deployment: DeploymentRef, principal: Editor, session: DbSession) -> Response:
+def stop_deployment(
+    deployment: DeploymentRef, principal: Editor, session: DbSession
+) -> DeploymentOut:
     """Stop evaluating a deployment (its records stay)."""
-    return json_response(service.stop_deployment(session, deployment, actor=principal.name))
+    return service.stop_deployment(session, deployment, actor=principal.name)
 
 
 @router.post("/deployments/{deployment}/restart", response_model=DeploymentOut)
 def restart_deployment(
     deployment: DeploymentRef, principal: Editor, session: DbSession, request: Request
-) -> Response:
+) -> DeploymentOut:
     """Evaluate a stopped deployment again (its records carry on)."""
     out = service.restart_deployment(session, deployment, actor=principal.name)
     after_commit(session, lambda: poke_live(request))
-    return json_response(out)
+    return out
 
 
 @router.delete("/deployments/{deployment}", status_code=204)
@@ -217,15 +217,17 @@ def deployment_alerts(
     _: Viewer,
     session: DbSession,
     open_only: Annotated[bool, Query(alias="open")] = False,
-) -> Response:
+) -> list[AlertOut]:
     """Alert events of a deployment (prediction error, low headroom, target down)."""
-    return json_response(service.list_alerts(session, deployment, open_only=open_only))
+    return service.list_alerts(session, deployment, open_only=open_only)
 
 
 @router.get("/deployments/{deployment}/switches", response_model=list[SwitchOut])
-def deployment_switches(deployment: DeploymentRef, _: Viewer, session: DbSession) -> Response:
+def deployment_switches(
+    deployment: DeploymentRef, _: Viewer, session: DbSession
+) -> list[SwitchOut]:
     """Every change of the serving version and why (start, alias moved, lower error)."""
-    return json_response(service.list_switches(session, deployment))
+    return service.list_switches(session, deployment)
 
 
 @router.get("/deployments/{deployment}/tuning", response_model=list[TuningRecordOut])
@@ -234,9 +236,9 @@ def deployment_tuning(
     _: Viewer,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> Response:
+) -> list[TuningRecordOut]:
     """Tuning records: parameters before and after, evidence, error before and after."""
-    return json_response(service.list_tuning(session, deployment, limit=limit))
+    return service.list_tuning(session, deployment, limit=limit)
 
 
 @router.post("/deployments/{deployment}/tuned-version", response_model=VersionOut, status_code=201)

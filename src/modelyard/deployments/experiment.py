@@ -28,7 +28,12 @@ from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import IntervalResult
 from modelyard.deployments.live import LiveSupervisor
 from modelyard.deployments.report import build_report, write_report
-from modelyard.deployments.schemas import DeploymentCreate, DeploymentSettings, SaveTuned
+from modelyard.deployments.schemas import (
+    DeploymentCreate,
+    DeploymentOut,
+    DeploymentSettings,
+    SaveTuned,
+)
 from modelyard.kit.db import Database
 from modelyard.kit.time import utcnow
 from modelyard.monitoring.store import MetricStore
@@ -162,7 +167,7 @@ def _set_up(
     workload: dict[str, Any],
     settings: DeploymentSettings,
     actor: str,
-) -> tuple[TargetOut, dict[str, Any]]:
+) -> tuple[TargetOut, DeploymentOut]:
     """The model with its generic prior, the embedded target (leased to ``supervisor``) and
     the calibrating deployment."""
     with db.session() as session:
@@ -244,7 +249,7 @@ def run_experiment(
     )
     supervisor.only_targets = {target.id}
     timeline: list[dict[str, Any]] = []
-    names: dict[int, str] = {calibration["id"]: "calibration"}
+    names: dict[int, str] = {calibration.id: "calibration"}
     shift_ts: list[int] = []
 
     def listen(deployment_id: int, evaluation: IntervalResult, interval: Interval) -> None:
@@ -267,17 +272,17 @@ def run_experiment(
         deadline = time.monotonic() + calibrate_seconds
         while time.monotonic() < deadline:
             with db.session() as session:
-                if deployment_service.get_deployment(session, calibration["id"]).tuned_parameters:
+                if deployment_service.get_deployment(session, calibration.id).tuned_parameters:
                     break
             wait(0.5)
         with db.session() as session:
             saved = deployment_service.save_tuned_version(
                 session,
-                calibration["id"],
+                calibration.id,
                 SaveTuned(description=f"calibrated live on {value_before} B values"),
                 actor=actor,
             )
-            deployment_service.stop_deployment(session, calibration["id"], actor=actor)
+            deployment_service.stop_deployment(session, calibration.id, actor=actor)
             version_ref = f"{model}/{saved.version}"
             frozen = deployment_service.create_deployment(
                 session,
@@ -301,8 +306,8 @@ def run_experiment(
                 ),
                 actor=actor,
             )
-        names[frozen["id"]] = "frozen"
-        names[tuned["id"]] = "tuned"
+        names[frozen.id] = "frozen"
+        names[tuned.id] = "tuned"
         progress(
             f"frozen and tuned deployments of {version_ref} follow; shift to {value_after} B in {before_seconds:.0f} s"
         )
@@ -327,9 +332,9 @@ def run_experiment(
 
     scores = _score(timeline, shift_ts[0] if shift_ts else None, after_seconds)
     with db.session() as session:
-        tuning = deployment_service.list_tuning(session, tuned["id"])
-        frozen_row = deployment_service.get_deployment(session, frozen["id"])
-        tuned_row = deployment_service.get_deployment(session, tuned["id"])
+        tuning = deployment_service.list_tuning(session, tuned.id)
+        frozen_row = deployment_service.get_deployment(session, frozen.id)
+        tuned_row = deployment_service.get_deployment(session, tuned.id)
         parameters = {
             "frozen": dict(frozen_row.tuned_parameters),
             "tuned": dict(tuned_row.tuned_parameters),
@@ -337,9 +342,9 @@ def run_experiment(
     reports: dict[str, str] = {}
     for label, created in (("frozen", frozen), ("tuned", tuned)):
         with db.session() as session:
-            built = build_report(session, store, created["id"])
+            built = build_report(session, store, created.id)
         keys = write_report(built, blobs)
-        reports[label] = f"/api/deployments/{created['id']}/report/html ({keys['html']})"
+        reports[label] = f"/api/deployments/{created.id}/report/html ({keys['html']})"
     return ExperimentResult(
         frozen_median_abs_error_pct=scores.frozen_after,
         tuned_median_abs_error_pct=scores.tuned_after,
@@ -351,9 +356,9 @@ def run_experiment(
         model=model,
         target=target.name,
         deployments={
-            "frozen": frozen["name"],
-            "tuned": tuned["name"],
-            "calibration": calibration["name"],
+            "frozen": frozen.name,
+            "tuned": tuned.name,
+            "calibration": calibration.name,
         },
         tuning_records=len(tuning),
         reports=reports,

@@ -94,7 +94,7 @@ def _errors(series: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
 
 def build_report(session: Session, store: MetricStore, ref: str | int) -> dict[str, Any]:
     deployment = service.get_deployment(session, ref)
-    row = service.deployment_out(session, deployment)
+    row = service.deployment_out(session, deployment).model_dump()
     start = int(deployment.created_at.timestamp() * 1000)
     end = int((deployment.stopped_at or utcnow()).timestamp() * 1000)
     step = 0 if end - start <= _RAW_LIMIT_MS else 60_000
@@ -114,7 +114,7 @@ def build_report(session: Session, store: MetricStore, ref: str | int) -> dict[s
     qps_t, qps = column(target, "ops_per_sec")
     p99_t, p99 = column(target, "latency_p99_us")
     p50_t, p50 = column(target, "latency_p50_us")
-    tuning = service.list_tuning(session, deployment.id)
+    tuning = [record.model_dump() for record in service.list_tuning(session, deployment.id)]
     return {
         "generated_at": utcnow().isoformat(),
         "deployment": row,
@@ -126,8 +126,8 @@ def build_report(session: Session, store: MetricStore, ref: str | int) -> dict[s
             "prediction": _errors(own),
         },
         "tuning_records": tuning,
-        "switches": service.list_switches(session, deployment.id),
-        "alerts": service.list_alerts(session, deployment.id),
+        "switches": [s.model_dump() for s in service.list_switches(session, deployment.id)],
+        "alerts": [a.model_dump() for a in service.list_alerts(session, deployment.id)],
         "series": {"deployment": own, "target": target},
     }
 

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
+from pydantic import JsonValue
 from sqlalchemy.orm import Session
 
 from modelyard.auth.service import record
 from modelyard.deployments._engine import deployment_owner
-from modelyard.deployments.schemas import DeploymentCreate, SaveTuned
+from modelyard.deployments.schemas import (
+    AlertOut,
+    DeploymentCreate,
+    DeploymentOut,
+    DeploymentPage,
+    SaveTuned,
+    SwitchOut,
+    TuningRecordOut,
+)
 from modelyard.kit.errors import BadRequest, Conflict, NotFound
 from modelyard.kit.refs import id_or_name
 from modelyard.kit.time import utcnow
@@ -59,24 +67,26 @@ def _version_labels(session: Session, ids: set[int]) -> dict[int, str]:
     return {vid: f"{name}/{number}" for vid, name, number in rows}
 
 
-def _row(deployment: Deployment, target_name: str, labels: dict[int, str]) -> dict[str, Any]:
-    return {
-        "id": deployment.id,
-        "name": deployment.name,
-        "target_id": deployment.target_id,
-        "target": target_name,
-        "model": deployment.model_ref,
-        "candidates": list(deployment.candidates),
-        "auto_tune": deployment.auto_tune,
-        "settings": deployment.settings,
-        "status": deployment.status,
-        "serving_version": labels.get(deployment.serving_version_id or -1),
-        "tuned_parameters": deployment.tuned_parameters,
-        "state": {k: v for k, v in deployment.state.items() if k != "tuner"},
-        "created_by": deployment.created_by,
-        "created_at": deployment.created_at,
-        "stopped_at": deployment.stopped_at,
-    }
+def _row(deployment: Deployment, target_name: str, labels: dict[int, str]) -> DeploymentOut:
+    return DeploymentOut.model_validate(
+        {
+            "id": deployment.id,
+            "name": deployment.name,
+            "target_id": deployment.target_id,
+            "target": target_name,
+            "model": deployment.model_ref,
+            "candidates": list(deployment.candidates),
+            "auto_tune": deployment.auto_tune,
+            "settings": deployment.settings,
+            "status": deployment.status,
+            "serving_version": labels.get(deployment.serving_version_id or -1),
+            "tuned_parameters": deployment.tuned_parameters,
+            "state": {k: v for k, v in deployment.state.items() if k != "tuner"},
+            "created_by": deployment.created_by,
+            "created_at": deployment.created_at,
+            "stopped_at": deployment.stopped_at,
+        }
+    )
 
 
 def get_deployment(session: Session, ref: str | int) -> Deployment:
@@ -90,13 +100,13 @@ def get_deployment(session: Session, ref: str | int) -> Deployment:
     return deployment
 
 
-def deployment_out(session: Session, deployment: Deployment) -> dict[str, Any]:
+def deployment_out(session: Session, deployment: Deployment) -> DeploymentOut:
     target = session.get(Target, deployment.target_id)
     labels = _version_labels(session, {deployment.serving_version_id} - {None})  # type: ignore[arg-type]
     return _row(deployment, target.name if target else "", labels)
 
 
-def create_deployment(session: Session, data: DeploymentCreate, *, actor: str) -> dict[str, Any]:
+def create_deployment(session: Session, data: DeploymentCreate, *, actor: str) -> DeploymentOut:
     if session.scalar(sa.select(Deployment.id).where(Deployment.name == data.name)):
         raise Conflict(f"A deployment named '{data.name}' already exists.")
     target = target_service.get_target(session, data.target)
@@ -134,7 +144,7 @@ def create_deployment(session: Session, data: DeploymentCreate, *, actor: str) -
 
 def list_deployments(
     session: Session, *, target: str | None = None, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> DeploymentPage:
     query = (
         sa.select(Deployment, Target.name)
         .join(Target, Target.id == Deployment.target_id)
@@ -148,10 +158,10 @@ def list_deployments(
     labels = _version_labels(
         session, {d.serving_version_id for d, _ in rows if d.serving_version_id}
     )
-    return [_row(d, name, labels) for d, name in rows]
+    return DeploymentPage(items=[_row(d, name, labels) for d, name in rows])
 
 
-def stop_deployment(session: Session, ref: str | int, *, actor: str) -> dict[str, Any]:
+def stop_deployment(session: Session, ref: str | int, *, actor: str) -> DeploymentOut:
     deployment = get_deployment(session, ref)
     if deployment.status != "stopped":
         deployment.status = "stopped"
@@ -161,7 +171,7 @@ def stop_deployment(session: Session, ref: str | int, *, actor: str) -> dict[str
     return deployment_out(session, deployment)
 
 
-def restart_deployment(session: Session, ref: str | int, *, actor: str) -> dict[str, Any]:
+def restart_deployment(session: Session, ref: str | int, *, actor: str) -> DeploymentOut:
     """Evaluate a stopped deployment again, from the next interval of its target."""
     deployment = get_deployment(session, ref)
     if deployment.status != "active":
@@ -215,7 +225,7 @@ def delete_target(
     target_service.delete_target(session, store, home, target, actor=actor, as_admin=as_admin)
 
 
-def list_switches(session: Session, ref: str | int) -> list[dict[str, Any]]:
+def list_switches(session: Session, ref: str | int) -> list[SwitchOut]:
     deployment = get_deployment(session, ref)
     rows = list(
         session.scalars(
@@ -228,19 +238,19 @@ def list_switches(session: Session, ref: str | int) -> list[dict[str, Any]]:
         session, {v for r in rows for v in (r.from_version_id, r.to_version_id) if v}
     )
     return [
-        {
-            "id": r.id,
-            "at": r.at,
-            "reason": r.reason,
-            "detail": r.detail,
-            "from_version": labels.get(r.from_version_id or -1),
-            "to_version": labels.get(r.to_version_id or -1),
-        }
+        SwitchOut(
+            id=r.id,
+            at=r.at,
+            reason=r.reason,
+            detail=r.detail,
+            from_version=labels.get(r.from_version_id or -1),
+            to_version=labels.get(r.to_version_id or -1),
+        )
         for r in rows
     ]
 
 
-def list_tuning(session: Session, ref: str | int, *, limit: int = 1000) -> list[dict[str, Any]]:
+def list_tuning(session: Session, ref: str | int, *, limit: int = 1000) -> list[TuningRecordOut]:
     deployment = get_deployment(session, ref)
     rows = list(
         session.scalars(
@@ -252,23 +262,21 @@ def list_tuning(session: Session, ref: str | int, *, limit: int = 1000) -> list[
     )
     labels = _version_labels(session, {r.version_id for r in rows if r.version_id})
     return [
-        {
-            "id": r.id,
-            "at": r.at,
-            "version": labels.get(r.version_id or -1),
-            "parameters_before": r.parameters_before,
-            "parameters_after": r.parameters_after,
-            "evidence": r.evidence,
-            "error_before_pct": r.error_before_pct,
-            "error_after_pct": r.error_after_pct,
-        }
+        TuningRecordOut(
+            id=r.id,
+            at=r.at,
+            version=labels.get(r.version_id or -1),
+            parameters_before=r.parameters_before,
+            parameters_after=r.parameters_after,
+            evidence=r.evidence,
+            error_before_pct=r.error_before_pct,
+            error_after_pct=r.error_after_pct,
+        )
         for r in reversed(rows)
     ]
 
 
-def list_alerts(
-    session: Session, ref: str | int, *, open_only: bool = False
-) -> list[dict[str, Any]]:
+def list_alerts(session: Session, ref: str | int, *, open_only: bool = False) -> list[AlertOut]:
     deployment = get_deployment(session, ref)
     query = (
         sa.select(AlertEvent)
@@ -277,18 +285,7 @@ def list_alerts(
     )
     if open_only:
         query = query.where(AlertEvent.resolved_at.is_(None))
-    return [
-        {
-            "id": a.id,
-            "kind": a.kind,
-            "severity": a.severity,
-            "message": a.message,
-            "detail": a.detail,
-            "raised_at": a.raised_at,
-            "resolved_at": a.resolved_at,
-        }
-        for a in session.scalars(query)
-    ]
+    return [AlertOut.model_validate(a, from_attributes=True) for a in session.scalars(query)]
 
 
 def save_tuned_version(
@@ -347,8 +344,9 @@ def query_metrics(
     include_target: bool = True,
     fields: Sequence[str] | None = None,
     digits: int | None = None,
-) -> dict[str, Any]:
-    """The deployment's series (predicted, actual, headroom, ...) and its target's metrics."""
+) -> dict[str, JsonValue]:
+    """The deployment's series (predicted, actual, headroom, ...) and its target's metrics:
+    a JSON document the endpoint writes as it is (a hot path, no schema)."""
     deployment = get_deployment(session, ref)
     own: QueryResult = store.query(
         deployment_owner(deployment.id), from_ms=from_ms, to_ms=to_ms, step_ms=step_ms, names=names

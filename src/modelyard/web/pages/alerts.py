@@ -80,7 +80,7 @@ def alert_list(
         k: v for k, v in {"state": state, "source": source, "severity": severity}.items() if v
     }
     context = {
-        "events": page["items"],
+        "events": page.items,
         **_rules_context(session),
         "state": state,
         "source": source,
@@ -88,9 +88,7 @@ def alert_list(
         "states": STATES,
         "sources": SOURCES,
         "severities": SEVERITIES,
-        **pager(
-            "/alerts", filters, cursor=cursor or None, back=back, next_cursor=page["next_cursor"]
-        ),
+        **pager("/alerts", filters, cursor=cursor or None, back=back, next_cursor=page.next_cursor),
     }
     return render(request, "alerts/list.html", context, user=user)
 
@@ -132,7 +130,7 @@ def _rule_form_again(
 ) -> Response:
     page = alerts_service.list_events(session, state="open", limit=PAGE_SIZE)
     context = {
-        "events": page["items"],
+        "events": page.items,
         **_rules_context(session, values, errors),
         "state": "open",
         "source": "",
@@ -140,7 +138,7 @@ def _rule_form_again(
         "states": STATES,
         "sources": SOURCES,
         "severities": SEVERITIES,
-        **pager("/alerts", {}, cursor=None, back="", next_cursor=page["next_cursor"]),
+        **pager("/alerts", {}, cursor=None, back="", next_cursor=page.next_cursor),
     }
     return render(request, "alerts/list.html", context, user=user, status_code=422)
 

@@ -51,7 +51,7 @@ def deployment_list(
     """List deployments with their serving version and last prediction."""
     if status not in ("", "active", "stopped"):
         status = ""
-    items = deployments_service.list_deployments(session, status=status or None)
+    items = deployments_service.list_deployments(session, status=status or None).items
     return render(
         request, "deployments/list.html", {"deployments": items, "status": status}, user=user
     )
@@ -135,7 +135,7 @@ def create_deployment(
         context = {**_new_context(session, values), "errors": errors}
         return render(request, "deployments/new.html", context, user=user, status_code=422)
     after_commit(session, lambda: poke_live(request))
-    return _done(f"/deployments/{created['id']}", "created")
+    return _done(f"/deployments/{created.id}", "created")
 
 
 @router.get("/deployments/{ref}")
@@ -153,12 +153,12 @@ def deployment_page(
     row = deployments_service.get_deployment(session, ref)
     deployment = deployments_service.deployment_out(session, row)
     alerts = deployments_service.list_alerts(session, row.id)
-    open_alerts = [a for a in alerts if a["resolved_at"] is None]
+    open_alerts = [a for a in alerts if a.resolved_at is None]
     context: dict[str, Any] = {
         "deployment": deployment,
-        "last": deployment["state"].get("last") or {},
+        "last": deployment.state.get("last") or {},
         "open_alerts": open_alerts,
-        "recent_alerts": [a for a in reversed(alerts) if a["resolved_at"] is not None][:RECENT],
+        "recent_alerts": [a for a in reversed(alerts) if a.resolved_at is not None][:RECENT],
         "switches": deployments_service.list_switches(session, row.id)[-RECENT:][::-1],
         "tuning": deployments_service.list_tuning(session, row.id, limit=RECENT)[::-1],
         "range": range_,
@@ -179,7 +179,7 @@ def stop(
     if confirm != "yes":
         raise PageError(400, "Not confirmed", "Stopping a deployment needs its confirmation.")
     out = deployments_service.stop_deployment(session, ref, actor=user.name)
-    return _done(f"/deployments/{out['id']}", "deployment-stopped")
+    return _done(f"/deployments/{out.id}", "deployment-stopped")
 
 
 @router.post("/deployments/{ref}/restart")
@@ -187,7 +187,7 @@ def restart(ref: DeploymentRef, user: FormEditor, session: DbSession, request: R
     """Evaluate a stopped deployment again."""
     out = deployments_service.restart_deployment(session, ref, actor=user.name)
     after_commit(session, lambda: poke_live(request))
-    return _done(f"/deployments/{out['id']}", "deployment-restarted")
+    return _done(f"/deployments/{out.id}", "deployment-restarted")
 
 
 @router.post("/deployments/{ref}/report")

@@ -65,7 +65,7 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             session, evaluation_id, ctx.job_id, datasets=DatasetStore.of(ctx.store, settings)
         )
 
-    last_write = [time.monotonic()]
+    last_write = [-PROGRESS_WRITE_SECONDS]  # the first chunk's progress is written at once
 
     def progress(rows_done: int, rows_total: int, chunk: int, chunks: int) -> None:
         done[0] = rows_done

@@ -162,6 +162,8 @@ def test_deployment_charts_draw_and_follow_new_intervals(page: Any, server: dict
         assert 2 <= before <= 30  # 30 one-second points, bucketed to half the chart width
         write(int(time.time() * 1000), 45_678.0)  # a new interval arrives
         sync_api.expect(page.locator('[data-stat="predicted"]')).to_have_text("45,678 ops/s")
+        # the stat and the chart's data are updated from the same event, not in one tick
+        page.wait_for_function(f"({count})() === {before + 1}")
         assert page.evaluate(count) == before + 1
         page.screenshot(path=str(server["home"] / "deployment.png"), full_page=True)
     finally:

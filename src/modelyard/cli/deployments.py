@@ -89,8 +89,12 @@ def watch(
         predicted = data.get("predicted_smax")
         achieved = data.get("achieved_ops") or data.get("ops_per_sec")
         headroom = data.get("headroom")
+        low, high = data.get("predicted_smax_p10"), data.get("predicted_smax_p90")
+        band = f" (p10-p90 {low:.0f}-{high:.0f})" if low is not None and high is not None else ""
+        flag = "  BELOW SUSTAINED RATE" if data.get("below_sustained") else ""
         typer.echo(
-            f"{data.get('ts_ms')}  predicted {predicted}  achieved {achieved}  headroom {headroom}"
+            f"{data.get('ts_ms')}  predicted {predicted}{band}  achieved {achieved}  "
+            f"headroom {headroom}{flag}"
         )
 
 

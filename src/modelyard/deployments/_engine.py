@@ -10,13 +10,20 @@ For every interval of its target a deployment:
 2. predicts S_max for every candidate from the interval's configuration and measured inputs;
 3. compares: a saturated interval measured S_max (the achieved rate), so its error is
    ``(predicted - actual) / actual``; an unsaturated one only shows S_max >= the achieved rate
-   (censored), so it counts as an error only when the prediction is below that bound;
-4. records predicted, achieved, offered and headroom (S_max / offered) as the deployment's series;
-5. when auto-tuning, feeds the tuner every interval and applies its estimates every
+   (censored), so it counts as an error only when the prediction is below that bound, and such
+   a prediction is flagged (``below_sustained``): it is provably wrong;
+4. puts a p10-p90 interval around the prediction (:mod:`._intervals`) and, on saturated
+   windows, counts whether the measured S_max fell inside it (the deployment's coverage);
+5. records predicted (and its bounds), achieved, offered and headroom (S_max / offered) as the
+   deployment's series;
+6. when auto-tuning, feeds the tuner every interval and applies its estimates every
    ``tune_every`` intervals, each change a :class:`~modelyard.models.TuningRecord` with the error
-   before and after on the same recent saturated windows;
-6. raises alert events (error above the threshold for N saturated intervals, headroom under the
-   minimum for N intervals) and resolves them when the condition clears.
+   before and after on the same recent saturated windows. The recent unsaturated windows are
+   constraints: whatever the estimates, the applied parameters never predict less than a rate
+   one of them sustained (the correction is raised until they do), and a violated bound is
+   applied at once rather than at the next ``tune_every``;
+7. raises alert events (:meth:`DeploymentEngine._alerts`) and resolves them when the condition
+   has cleared.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelyard.deployments._alerts import raise_alert, resolve_alerts
+from modelyard.deployments._intervals import PredictionSpread, prediction_interval
 from modelyard.deployments._predict import Predictor, effective_parameters, features_for
 from modelyard.deployments._windows import IntervalWindow, ScoredWindow, abs_error
 from modelyard.deployments.schemas import DeploymentSettings
@@ -75,6 +83,14 @@ class IntervalResult:
     reasons: list[str] = field(default_factory=list)
     tuned: bool = False
     error: str | None = None
+    predicted_p10: float | None = None
+    predicted_p90: float | None = None
+    sustained: float | None = None
+    """The rate an unsaturated window sustained: S_max is at least this."""
+    below_sustained: bool = False
+    """The prediction is below ``sustained``: provably wrong."""
+    covered: bool | None = None
+    """On a saturated window: whether the measured S_max fell inside p10-p90."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -104,6 +120,20 @@ class DeploymentEngine:
 
             self.tuner = OnlineTuner.from_dict(state["tuner"], self._tuner_settings())
         self.recent: deque[ScoredWindow] = deque(maxlen=max(self.settings.tune_every, 3))
+        self.bounds: deque[ScoredWindow] = deque(
+            (
+                ScoredWindow(b["features"], float(b["actual"]), b.get("key", ""))
+                for b in state.get("bounds", [])
+            ),
+            maxlen=self.settings.constraint_windows,
+        )
+        self.spread = (
+            PredictionSpread.from_dict(state["spread"])
+            if state.get("spread")
+            else PredictionSpread()
+        )
+        stored = state.get("coverage", {})
+        self.coverage: dict[str, int] = {k: int(stored.get(k, 0)) for k in ("windows", "covered")}
         self.window = IntervalWindow(self.settings.window_intervals)
         self.cores: float | None = state.get("cores")
         self._resolved: tuple[float, dict[str, ResolvedVersion | str]] = (0.0, {})
@@ -199,6 +229,7 @@ class DeploymentEngine:
         self.overlay = {}
         self.tuner = None
         self.recent.clear()
+        self.spread = PredictionSpread()
 
     # -- one interval ---------------------------------------------------------------------
     def evaluate(self, session: Session, store: MetricStore, interval: Interval) -> IntervalResult:
@@ -257,20 +288,55 @@ class DeploymentEngine:
                     self.errors.setdefault(
                         version_id, deque(maxlen=self.settings.selection_window)
                     ).append(error)
+        violation = model_violation = None
+        sustained = window_rate if saturated is False and window_rate else None
+        binding = prediction.binding
+        if sustained is not None:
+            self.bounds.append(ScoredWindow(features, sustained, window.config_key))
+            if predicted < sustained:
+                model_violation = (predicted - sustained) / sustained * 100.0
+        model_predicted = predicted
+        if self.auto_tune and not saturated:
+            # what recent windows of this configuration sustained, S_max is at least: the
+            # tuned deployment serves no less (its model follows at the next adjustment); a
+            # saturated window measures S_max itself, and may find the floor stale
+            floor = max(
+                (b.actual for b in self.bounds if b.config_key == window.config_key), default=0.0
+            )
+            if predicted < floor:
+                predicted, binding = floor, "sustained_rate"
+        if sustained is not None and predicted < sustained:
+            violation = (predicted - sustained) / sustained * 100.0
         error_pct = (predicted - actual) / actual * 100.0 if actual else None
-        violation = None
-        if saturated is False and window_rate and predicted < window_rate:
-            violation = (predicted - window_rate) / window_rate * 100.0
+        lower, upper = prediction_interval(
+            predicted, self._log_variance(window.cores_cv), floor=sustained
+        )
+        covered = None
+        if actual is not None:
+            covered = lower <= actual <= upper
+            self.coverage["windows"] += 1
+            self.coverage["covered"] += int(covered)
+            self.spread.update(predicted, actual)
         demand = float(offered) if offered else achieved
         headroom = predicted / demand if demand > 0 else None
+        headroom_lower = lower / demand if demand > 0 else None
 
         tuned = False
         if self.auto_tune:
-            tuned = self._tune(session, serving, features, interval, predicted, actual)
+            tuned = self._tune(
+                session,
+                serving,
+                features,
+                interval,
+                model_predicted,
+                actual,
+                sustained,
+                model_violation,
+            )
         if actual is not None:
             self.recent.append(ScoredWindow(features, actual))
 
-        self._alerts(session, error_pct, violation, headroom, serving)
+        self._alerts(session, error_pct, violation, headroom_lower, serving, sustained)
         evaluation = IntervalResult(
             ts_ms=interval.ts_ms,
             version=self._label(serving),
@@ -282,12 +348,19 @@ class DeploymentEngine:
             actual=actual,
             error_pct=error_pct,
             censored_violation_pct=violation,
-            binding=prediction.binding,
+            binding=binding,
             reasons=list(interval.saturation_reasons),
             tuned=tuned,
+            predicted_p10=lower,
+            predicted_p90=upper,
+            sustained=sustained,
+            below_sustained=violation is not None,
+            covered=covered,
         )
         points: dict[str, float] = {
             "predicted_smax": predicted,
+            "predicted_smax_p10": lower,
+            "predicted_smax_p90": upper,
             "achieved_ops_per_sec": achieved,
             "serving_version": float(serving.version),
         }
@@ -295,6 +368,10 @@ class DeploymentEngine:
             points["offered_ops_per_sec"] = float(offered)
         if headroom is not None:
             points["headroom"] = headroom
+        if headroom_lower is not None:
+            points["headroom_p10"] = headroom_lower
+        if covered is not None:
+            points["interval_covered"] = 1.0 if covered else 0.0
         if interval.saturated is not None:
             points["saturated"] = 1.0 if interval.saturated else 0.0
         if actual is not None:
@@ -302,6 +379,8 @@ class DeploymentEngine:
             points["error_pct"] = error_pct or 0.0
         elif saturated is False and window_rate:
             points["lower_bound_smax"] = window_rate
+        if sustained is not None:
+            points["below_sustained"] = 1.0 if violation is not None else 0.0
         if violation is not None:
             points["censored_violation_pct"] = violation
         for key, value in self.overlay.items():
@@ -353,12 +432,16 @@ class DeploymentEngine:
         interval: Interval,
         predicted: float,
         actual: float | None,
+        sustained: float | None,
+        violation: float | None,
     ) -> bool:
-        """Feed the tuner; every ``tune_every`` intervals apply what moved and record it.
+        """Feed the tuner; every ``tune_every`` intervals (at once when the prediction is
+        below a sustained rate) apply what moved and record it.
 
         Cost parameters are the model's own (overrides of its profile); the correction is the
-        deployment's ``live_correction``, a multiplier on the model's S_max fitted only on
-        saturated windows: exact to invert, whatever the formula.
+        deployment's ``live_correction``, a multiplier on the model's S_max fitted on
+        saturated windows and kept above the recent sustained rates: exact to invert,
+        whatever the formula.
         """
         base = effective_parameters(serving.parameters, features)
         current = {
@@ -376,7 +459,9 @@ class DeploymentEngine:
         self.tuner.observe(interval.evidence)
         if actual is not None:
             self.tuner.observe_saturated(predicted, actual, current[LIVE_CORRECTION])
-        if self.intervals % self.settings.tune_every:
+        if sustained is not None:
+            self.tuner.observe_censored(predicted, sustained, current[LIVE_CORRECTION])
+        if self.intervals % self.settings.tune_every and violation is None:
             return False
         estimates = self.tuner.estimates()
         if "correction_factor" in estimates:
@@ -387,6 +472,13 @@ class DeploymentEngine:
             if k in current
         }
         moved = {k: estimates[k] for k, c in changes.items() if c >= self.settings.min_change_pct}
+        raised = self._meet_sustained_rates(serving, {**self.overlay, **moved})
+        if raised is not None:
+            moved[LIVE_CORRECTION] = raised
+            changes[LIVE_CORRECTION] = (
+                (raised - current[LIVE_CORRECTION]) / current[LIVE_CORRECTION] * 100.0
+            )
+            self.tuner.set_correction(raised)
         if not moved:
             return False
         before = {k: current[k] for k in moved}
@@ -399,6 +491,7 @@ class DeploymentEngine:
             "cpu_available_cores": interval.metrics.get("cpu_available_cores"),
             "interval_ts_ms": interval.ts_ms,
             "changes_pct": {k: changes[k] for k in moved},
+            "sustained_rate_constraint": raised is not None,
         }
         session.add(
             TuningRecord(
@@ -414,6 +507,39 @@ class DeploymentEngine:
         self.overlay = new_overlay
         self.recent.clear()  # the next record is scored on windows predicted with these
         return True
+
+    def _meet_sustained_rates(
+        self, serving: ResolvedVersion, overlay: dict[str, Any]
+    ) -> float | None:
+        """The correction ``overlay`` needs so that no recent unsaturated window's sustained
+        rate is above its prediction, when its own is short of that; else None."""
+        correction = float(overlay.get(LIVE_CORRECTION, 1.0))
+        need = 1.0
+        seen: set[str] = set()
+        for window in reversed(self.bounds):  # newest first; one prediction per configuration
+            key = repr(sorted(window.features.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            p = float(
+                self.predictor.predict(
+                    serving.flavor, serving.parameters, overlay, window.features
+                ).value
+            )
+            if p > 0:
+                need = max(need, window.actual / p)
+        if need <= 1.0:
+            return None
+        # on the boundary, the next window's rate (a few percent of noise) would cross it again
+        return correction * need * (1.0 + self.settings.constraint_margin_pct / 100.0)
+
+    def _log_variance(self, cores_cv: float | None) -> float:
+        """Variance of log S_max around the prediction: the recent spread of measured against
+        predicted, the tuner's uncertainty in its correction, and the CPU's variability."""
+        variance = self.spread.mean_square + (cores_cv or 0.0) ** 2
+        if self.tuner is not None:
+            variance += self.tuner.correction_variance
+        return variance
 
     def _recent_error(self, serving: ResolvedVersion, overlay: dict[str, Any]) -> float | None:
         if not self.recent:
@@ -432,8 +558,21 @@ class DeploymentEngine:
         violation: float | None,
         headroom: float | None,
         serving: ResolvedVersion,
+        sustained: float | None,
     ) -> None:
         s = self.settings
+        if sustained is not None:
+            if violation is not None:
+                self._raise(
+                    session,
+                    "below_sustained_rate",
+                    f"Predicted S_max is {-violation:.0f}% below the {sustained:,.0f} ops/s the "
+                    f"target sustained without saturating (version {self._label(serving)}): "
+                    "the prediction is provably too low.",
+                    {"violation_pct": violation, "sustained": sustained},
+                )
+            else:
+                self._resolve_alerts(session, "below_sustained_rate")
         error = error_pct if error_pct is not None else violation
         if error is not None:
             self.error_streak = self.error_streak + 1 if abs(error) > s.error_threshold_pct else 0
@@ -475,6 +614,17 @@ class DeploymentEngine:
             "cores": self.cores,
             "following_since": self.following_since,
             "errors": {str(k): list(v) for k, v in self.errors.items()},
+            "bounds": [
+                {"features": b.features, "actual": b.actual, "key": b.config_key}
+                for b in self.bounds
+            ],
+            "spread": self.spread.to_dict(),
+            "coverage": {
+                **self.coverage,
+                "pct": self.coverage["covered"] / self.coverage["windows"] * 100.0
+                if self.coverage["windows"]
+                else None,
+            },
         }
         if self.tuner is not None:
             state["tuner"] = self.tuner.to_dict()

@@ -52,6 +52,8 @@ _DBBENCH_NAMES = {
     "num": "num",
 }
 CORES_STEP = 0.05
+"""Relative step of the CPU-available feature (5 %): predictions repeat, and are cached, on it."""
+CORES_FLOOR = 0.01
 SHARED = "deployments.smax"
 SHARED_FORMAT = "row-prediction/1"
 """Part of every shared key: a change of what is stored changes it."""
@@ -77,7 +79,10 @@ def features_for(
         features["benchmarks"] = "fillrandom"
     cores = metrics.get("cpu_available_cores")
     if cores is not None and math.isfinite(cores):
-        features["cpu_available_cores"] = max(CORES_STEP, round(cores / CORES_STEP) * CORES_STEP)
+        # a relative grid: 0.05 cores is nothing on an idle machine and a third of a busy one's
+        step = math.log1p(CORES_STEP)
+        grid = math.exp(round(math.log(max(cores, CORES_FLOOR)) / step) * step)
+        features["cpu_available_cores"] = round(grid, 4)
     # numeric metrics and configuration stay available to simple (linear) formulas
     for key, value in {**configuration, **metrics}.items():
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -7,6 +7,7 @@ into an absolute error where the window can say anything.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ __all__ = ["IntervalWindow", "ScoredWindow", "abs_error"]
 class ScoredWindow:
     features: dict[str, Any]
     actual: float
+    """Measured S_max (saturated), or the rate sustained (unsaturated: a lower bound)."""
+    config_key: str = ""
 
 
 class IntervalWindow:
@@ -67,6 +70,18 @@ class IntervalWindow:
     def cores(self) -> float | None:
         values = [s[3] for s in self.slots if s[3] is not None]
         return sum(values) / len(values) if values else None
+
+    @property
+    def cores_cv(self) -> float | None:
+        """Coefficient of variation of the CPU available over the window."""
+        values = [s[3] for s in self.slots if s[3] is not None]
+        if len(values) < 2:
+            return None
+        mean = sum(values) / len(values)
+        if mean <= 0:
+            return None
+        variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+        return math.sqrt(variance) / mean
 
 
 def abs_error(predicted: float, achieved: float, saturated: bool | None) -> float | None:

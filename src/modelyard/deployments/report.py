@@ -79,6 +79,7 @@ def _stats(times: list[float], values: list[float]) -> dict[str, float | int | N
 def _errors(series: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
     errors = series.get("error_pct", {}).get("avg", [])
     violations = series.get("censored_violation_pct", {}).get("avg", [])
+    covered = series.get("interval_covered", {}).get("avg", [])
     censored = series.get("lower_bound_smax", {}).get("avg", [])
     absolute = [abs(e) for e in errors]
     return {
@@ -89,6 +90,8 @@ def _errors(series: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
         "p90_abs_error_pct": sorted(absolute)[int(0.9 * (len(absolute) - 1))] if absolute else None,
         "censored_windows": len(censored),
         "censored_violations": len(violations),
+        "interval_windows": len(covered),
+        "interval_coverage_pct": statistics.fmean(covered) * 100.0 if covered else None,
     }
 
 
@@ -197,6 +200,10 @@ def _png(report: dict[str, Any]) -> bytes:
 
     ax = axes[2][0]
     ax.plot(*xy(own, "predicted_smax"), label="predicted S_max", lw=1.2)
+    bt, low = xy(own, "predicted_smax_p10")
+    _, high = xy(own, "predicted_smax_p90")
+    if low and len(low) == len(high):
+        ax.fill_between(bt, low, high, alpha=0.2, color="tab:blue", label="p10-p90", lw=0)
     at, av = xy(own, "actual_smax")
     ax.scatter(at, av, s=8, color="tab:red", label="measured (saturated windows)", zorder=3)
     lt, lv = xy(own, "lower_bound_smax")
@@ -239,9 +246,10 @@ img{max-width:100%}</style></head><body>
 {% for label, s in rows %}<tr><td>{{ label }}</td><td>{{ s.count }}</td><td>{{ fmt(s.mean) }}</td><td>{{ fmt(s.std) }}</td><td>{{ fmt(s.min) }}</td>
 <td>{{ fmt(s.max) }}</td><td>{{ fmt(s.trend_per_minute) }}</td><td>{{ pct(s.trend_change_pct) }}</td></tr>{% endfor %}</table>
 <h2>Prediction error</h2>
-<table><tr><th>saturated windows</th><th>median |error|</th><th>mean |error|</th><th>p90 |error|</th><th>bias</th><th>censored windows</th><th>bound violations</th></tr>
+<table><tr><th>saturated windows</th><th>median |error|</th><th>mean |error|</th><th>p90 |error|</th><th>bias</th><th>censored windows</th><th>bound violations</th><th>p10-p90 coverage</th></tr>
 <tr><td>{{ e.saturated_windows }}</td><td>{{ pct(e.median_abs_error_pct) }}</td><td>{{ pct(e.mean_abs_error_pct) }}</td><td>{{ pct(e.p90_abs_error_pct) }}</td>
-<td>{{ pct(e.bias_pct) }}</td><td>{{ e.censored_windows }}</td><td>{{ e.censored_violations }}</td></tr></table>
+<td>{{ pct(e.bias_pct) }}</td><td>{{ e.censored_windows }}</td><td>{{ e.censored_violations }}</td>
+<td>{{ pct(e.interval_coverage_pct) }} of {{ e.interval_windows }}</td></tr></table>
 <img alt="QPS, latency, CPU and memory, I/O and compaction, predicted against actual, QPS distribution" src="data:image/png;base64,{{ png }}">
 <h2>Tuning records ({{ tuning|length }})</h2>
 <table><tr><th>at</th><th>changed</th><th>error before</th><th>error after</th></tr>

@@ -40,6 +40,15 @@ class DeploymentSettings(BaseModel):
         2.0, ge=0, le=100, description="smallest parameter change worth applying and recording"
     )
     forgetting: float = Field(0.9, gt=0.5, le=1.0, description="RLS forgetting factor")
+    constraint_windows: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="recent unsaturated windows whose sustained rates tuning must respect",
+    )
+    constraint_margin_pct: float = Field(
+        5.0, ge=0, le=100, description="how far above a violated sustained rate tuning moves"
+    )
     selection_window: int = Field(
         30, ge=3, le=10_000, description="recent errors kept per candidate"
     )

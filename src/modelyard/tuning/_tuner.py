@@ -13,6 +13,11 @@ Observations (all measurable at any load, saturated or not):
 and, only on saturated intervals, where the achieved rate IS the capacity, the ratio of measured
 to predicted S_max -> ``correction_factor`` (a Kalman filter on its logarithm).
 
+An unsaturated interval is censored: the target sustained rate r without running out, so all it
+says is S_max >= r. That is a constraint, not a measurement (:meth:`OnlineTuner.observe_censored`):
+when the prediction is below r, the correction's estimate is projected onto the feasible side
+(the constrained Kalman filter's estimate projection), and it is left alone otherwise.
+
 Each group is tuned only when the model's parameters have its keys. The tuner holds estimates;
 the deployment decides when to apply them and records each adjustment.
 """
@@ -72,6 +77,7 @@ class OnlineTuner:
             "flush": 0,
             "foreground": 0,
             "correction": 0,
+            "censored": 0,
         }
 
     @property
@@ -118,6 +124,29 @@ class OnlineTuner:
         ratio = max(-1.0, min(1.0, math.log(actual / predicted)))
         self.correction.update(math.log(max(correction_in_use, 1e-6)) + ratio)
         self.counts["correction"] += 1
+
+    def observe_censored(self, predicted: float, bound: float, correction_in_use: float) -> bool:
+        """An unsaturated interval sustained ``bound``: S_max >= bound. When the prediction
+        (made with ``correction_in_use``) is below it, raise the correction to the bound;
+        whether the constraint moved it."""
+        if self.correction is None or predicted <= 0 or bound <= predicted:
+            return False
+        floor = math.log(max(correction_in_use, 1e-6)) + math.log(bound / predicted)
+        if self.correction.value >= floor:
+            return False
+        self.correction.value = floor
+        self.counts["censored"] += 1
+        return True
+
+    def set_correction(self, value: float) -> None:
+        """The deployment raised its correction to meet a constraint: follow it."""
+        if self.correction is not None and value > 0:
+            self.correction.value = math.log(value)
+
+    @property
+    def correction_variance(self) -> float:
+        """Variance of the log correction: the uncertainty of the tuned S_max's level."""
+        return self.correction.variance if self.correction is not None else 0.0
 
     def estimates(self) -> dict[str, float]:
         out: dict[str, float] = {}

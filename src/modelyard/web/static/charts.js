@@ -18,11 +18,13 @@
   const PALETTE = ["#1f5fbf", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c", "#0b7285", "#e67700", "#5c940d"];
   const SAFE_NAME = /^[A-Za-z0-9_.:-]{1,120}$/; // pushed targets name their own series
   const CPU = ["cpu_process_cores", "cpu_foreground_cores", "cpu_flush_cores", "cpu_compaction_cores", "cpu_available_cores"];
-  const OWN = ["predicted_smax", "actual_smax", "lower_bound_smax", "achieved_ops_per_sec", "offered_ops_per_sec", "error_pct", "censored_violation_pct"];
+  const OWN = ["predicted_smax", "predicted_smax_p10", "predicted_smax_p90", "below_sustained", "actual_smax", "lower_bound_smax", "achieved_ops_per_sec", "offered_ops_per_sec", "error_pct", "censored_violation_pct"];
   const TARGET = CPU.concat(["ops_per_sec*", "latency_*"]);
   const WANTED = OWN.concat(TARGET);
   const LABELS = {
     predicted_smax: "predicted S_max",
+    predicted_smax_p10: "p10",
+    predicted_smax_p90: "p90",
     actual_smax: "actual S_max",
     lower_bound_smax: "S_max lower bound",
     achieved_ops_per_sec: "achieved",
@@ -31,7 +33,7 @@
     censored_violation_pct: "bound violation %",
   };
   const CHARTS = {
-    smax: (own) => ["predicted_smax", "actual_smax", "lower_bound_smax", "achieved_ops_per_sec", "offered_ops_per_sec"]
+    smax: (own) => ["predicted_smax", "predicted_smax_p10", "predicted_smax_p90", "actual_smax", "lower_bound_smax", "achieved_ops_per_sec", "offered_ops_per_sec"]
       .filter((n) => own.has(n)).map((n) => ["own", n]),
     qps: (own, target) => [...target.keys()].filter((n) => n === "ops_per_sec" || n.startsWith("ops_per_sec.")).sort()
       .map((n) => ["target", n]).concat(own.has("offered_ops_per_sec") ? [["own", "offered_ops_per_sec"]] : []),
@@ -158,12 +160,16 @@
       return columns;
     }
 
-    // Where the prediction is below the rate the target achieved: the predicted value, else null.
+    // Where the prediction is below the rate the target sustained (the engine's flag over its
+    // window, or else the interval's achieved rate): the predicted value, else null.
     function belowAchieved(xs) {
       const predicted = data.own.get("predicted_smax");
       const achieved = data.own.get("achieved_ops_per_sec");
+      const flagged = data.own.get("below_sustained");
       return xs.map((ts) => {
         const p = predicted && predicted.get(ts);
+        const f = flagged && flagged.get(ts);
+        if (f) return p && f[0] > 0 ? p[0] : null;
         const a = achieved && achieved.get(ts);
         return p && a && p[0] < a[0] ? p[0] : null;
       });
@@ -247,7 +253,8 @@
             label: LABELS[name] || name,
             stroke: color,
             width: name === "predicted_smax" || name === "actual_smax" ? 2 : 1.5,
-            dash: name === "lower_bound_smax" || name === "offered_ops_per_sec" ? [6, 4] : undefined,
+            dash: name === "lower_bound_smax" || name === "offered_ops_per_sec" ? [6, 4]
+              : name.startsWith("predicted_smax_p") ? [2, 3] : undefined,
             spanGaps: false,
             points: { show: false },
           });
@@ -257,7 +264,7 @@
         });
         if (key === "smax") {
           series.push({
-            label: "prediction below achieved",
+            label: "prediction below sustained",
             stroke: "#c92a2a",
             fill: "#c92a2a",
             width: 0,
@@ -302,8 +309,10 @@
       const achieved = data.own.get("achieved_ops_per_sec");
       if (!predicted || !achieved || !predicted.size) return;
       const last = [...predicted.keys()].pop();
+      const flagged = data.own.get("below_sustained");
+      const f = flagged && flagged.get(last);
       const a = achieved.get(last);
-      flag.hidden = !(a && predicted.get(last)[0] < a[0]);
+      flag.hidden = f ? !(f[0] > 0) : !(a && predicted.get(last)[0] < a[0]);
     }
 
     function query(names, extra) {

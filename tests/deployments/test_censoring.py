@@ -11,8 +11,11 @@ less than a rate a recent window sustained.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import DeploymentEngine
@@ -30,6 +33,17 @@ from modelyard.targets.base import Interval
 from modelyard.targets.schemas import PushTargetCreate
 
 RECORDED = Path(__file__).parents[1] / "data" / "live" / "embedded_windows.json"
+
+
+@pytest.fixture
+def stopped_after(database: Database) -> Iterator[list[int]]:
+    """Deployments to stop when the test ends: an active one would be in every fleet reading
+    (``prediction_error_pct``) of the other tests of the session."""
+    ids: list[int] = []
+    yield ids
+    with database.session() as session:
+        for deployment_id in ids:
+            deployment_service.stop_deployment(session, deployment_id, actor="test")
 
 
 def _intervals() -> list[Interval]:
@@ -68,13 +82,16 @@ def _engines(database: Database, unique: str, parameters: dict[str, Any]) -> lis
     return ids
 
 
-def test_tuning_never_ends_below_a_sustained_rate(database: Database, unique: str) -> None:
+def test_tuning_never_ends_below_a_sustained_rate(
+    database: Database, unique: str, stopped_after: list[int]
+) -> None:
     intervals = _intervals()
     unsaturated = [iv for iv in intervals if iv.saturated is False]
     assert len(unsaturated) >= 10 and min(iv.metrics["ops_per_sec"] for iv in unsaturated) > 3000
     # the generic prior scaled to a twentieth: far below the 4,000 ops/s sustained
     parameters = {"kind": "smax_resource", "profile": PRIOR_PROFILE, "live_correction": 0.05}
     frozen_id, tuned_id = _engines(database, unique, parameters)
+    stopped_after.extend([frozen_id, tuned_id])
     store = MetricStore(database.engine)
     predictor = Predictor()
     with database.session() as session:
@@ -117,9 +134,9 @@ def test_tuning_never_ends_below_a_sustained_rate(database: Database, unique: st
         assert frozen_row.state["last"]["predicted_p10"] is not None
         assert tuned_row.tuned_parameters["live_correction"] > 0.05
         records = deployment_service.list_tuning(session, tuned_id)
-        assert any(r["evidence"]["sustained_rate_constraint"] for r in records)
+        assert any(r.evidence["sustained_rate_constraint"] for r in records)
         alerts = deployment_service.list_alerts(session, frozen_id)
-        assert [a["kind"] for a in alerts].count("below_sustained_rate") == 1
+        assert [a.kind for a in alerts].count("below_sustained_rate") == 1
     # coverage is counted on the saturated windows of the open-loop phase
     assert tuned_row.state["coverage"]["windows"] > 0
     series = store.query(f"deployment:{frozen_id}", from_ms=0, to_ms=2**62, step_ms=0).series

@@ -23,7 +23,14 @@ from tests.deployments._live import (
     wait_for,
 )
 
-FAST = {"window_intervals": 1, "error_intervals": 2, "headroom_intervals": 2, "selection_min": 3}
+FAST = {
+    "window_intervals": 1,
+    "error_intervals": 2,
+    "headroom_intervals": 2,
+    "selection_min": 3,
+    "resolve_intervals": 1,
+    "min_open_seconds": 0,
+}
 
 
 def _deploy(api: Api, name: str, target: str, model: str, **extra: Any) -> dict[str, Any]:

@@ -174,6 +174,10 @@ class EventOut(BaseModel):
     )
     acknowledged_by: str | None = Field(description="Who acknowledged it; null if nobody has.")
     acknowledged_at: dt.datetime | None = Field(description="When it was acknowledged (UTC).")
+    count: int = Field(1, description="Firings grouped into this event (it cleared and came back).")
+    last_raised_at: dt.datetime | None = Field(
+        None, description="When it last fired again (UTC); null while it fired once."
+    )
 
 
 class EventPage(BaseModel):

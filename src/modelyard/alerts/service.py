@@ -3,7 +3,10 @@
 ``raise_event`` and ``resolve_event`` are the only way events open and close, for rules
 (``evaluator``) and deployments (``deployments._alerts``) alike: opening inserts with the
 event's ``open_key`` and does nothing when that key is already open (another process got
-there first), and both queue one delivery per channel that wants the transition, and emit
+there first). A condition that fires again within ``REGROUP_SECONDS`` of its event's
+resolution reopens that event and counts the firing (``count``) rather than adding one
+more event to the list: a flapping condition is one event with a count. Both queue one
+delivery per channel that wants the transition, and emit
 ``alert.fired`` / ``alert.resolved`` to webhooks, through the one delivery queue
 (``modelyard.webhooks``). Functions here flush; the caller commits.
 """
@@ -60,6 +63,7 @@ __all__ = [
 ]
 
 SOURCES = ("system", "deployment", "drift")
+REGROUP_SECONDS = 600.0
 
 
 def rule_key(rule_id: int, subject: str) -> str:
@@ -82,9 +86,27 @@ def raise_event(
     value: float | None = None,
     threshold: float | None = None,
     at: dt.datetime | None = None,
+    regroup_seconds: float = REGROUP_SECONDS,
 ) -> int | None:
-    """Open an event unless one with ``open_key`` is open; the new event's id, else None."""
+    """Open an event unless one with ``open_key`` is open: the same condition's event
+    resolved within ``regroup_seconds`` reopens with its count raised, else a new one; the
+    event's id, or None when it was open already."""
     at = at or utcnow()
+    reopened = _reopen(
+        session,
+        (source, kind, subject, rule_id),
+        open_key,
+        message,
+        detail,
+        value,
+        at,
+        regroup_seconds,
+    )
+    if reopened is not None:
+        if reopened:
+            _queue_deliveries(session, reopened, "firing", severity, at)
+            ALERTS_FIRED.labels(source, severity).inc()
+        return reopened or None
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(AlertEvent)
@@ -110,6 +132,61 @@ def raise_event(
         _queue_deliveries(session, event_id, "firing", severity, at)
         ALERTS_FIRED.labels(source, severity).inc()
     return event_id
+
+
+def _reopen(
+    session: Session,
+    condition: tuple[str, str, str, int | None],
+    open_key: str,
+    message: str,
+    detail: Mapping[str, object] | None,
+    value: float | None,
+    at: dt.datetime,
+    regroup_seconds: float,
+) -> int | None:
+    """Reopen the condition's recently resolved event: its id, 0 when the key is open
+    already (nothing to do), None when there is none to reopen."""
+    if regroup_seconds <= 0:
+        return None
+    source, kind, subject, rule_id = condition
+    recent = session.execute(
+        sa.select(AlertEvent.id, AlertEvent.open_key)
+        .where(
+            AlertEvent.source == source,
+            AlertEvent.kind == kind,
+            AlertEvent.subject == subject,
+            AlertEvent.rule_id.is_not_distinct_from(rule_id),
+            sa.or_(
+                AlertEvent.open_key == open_key,
+                AlertEvent.resolved_at >= at - dt.timedelta(seconds=regroup_seconds),
+            ),
+        )
+        .order_by(AlertEvent.id.desc())
+        .limit(1)
+    ).first()
+    if recent is None:
+        return None
+    if recent.open_key is not None:
+        return 0 if recent.open_key == open_key else None
+    try:
+        with session.begin_nested():  # another process may open the key at the same moment
+            reopened = session.execute(
+                sa.update(AlertEvent)
+                .where(AlertEvent.id == recent.id, AlertEvent.open_key.is_(None))
+                .values(
+                    open_key=open_key,
+                    resolved_at=None,
+                    count=AlertEvent.count + 1,
+                    last_raised_at=at,
+                    message=message,
+                    detail=dict(detail or {}),
+                    value=value,
+                )
+                .returning(AlertEvent.id)
+            ).scalar_one_or_none()
+    except sa.exc.IntegrityError:
+        return 0
+    return int(reopened) if reopened is not None else 0
 
 
 def resolve_event(session: Session, open_key: str, *, at: dt.datetime | None = None) -> int | None:
@@ -184,6 +261,8 @@ def event_out(event: AlertEvent, rule: str | None, deployment: str | None) -> Ev
             "resolved_at": event.resolved_at,
             "acknowledged_by": event.acknowledged_by,
             "acknowledged_at": event.acknowledged_at,
+            "count": event.count,
+            "last_raised_at": event.last_raised_at,
         }
     )
 

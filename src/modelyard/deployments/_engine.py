@@ -111,8 +111,9 @@ class DeploymentEngine:
             int(k): deque(v, maxlen=self.settings.selection_window)
             for k, v in state.get("errors", {}).items()
         }
-        self.error_streak = int(state.get("error_streak", 0))
-        self.headroom_streak = int(state.get("headroom_streak", 0))
+        self.conditions: dict[str, dict[str, Any]] = dict(state.get("conditions", {}))
+        """Per alert kind: intervals in a row beyond the fire and the resolve threshold, and
+        the interval time it opened at (None while closed)."""
         self.intervals = int(state.get("intervals", 0))
         self.tuner: OnlineTuner | None = None
         if self.auto_tune and state.get("tuner"):
@@ -336,7 +337,9 @@ class DeploymentEngine:
         if actual is not None:
             self.recent.append(ScoredWindow(features, actual))
 
-        self._alerts(session, error_pct, violation, headroom_lower, serving, sustained)
+        self._alerts(
+            session, interval.ts_ms, error_pct, violation, headroom_lower, serving, sustained
+        )
         evaluation = IntervalResult(
             ts_ms=interval.ts_ms,
             version=self._label(serving),
@@ -490,7 +493,8 @@ class DeploymentEngine:
             "saturated_windows": len(self.recent),
             "cpu_available_cores": interval.metrics.get("cpu_available_cores"),
             "interval_ts_ms": interval.ts_ms,
-            "changes_pct": {k: changes[k] for k in moved},
+            # from zero a change has no percentage (and JSON no Infinity)
+            "changes_pct": {k: changes[k] if math.isfinite(changes[k]) else None for k in moved},
             "sustained_rate_constraint": raised is not None,
         }
         session.add(
@@ -554,50 +558,95 @@ class DeploymentEngine:
     def _alerts(
         self,
         session: Session,
+        ts_ms: int,
         error_pct: float | None,
         violation: float | None,
         headroom: float | None,
         serving: ResolvedVersion,
         sustained: float | None,
     ) -> None:
+        """Open and close the deployment's alerts without flapping.
+
+        Each condition fires after ``N`` intervals beyond its fire threshold and clears only
+        after ``resolve_intervals`` intervals on the safe side of a separate, stricter resolve
+        threshold (hysteresis), and never before it has been open ``min_open_seconds``;
+        between the two thresholds nothing changes. Headroom is judged on the prediction's
+        p10: a prediction that is merely uncertain does not claim room it may not have.
+        """
         s = self.settings
-        if sustained is not None:
-            if violation is not None:
-                self._raise(
-                    session,
-                    "below_sustained_rate",
-                    f"Predicted S_max is {-violation:.0f}% below the {sustained:,.0f} ops/s the "
-                    f"target sustained without saturating (version {self._label(serving)}): "
-                    "the prediction is provably too low.",
-                    {"violation_pct": violation, "sustained": sustained},
-                )
-            else:
-                self._resolve_alerts(session, "below_sustained_rate")
+        label = self._label(serving)
         error = error_pct if error_pct is not None else violation
         if error is not None:
-            self.error_streak = self.error_streak + 1 if abs(error) > s.error_threshold_pct else 0
-            if self.error_streak == s.error_intervals:
-                self._raise(
-                    session,
-                    "prediction_error",
-                    f"|prediction error| above {s.error_threshold_pct:g}% for {s.error_intervals} "
-                    f"intervals in a row (last {error:+.1f}%, version {self._label(serving)}).",
-                    {"error_pct": error, "version": self._label(serving)},
-                )
-            elif self.error_streak == 0:
-                self._resolve_alerts(session, "prediction_error")
+            resolve_at = (
+                s.error_resolve_pct
+                if s.error_resolve_pct is not None
+                else 0.8 * s.error_threshold_pct
+            )
+            self._condition(
+                session,
+                ts_ms,
+                "prediction_error",
+                firing=abs(error) > s.error_threshold_pct,
+                clear=abs(error) <= resolve_at,
+                need=s.error_intervals,
+                message=f"|prediction error| above {s.error_threshold_pct:g}% for "
+                f"{s.error_intervals} intervals in a row (last {error:+.1f}%, version {label}).",
+                detail={"error_pct": error, "version": label},
+            )
         if headroom is not None:
-            self.headroom_streak = self.headroom_streak + 1 if headroom < s.headroom_min else 0
-            if self.headroom_streak == s.headroom_intervals:
-                self._raise(
-                    session,
-                    "low_headroom",
-                    f"Headroom (predicted S_max / offered rate) under {s.headroom_min:g} for "
-                    f"{s.headroom_intervals} intervals (last {headroom:.2f}).",
-                    {"headroom": headroom, "version": self._label(serving)},
-                )
-            elif self.headroom_streak == 0:
-                self._resolve_alerts(session, "low_headroom")
+            resolve_at = (
+                s.headroom_resolve if s.headroom_resolve is not None else 1.15 * s.headroom_min
+            )
+            self._condition(
+                session,
+                ts_ms,
+                "low_headroom",
+                firing=headroom < s.headroom_min,
+                clear=headroom >= resolve_at,
+                need=s.headroom_intervals,
+                message=f"Headroom (p10 of predicted S_max / offered rate) under "
+                f"{s.headroom_min:g} for {s.headroom_intervals} intervals (last {headroom:.2f}).",
+                detail={"headroom_p10": headroom, "version": label},
+            )
+        if sustained is not None:
+            self._condition(
+                session,
+                ts_ms,
+                "below_sustained_rate",
+                firing=violation is not None,
+                clear=violation is None,
+                need=1,
+                message=f"Predicted S_max is {-(violation or 0.0):.0f}% below the "
+                f"{sustained:,.0f} ops/s the target sustained without saturating (version "
+                f"{label}): the prediction is provably too low.",
+                detail={"violation_pct": violation, "sustained": sustained, "version": label},
+            )
+
+    def _condition(
+        self,
+        session: Session,
+        ts_ms: int,
+        kind: str,
+        *,
+        firing: bool,
+        clear: bool,
+        need: int,
+        message: str,
+        detail: dict[str, Any],
+    ) -> None:
+        state = self.conditions.setdefault(kind, {"fire": 0, "clear": 0, "open_since": None})
+        state["fire"] = state["fire"] + 1 if firing else 0
+        state["clear"] = state["clear"] + 1 if clear else 0
+        if state["open_since"] is None:
+            if firing and state["fire"] >= need:
+                self._raise(session, kind, message, detail)
+                state["open_since"] = ts_ms
+        elif (
+            state["clear"] >= self.settings.resolve_intervals
+            and ts_ms - state["open_since"] >= self.settings.min_open_seconds * 1000
+        ):
+            self._resolve_alerts(session, kind)
+            state["open_since"] = None
 
     def _raise(self, session: Session, kind: str, message: str, detail: dict[str, Any]) -> None:
         raise_alert(session, self.id, kind, message, detail)
@@ -609,8 +658,7 @@ class DeploymentEngine:
         state: dict[str, Any] = {
             "last": evaluation.to_dict(),
             "intervals": self.intervals,
-            "error_streak": self.error_streak,
-            "headroom_streak": self.headroom_streak,
+            "conditions": self.conditions,
             "cores": self.cores,
             "following_since": self.following_since,
             "errors": {str(k): list(v) for k, v in self.errors.items()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"
 REF_PATTERN = (
@@ -30,10 +30,22 @@ class DeploymentSettings(BaseModel):
         5, ge=1, le=10_000, description="...for this many saturated intervals in a row"
     )
     headroom_min: float = Field(
-        1.2, gt=0, le=100, description="alert when S_max / offered falls under this"
+        1.2, gt=0, le=100, description="alert when the p10 of S_max / offered falls under this"
     )
     headroom_intervals: int = Field(
         3, ge=1, le=10_000, description="...for this many intervals in a row."
+    )
+    error_resolve_pct: float | None = Field(
+        None, gt=0, le=1000, description="resolve under this |error| (default 0.8 x the threshold)"
+    )
+    headroom_resolve: float | None = Field(
+        None, gt=0, le=100, description="resolve at this p10 headroom (default 1.15 x the minimum)"
+    )
+    resolve_intervals: int = Field(
+        3, ge=1, le=10_000, description="intervals on the safe side before an alert resolves"
+    )
+    min_open_seconds: float = Field(
+        60.0, ge=0, le=86_400, description="an alert stays open at least this long"
     )
     tune_every: int = Field(5, ge=1, le=10_000, description="intervals between tuning adjustments")
     min_change_pct: float = Field(
@@ -58,6 +70,14 @@ class DeploymentSettings(BaseModel):
     selection_margin: float = Field(
         0.1, ge=0, le=1, description="a challenger must be this much better"
     )
+
+    @model_validator(mode="after")
+    def _resolve_on_the_safe_side(self) -> DeploymentSettings:
+        if self.error_resolve_pct is not None and self.error_resolve_pct > self.error_threshold_pct:
+            raise ValueError("error_resolve_pct must not be above error_threshold_pct")
+        if self.headroom_resolve is not None and self.headroom_resolve < self.headroom_min:
+            raise ValueError("headroom_resolve must not be under headroom_min")
+        return self
 
 
 class DeploymentCreate(BaseModel):
@@ -139,13 +159,19 @@ class TuningRecordOut(BaseModel):
 
 class AlertOut(BaseModel):
     id: int = Field(description="The alert's id.")
-    kind: str = Field(description="prediction_error or headroom.")
+    kind: str = Field(
+        description="prediction_error, low_headroom, below_sustained_rate or target_down."
+    )
     severity: str = Field(description="info, warning or critical.")
     message: str = Field(description="One sentence for people.")
     detail: dict[str, Any] = Field(description="The figures behind it.")
     raised_at: dt.datetime = Field(description="When it fired (UTC).")
     resolved_at: dt.datetime | None = Field(
         description="When it cleared (UTC); null while it holds."
+    )
+    count: int = Field(1, description="Firings grouped into this event (it cleared and came back).")
+    last_raised_at: dt.datetime | None = Field(
+        None, description="When it last fired again (UTC); null while it fired once."
     )
 
 

@@ -64,6 +64,13 @@ class AlertEvent(Base):
     resolved_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(64))
     acknowledged_at: Mapped[dt.datetime | None]
+    count: Mapped[int] = mapped_column(default=1, server_default="1")
+    """Firings grouped into this event: the condition cleared and came back within the
+    regrouping window (``alerts.service.REGROUP_SECONDS``) this many times, plus one."""
+    last_raised_at: Mapped[dt.datetime | None]
+    """When it last fired again (null while it fired once)."""
+
+    __table_args__ = (sa.Index("ix_alert_events_group", "source", "kind", "subject"),)
 
 
 class AlertChannel(Base):

@@ -14,10 +14,11 @@ from typing import Any
 class Request:
     headers: dict[str, str]
     body: bytes
+    path: str = ""
 
     @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class Receiver:
@@ -32,7 +33,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.requests.append(Request(dict(self.headers.items()), body))
+                receiver.requests.append(Request(dict(self.headers.items()), body, self.path))
                 index = min(len(receiver.requests), len(receiver.statuses)) - 1
                 code = receiver.statuses[index]
                 self.send_response(code)
@@ -50,11 +51,14 @@ class Receiver:
 
     @property
     def received(self) -> list[dict[str, Any]]:
-        return [request.json for request in self.requests]
+        """The JSON object bodies (an Alertmanager list is in ``requests``)."""
+        return [r.json for r in self.requests if isinstance(r.json, dict)]
 
     def of(self, model: str) -> list[Request]:
         """The webhook requests about ``model``."""
-        return [r for r in self.requests if r.json.get("model") == model]
+        return [
+            r for r in self.requests if isinstance(r.json, dict) and r.json.get("model") == model
+        ]
 
     def close(self) -> None:
         self.server.shutdown()

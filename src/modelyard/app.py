@@ -20,6 +20,7 @@ from modelyard.cache import open_cache
 from modelyard.config import Settings, get_settings
 from modelyard.datasets.store import DatasetStore
 from modelyard.deployments import live
+from modelyard.jobs import QueueGauges
 from modelyard.jobs import runtime as jobs_runtime
 from modelyard.kit import health
 from modelyard.kit.backoff import Outage, await_until
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.query_profiler.attach(db.engine)
         sampler = Sampler(settings.home)
         sampler.start()
+        app.state.metrics_refresh = [QueueGauges(db).refresh]
         app.state.cache = await open_cache(settings).start()
         app.state.jobs = await jobs_runtime.start_embedded(
             settings, db, store=app.state.store, cache=app.state.cache

@@ -206,6 +206,55 @@ def test_webhook_and_slack_receive_firing_and_resolved(
     assert any(b.get("text", "").startswith("[RESOLVED]") for b in receiver.received)
 
 
+def test_alertmanager_channel_posts_v2_alerts(
+    admin: Api,
+    viewer: Api,
+    evaluator: Evaluator,
+    receiver: Receiver,
+    channels: list[int],
+    unique: str,
+) -> None:
+    # the channel names the server; the alerts go to its v2 API
+    base = receiver.url.removesuffix("/hook")
+    response = admin.post(
+        "/alerts/channels",
+        json={"name": f"am-{unique}", "kind": "alertmanager", "url": base},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["kind"] == "alertmanager"
+    channels.append(response.json()["id"])
+    rule = make_rule(admin, evaluator, f"mem-am-{unique}", severity="critical")
+
+    def posted() -> list[dict[str, Any]]:
+        return [
+            alert
+            for request in receiver.requests
+            if request.path == "/api/v2/alerts"
+            for alert in request.json
+            if alert["labels"].get("rule") == rule["name"]
+        ]
+
+    fired = evaluator.tick().fired
+    assert len(fired) == 1
+    [firing] = posted()
+    assert firing["labels"]["alertname"] == "memory_percent"
+    assert firing["labels"]["severity"] == "critical" and firing["labels"]["source"] == "system"
+    assert firing["annotations"]["event_id"] == str(fired[0])
+    starts = dt.datetime.fromisoformat(firing["startsAt"])
+    assert dt.datetime.fromisoformat(firing["endsAt"]) > starts + dt.timedelta(hours=1)
+    request = next(r for r in receiver.requests if r.path == "/api/v2/alerts")
+    assert request.headers["content-type"] == "application/json"
+
+    admin.patch(f"/alerts/rules/{rule['id']}", json={"threshold": 100})
+    evaluator.tick()
+    first, resolved = posted()
+    assert resolved["labels"] == first["labels"] and resolved["startsAt"] == first["startsAt"]
+    ends = dt.datetime.fromisoformat(resolved["endsAt"])
+    assert starts <= ends <= dt.datetime.now(dt.UTC)
+    deliveries = viewer.get(f"/alerts/{fired[0]}/deliveries").json()
+    assert {(d["channel"], d["status"]) for d in deliveries} == {(f"am-{unique}", "sent")}
+
+
 def test_failing_receiver_is_retried_then_recorded_as_failed(
     admin: Api,
     viewer: Api,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from modelyard.deployments import service as deployment_service
 from modelyard.deployments._engine import DeploymentEngine
@@ -139,6 +140,10 @@ def test_tuning_never_ends_below_a_sustained_rate(
         assert [a.kind for a in alerts].count("below_sustained_rate") == 1
     # coverage is counted on the saturated windows of the open-loop phase
     assert tuned_row.state["coverage"]["windows"] > 0
+    # the live loop's figures reach Prometheus, labelled deployment, model and version
+    labels = {"deployment": f"d-{unique}-tuned", "model": f"m-{unique}", "version": "1"}
+    assert REGISTRY.get_sample_value("modelyard_deployment_predicted_smax_p10", labels)
+    assert REGISTRY.get_sample_value("modelyard_deployment_tuning_updates_total", labels)
     series = store.query(f"deployment:{frozen_id}", from_ms=0, to_ms=2**62, step_ms=0).series
     assert max(series["below_sustained"]["avg"]) == 1.0
     assert "predicted_smax_p10" in series and "predicted_smax_p90" in series

@@ -190,6 +190,9 @@ class EventPage(BaseModel):
 class ChannelKind(StrEnum):
     webhook = "webhook"
     slack = "slack"
+    alertmanager = "alertmanager"
+    """Prometheus Alertmanager: the URL is the server (``http://am:9093``) or its
+    ``/api/v2/alerts``; each transition is posted as a v2 alert list."""
 
 
 def _http_url(url: str | None) -> str | None:

@@ -131,6 +131,7 @@ def _endpoints(
     when it carries the queue) and the blob store all answer."""
     import sqlalchemy as sa
 
+    from modelyard.jobs import QueueGauges
     from modelyard.telemetry import Sampler, WorkerEndpoints
 
     def database() -> None:
@@ -162,4 +163,5 @@ def _endpoints(
         port,
         checks=checks,
         authorise=None if settings.metrics_public else authorise,
+        refresh=[QueueGauges(db).refresh],
     ).start()

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelyard.deployments import _metrics as deployment_metrics
 from modelyard.deployments._alerts import raise_alert, resolve_alerts
 from modelyard.deployments._intervals import PredictionSpread, prediction_interval
 from modelyard.deployments._predict import Predictor, effective_parameters, features_for
@@ -393,6 +394,24 @@ class DeploymentEngine:
             deployment_owner(self.id), [(interval.ts_ms, points)], conn=session.connection()
         )
         self._save_state(session, evaluation)
+        windows = self.coverage["windows"]
+        deployment_metrics.observe(
+            self.name,
+            evaluation.version,
+            {
+                "predicted": predicted,
+                "predicted_p10": lower,
+                "predicted_p90": upper,
+                "achieved": achieved,
+                "offered": evaluation.offered,
+                "error_pct": error_pct,
+                "headroom": headroom,
+                "headroom_p10": headroom_lower,
+                "below_sustained": 1.0 if violation is not None else 0.0,
+            },
+            self.coverage["covered"] / windows if windows else None,
+            tuned=tuned,
+        )
         return evaluation
 
     def _record_failure(

@@ -28,6 +28,7 @@ from modelyard.auth.schemas import Principal, Role
 from modelyard.auth.service import record
 from modelyard.datasets import service as datasets_service
 from modelyard.datasets.store import DatasetStore
+from modelyard.drift._metrics import SHARE_DRIFTED
 from modelyard.drift.schemas import DriftCreate, DriftCreated, DriftOut, DriftPage, DriftSummary
 from modelyard.jobs import service as jobs_service
 from modelyard.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -272,6 +273,7 @@ def complete(
     row.finished_at = utcnow()
     session.flush()
     drifted = list(summary.drifted)
+    SHARE_DRIFTED.labels(row.reference_name, row.current_name).set(summary.share_drifted)
     _alert(session, row, drifted)
     if row.dataset_drifted:
         webhooks.emit(

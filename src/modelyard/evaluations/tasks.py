@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from modelyard.auth.schemas import Role
 from modelyard.datasets.store import DatasetStore
 from modelyard.evaluations import service, warmup
+from modelyard.evaluations._metrics import ROWS, ROWS_PER_SECOND
 from modelyard.jobs import JobContext, job_kind
 from modelyard.registry.artifacts import ArtifactStore
 
@@ -95,6 +96,10 @@ def run_evaluation(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         outcome.details["load_seconds"] = round(load_seconds, 6)
     with ctx.session() as session:
         service.complete(session, evaluation_id, outcome)
+    ROWS.labels(resolved.flavor).inc(outcome.rows)
+    rows_per_second = outcome.details.get("rows_per_second")
+    if isinstance(rows_per_second, int | float):
+        ROWS_PER_SECOND.labels(resolved.flavor).set(rows_per_second)
     return {
         "evaluation_id": evaluation_id,
         "rows": outcome.rows,

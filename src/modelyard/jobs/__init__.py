@@ -57,6 +57,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelyard.jobs._queue_metrics import QueueGauges
     from modelyard.jobs.context import JobCancelled, JobContext, JobTimedOut
     from modelyard.jobs.kinds import JobKind, get_kind, job_kind
     from modelyard.jobs.schemas import PRIORITY_LEVELS, JobOut, JobStatus
@@ -73,6 +74,7 @@ _EXPORTS = {
     "PRIORITY_LEVELS": "schemas",
     "JobOut": "schemas",
     "JobStatus": "schemas",
+    "QueueGauges": "_queue_metrics",
 }
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "JobOut",
     "JobStatus",
     "JobTimedOut",
+    "QueueGauges",
     "get_kind",
     "job_kind",
 ]

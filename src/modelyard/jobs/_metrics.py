@@ -20,3 +20,14 @@ JOB_SECONDS = Histogram(
 JOBS_RUNNING = Gauge(
     "modelyard_jobs_running", "Jobs running in this process now.", multiprocess_mode="livesum"
 )
+JOBS_QUEUED = Gauge(
+    "modelyard_jobs_queued",
+    "Jobs waiting in the queue now, by kind (read from the database at each scrape).",
+    ["kind"],
+    multiprocess_mode="mostrecent",
+)
+JOB_QUEUE_WAIT = Gauge(
+    "modelyard_job_queue_wait_seconds",
+    "Age of the oldest job that could run but has not started (read at each scrape).",
+    multiprocess_mode="mostrecent",
+)

@@ -79,7 +79,8 @@ class AlertChannel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(16), default="webhook")
-    """``webhook`` (the event as JSON) or ``slack`` (a Slack-compatible ``{"text": ...}``)."""
+    """``webhook`` (the event as JSON), ``slack`` (a Slack-compatible ``{"text": ...}``) or
+    ``alertmanager`` (an Alertmanager v2 alert list)."""
     url: Mapped[str] = mapped_column(sa.String(2000))
     min_severity: Mapped[str] = mapped_column(sa.String(16), default="info")
     send_resolved: Mapped[bool] = mapped_column(default=True)

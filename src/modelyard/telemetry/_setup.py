@@ -49,6 +49,10 @@ def metrics(request: Request) -> Response:
         bearer = request.headers.get("authorization", "")
         token = bearer[7:] if bearer.lower().startswith("bearer ") else None
         authenticate_request(request, token, request.cookies.get(settings.auth.cookie_name))
+    # gauges read from shared state (the job queue) are refreshed when they are asked for
+    for refresh in getattr(request.app.state, "metrics_refresh", ()):
+        with contextlib.suppress(Exception):  # a database away must not cost the scrape
+            refresh()
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -8,6 +8,7 @@ sampler, job counters and durations) and, like a server's, needs a token unless
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -29,10 +30,18 @@ Authorise = Callable[[str | None], None]
 
 class WorkerEndpoints:
     def __init__(
-        self, host: str, port: int, *, checks: dict[str, Check], authorise: Authorise | None
+        self,
+        host: str,
+        port: int,
+        *,
+        checks: dict[str, Check],
+        authorise: Authorise | None,
+        refresh: list[Callable[[], object]] | None = None,
     ) -> None:
         self.checks = checks
         self.authorise = authorise
+        self.refresh = refresh or []
+        """Called before each /metrics answer: gauges read from shared state."""
         self._pool = ThreadPoolExecutor(max(1, len(checks)), thread_name_prefix="modelyard-ready")
         endpoints = self
 
@@ -87,6 +96,9 @@ class WorkerEndpoints:
                 except ProblemError as exc:
                     self._problem(request, exc.status_code, exc.title, exc.detail)
                     return
+            for refresh in self.refresh:
+                with contextlib.suppress(Exception):  # a database away must not cost the scrape
+                    refresh()
             self._send(request, 200, CONTENT_TYPE_LATEST, generate_latest(_registry()))
         elif path == "/health/live":
             self._json(request, 200, {"status": "alive"})

@@ -5,7 +5,9 @@ Queueing happens inside the transaction of the change it tells of (an alias move
 fired), so a delivery exists exactly when the change was committed. The event document is
 kept on the row as it was then; the body is rendered when it is sent: a webhook's is the
 signed envelope ``{"id", "type", "created_at", "model", "data"}``, an alert channel's the
-alert as JSON or Slack-compatible text.
+alert as JSON, Slack-compatible text, or an Alertmanager v2 alert list (``POST
+/api/v2/alerts`` of the channel's Alertmanager: labels, annotations, ``startsAt``, and
+``endsAt`` once resolved).
 
 Several server processes may send: a delivery is claimed by a conditional update (status
 and due time unchanged since it was read) before it is sent, and the claim runs out after
@@ -120,7 +122,8 @@ class _Claimed:
     max_attempts: int | None
     url: str
     kind: str
-    """``webhook`` (a webhook), or an alert channel's kind: ``alert_webhook``, ``alert_slack``."""
+    """``webhook`` (a webhook), or an alert channel's kind: ``alert_webhook``, ``alert_slack``,
+    ``alert_alertmanager``."""
     secret: str | None
     enabled: bool
 
@@ -220,7 +223,51 @@ def _claim(
     return out
 
 
-def body_of(delivery: _Claimed) -> dict[str, Any]:
+ALERTMANAGER_PATH = "/api/v2/alerts"
+ALERTMANAGER_HOLD = dt.timedelta(days=1)
+"""A firing alert is sent once, not re-sent like Prometheus does; Alertmanager ends an alert
+at its ``endsAt`` (else after its resolve_timeout, 5 minutes), so a firing one is held this
+long unless the resolution (which sets ``endsAt`` to when it resolved) comes first."""
+
+
+def url_of(delivery: _Claimed) -> str:
+    """Where the POST goes: an Alertmanager channel may name the server or its alerts API."""
+    if delivery.kind == "alert_alertmanager":
+        base = delivery.url.rstrip("/")
+        return base if base.endswith(ALERTMANAGER_PATH) else base + ALERTMANAGER_PATH
+    return delivery.url
+
+
+def _alertmanager(alert: dict[str, Any], transition: str, sent_at: dt.datetime) -> list[Any]:
+    labels = {
+        "alertname": str(alert.get("kind") or "alert"),
+        "severity": str(alert.get("severity") or "warning"),
+        "source": str(alert.get("source") or ""),
+        "subject": str(alert.get("subject") or ""),
+        "deployment": str(alert.get("deployment") or ""),
+        "rule": str(alert.get("rule") or ""),
+        "service": "modelyard",
+        "instance": socket.gethostname(),
+    }
+    started = str(alert.get("raised_at") or sent_at.isoformat())
+    if transition == "resolved":
+        ends = str(alert.get("resolved_at") or sent_at.isoformat())
+    else:
+        ends = (sent_at + ALERTMANAGER_HOLD).isoformat()
+    annotations = {"summary": str(alert.get("message") or ""), "event_id": str(alert.get("id"))}
+    if int(alert.get("count") or 1) > 1:
+        annotations["count"] = str(alert["count"])
+    return [
+        {
+            "labels": {k: v for k, v in labels.items() if v},
+            "annotations": annotations,
+            "startsAt": started.replace("+00:00", "Z"),
+            "endsAt": ends.replace("+00:00", "Z"),
+        }
+    ]
+
+
+def body_of(delivery: _Claimed) -> dict[str, Any] | list[Any]:
     """What the subscriber receives, before signing."""
     if delivery.kind == "webhook":
         return {
@@ -236,6 +283,8 @@ def body_of(delivery: _Claimed) -> dict[str, Any]:
         mark = "RESOLVED" if transition == "resolved" else "FIRING"
         where = alert.get("deployment") or alert.get("subject")
         return {"text": f"[{mark}] {alert.get('severity')}: {alert.get('message')} ({where})"}
+    if delivery.kind == "alert_alertmanager":
+        return _alertmanager(alert, transition, utcnow())
     return {
         "status": transition,
         "alert": alert,
@@ -257,7 +306,9 @@ def _post(http: httpx.Client, delivery: _Claimed) -> tuple[int | None, str | Non
         }
     try:
         # never follow a redirect: a public host must not bounce the request inward
-        response = http.post(delivery.url, content=body, headers=headers, follow_redirects=False)
+        response = http.post(
+            url_of(delivery), content=body, headers=headers, follow_redirects=False
+        )
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
     if 200 <= response.status_code < 300:

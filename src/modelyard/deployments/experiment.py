@@ -94,9 +94,15 @@ def _median(values: list[float]) -> float | None:
 
 
 def _workload(
-    value_before: int, value_after: int, shift_at: float, after_seconds: float
+    value_before: int,
+    value_after: int,
+    shift_at: float,
+    after_seconds: float,
+    phase_before: dict[str, Any] | None = None,
+    phase_after: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The embedded target's workload: values of one size, then of another, then it stops."""
+    """The embedded target's workload: values of one size, then of another, then it stops;
+    ``phase_before`` and ``phase_after`` override either phase's fields."""
     return {
         "phases": [
             {
@@ -104,12 +110,14 @@ def _workload(
                 "duration_seconds": shift_at,
                 "value_size": value_before,
                 "rate": None,
+                **(phase_before or {}),
             },
             {
                 "name": f"values {value_after} B",
                 "duration_seconds": after_seconds + 2,
                 "value_size": value_after,
                 "rate": None,
+                **(phase_after or {}),
             },
         ],
         "then": "stop",
@@ -228,11 +236,23 @@ def run_experiment(
     progress: Callable[[str], None] = lambda _: None,
     wait: Callable[[float], None] = time.sleep,
     cache: Cache | None = None,
+    phase_before: dict[str, Any] | None = None,
+    phase_after: dict[str, Any] | None = None,
+    on_shift: Callable[[], None] | None = None,
 ) -> ExperimentResult:
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    """Run the experiment; ``phase_before`` and ``phase_after`` override the workload phase's
+    fields on either side of the shift (threads, key distribution, get fraction, ...: see
+    :class:`~modelyard.targets.embedded.Phase`), and ``on_shift`` runs when the loop sees the
+    first interval after it (a change outside the workload, such as a noisy neighbour)."""
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S-%f")
     model = f"live-experiment-{stamp}"
     workload = _workload(
-        value_before, value_after, calibrate_seconds + before_seconds, after_seconds
+        value_before,
+        value_after,
+        calibrate_seconds + before_seconds,
+        after_seconds,
+        phase_before,
+        phase_after,
     )
     settings = DeploymentSettings(
         window_intervals=window_intervals, tune_every=max(1, min(5, window_intervals))
@@ -255,6 +275,8 @@ def run_experiment(
     def listen(deployment_id: int, evaluation: IntervalResult, interval: Interval) -> None:
         if interval.configuration.get("phase_index") == 1 and not shift_ts:
             shift_ts.append(interval.ts_ms)
+            if on_shift is not None:
+                on_shift()
         timeline.append(
             {
                 "deployment": names.get(deployment_id, str(deployment_id)),

@@ -85,7 +85,8 @@ def interval_from_report(report: dict[str, Any], spec: WorkloadSpec) -> Interval
         "batch_size": phase["batch_size"],
         "key_space": phase["key_space"],
         "rate": phase.get("rate"),
-        "threads": 1,
+        "threads": phase.get("threads", 1),
+        "key_distribution": phase.get("key_distribution", "uniform"),
         **options,
     }
     evidence = {

@@ -15,6 +15,7 @@ makes a crash of the database a target that went down rather than a server that 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
@@ -79,6 +80,43 @@ class _Counters:
         self.latencies: dict[str, list[float]] = {op: [] for op in _OPS}
 
 
+class Zipfian:
+    """YCSB's scrambled Zipfian generator over ``[0, n)``: rank r has weight 1 / (r+1)^theta,
+    and ranks are hashed (FNV-1a) so the hot keys are spread over the key space."""
+
+    _EXACT = 1_000_000
+
+    def __init__(self, n: int, theta: float) -> None:
+        self.n, self.theta = n, theta
+        self.zetan = self._zeta(n, theta)
+        zeta2 = 1.0 + 0.5**theta
+        self.alpha = 1.0 / (1.0 - theta)
+        self.eta = (1.0 - (2.0 / n) ** (1.0 - theta)) / (1.0 - zeta2 / self.zetan) if n > 2 else 1.0
+        self.half_pow = 1.0 + 0.5**theta
+
+    @classmethod
+    def _zeta(cls, n: int, theta: float) -> float:
+        exact = min(n, cls._EXACT)
+        total = math.fsum(float(i) ** -theta for i in range(1, exact + 1))
+        if n > exact:  # the tail by its integral
+            total += (float(n) ** (1.0 - theta) - float(exact) ** (1.0 - theta)) / (1.0 - theta)
+        return total
+
+    def next(self, rng: random.Random) -> int:
+        u = rng.random()
+        uz = u * self.zetan
+        if uz < 1.0:
+            rank = 0
+        elif uz < self.half_pow:
+            rank = 1
+        else:
+            rank = int(self.n * (self.eta * u - self.eta + 1.0) ** self.alpha)
+        h = 0xCBF29CE484222325
+        for byte in rank.to_bytes(8, "little"):
+            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        return h % self.n
+
+
 class Generator:
     def __init__(self, db: Any, spec: WorkloadSpec) -> None:
         from rocksdict import WriteBatch
@@ -97,49 +135,68 @@ class Generator:
         self.due = self.started
         self.backlog_ops = 0.0
         self.finished = False
+        self.pace = threading.Lock()
+        self.zipf: dict[tuple[int, float], Zipfian] = {
+            (p.key_space, p.zipf_theta): Zipfian(p.key_space, p.zipf_theta)
+            for p in spec.phases
+            if p.key_distribution == "zipfian"
+        }
+        self.threads = max(p.threads for p in spec.phases)
 
     def take(self) -> _Counters:
         with self.lock:
             taken, self.counters = self.counters, _Counters()
         return taken
 
-    def _key(self, phase: Phase) -> bytes:
-        number = self.rng.randrange(phase.key_space)
+    def _key(self, phase: Phase, rng: random.Random) -> bytes:
+        if phase.key_distribution == "zipfian":
+            number = self.zipf[(phase.key_space, phase.zipf_theta)].next(rng)
+        else:
+            number = rng.randrange(phase.key_space)
         return number.to_bytes(8, "big").rjust(phase.key_size, b"k")
 
-    def _value(self, phase: Phase) -> bytes:
+    def _value(self, phase: Phase, rng: random.Random) -> bytes:
         size = phase.value_size
         if phase.value_size_max is not None:
-            size = self.rng.randint(phase.value_size, phase.value_size_max)
-        start = self.rng.randrange(len(self.values) - size) if size else 0
+            size = rng.randint(phase.value_size, phase.value_size_max)
+        start = rng.randrange(len(self.values) - size) if size else 0
         return self.values[start : start + size]
 
-    def run(self) -> None:
+    def run(self, index: int = 0) -> None:
+        """One client thread; thread ``index`` works while the phase has more threads."""
+        rng = self.rng if index == 0 else random.Random(self.spec.seed * 7919 + index)
         while not self.stop.is_set():
             found = self.spec.phase_at(time.monotonic() - self.started)
             if found is None:
                 self.finished = True
                 return
-            index, phase = found
-            if index != self.phase_index:
-                self.phase_index, self.phase = index, phase
-                self.due = time.monotonic()
-            self._one_batch(phase)
+            phase_index, phase = found
+            with self.pace:
+                if phase_index != self.phase_index:
+                    self.phase_index, self.phase = phase_index, phase
+                    self.due = time.monotonic()
+            if index >= phase.threads:
+                self.stop.wait(0.05)
+                continue
+            self._one_batch(phase, rng)
 
-    def _one_batch(self, phase: Phase) -> None:
+    def _one_batch(self, phase: Phase, rng: random.Random) -> None:
         n = phase.batch_size
         if phase.rate is not None:
-            now = time.monotonic()
-            if self.due > now:
-                time.sleep(min(self.due - now, 0.05))
+            with self.pace:  # the threads share the phase's rate
+                now = time.monotonic()
+                wait = self.due - now
+                if wait <= 0:
+                    self.backlog_ops = max(0.0, (now - self.due) * phase.rate)
+                    self.due += n / phase.rate
+            if wait > 0:
+                time.sleep(min(wait, 0.05))
                 return
-            self.backlog_ops = max(0.0, (now - self.due) * phase.rate)
-            self.due += n / phase.rate
         else:
             self.backlog_ops = 0.0
         puts = gets = scans = 0
         for _ in range(n):
-            r = self.rng.random()
+            r = rng.random()
             if r < phase.put_fraction:
                 puts += 1
             elif r < phase.put_fraction + phase.get_fraction:
@@ -151,20 +208,20 @@ class Generator:
         if puts:
             batch = self._write_batch(raw_mode=True)
             for _ in range(puts):
-                value = self._value(phase)
-                batch.put(self._key(phase), value)
+                value = self._value(phase, rng)
+                batch.put(self._key(phase, rng), value)
                 put_bytes += phase.key_size + len(value)
             t0 = time.perf_counter()
             self.db.write(batch)
             latencies["put"].append((time.perf_counter() - t0) * 1e6)
         for _ in range(gets):
             t0 = time.perf_counter()
-            self.db.get(self._key(phase))
+            self.db.get(self._key(phase, rng))
             latencies["get"].append((time.perf_counter() - t0) * 1e6)
         for _ in range(scans):
             t0 = time.perf_counter()
             it = self.db.iter()
-            it.seek(self._key(phase))
+            it.seek(self._key(phase, rng))
             for _ in range(phase.scan_length):
                 if not it.valid():
                     break
@@ -258,8 +315,12 @@ def main(argv: list[str]) -> int:
     db, opts = open_db(db_dir, spec.options)
     generator = Generator(db, spec)
     reporter = Reporter(db, opts, generator, db_dir)
-    thread = threading.Thread(target=generator.run, name="workload", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=generator.run, args=(i,), name=f"workload-{i}", daemon=True)
+        for i in range(generator.threads)
+    ]
+    for thread in threads:
+        thread.start()
 
     def watch_stdin() -> None:
         sys.stdin.read()  # returns when the parent closes the pipe
@@ -280,7 +341,8 @@ def main(argv: list[str]) -> int:
                 break
     finally:
         generator.stop.set()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
         db.close()
     return 0
 

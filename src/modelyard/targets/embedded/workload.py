@@ -1,6 +1,6 @@
 """The embedded target's workload: phases of a put/get/scan mix, key and value sizes, a rate.
 
-A phase runs for ``duration_seconds`` (60 by default; 0: for ever) at ``rate`` operations per
+A phase runs ``threads`` client threads (sharing the rate) for ``duration_seconds`` (60 by default; 0: for ever) at ``rate`` operations per
 second (1,000 by default), or open-loop at the maximum when ``rate`` is null. After the last
 phase the workload stops (``then="stop"``, the default) or holds it (``then="hold"``): a target
 that should run until someone stops it says so. ``options`` are the RocksDB options the
@@ -41,6 +41,12 @@ class Phase(BaseModel):
     key_space: int = Field(
         default=1_000_000, ge=1, le=1 << 40, description="distinct keys written and read"
     )
+    key_distribution: Literal["uniform", "zipfian"] = Field(
+        default="uniform",
+        description="zipfian: a few hot keys (YCSB's scrambled Zipfian, skew ``zipf_theta``)",
+    )
+    zipf_theta: float = Field(default=0.99, gt=0, lt=1, description="Zipfian skew")
+    threads: int = Field(default=1, ge=1, le=64, description="client threads issuing operations")
     batch_size: int = Field(default=100, ge=1, le=10_000, description="puts per WriteBatch")
 
     @model_validator(mode="after")

@@ -246,22 +246,24 @@ def queue_jobs(database: Database, settings: Settings, admin: str) -> list[int]:
 
 
 def _workload() -> dict[str, Any]:
-    """Paced phases (headroom visible) between open-loop bursts (each one measures S_max, and
-    the tuned deployment learns from it); after about 40 minutes it holds a gentle pace."""
+    """Open-loop bursts (each one measures S_max, and the tuned deployment learns from it),
+    each followed by a paced phase (headroom visible); it starts with a burst, so within the
+    first two minutes the tuned deployment has measured windows to beat the frozen one on.
+    After about 35 minutes it holds a gentle pace."""
     phases: list[dict[str, Any]] = []
     for cycle in range(6):
         value = [100, 400, 1000][cycle % 3]
         phases += [
             {
-                "name": f"paced {value} B",
-                "duration_seconds": 240,
-                "rate": 4000,
+                "name": f"burst {value} B",
+                "duration_seconds": 90,
+                "rate": None,
                 "value_size": value,
             },
             {
-                "name": f"burst {value} B",
-                "duration_seconds": 150,
-                "rate": None,
+                "name": f"paced {value} B",
+                "duration_seconds": 240,
+                "rate": 4000,
                 "value_size": value,
             },
         ]

@@ -67,6 +67,9 @@ def _version_labels(session: Session, ids: set[int]) -> dict[int, str]:
     return {vid: f"{name}/{number}" for vid, name, number in rows}
 
 
+_INTERNAL_STATE = frozenset({"tuner", "bounds", "spread"})
+
+
 def _row(deployment: Deployment, target_name: str, labels: dict[int, str]) -> DeploymentOut:
     return DeploymentOut.model_validate(
         {
@@ -81,7 +84,8 @@ def _row(deployment: Deployment, target_name: str, labels: dict[int, str]) -> De
             "status": deployment.status,
             "serving_version": labels.get(deployment.serving_version_id or -1),
             "tuned_parameters": deployment.tuned_parameters,
-            "state": {k: v for k, v in deployment.state.items() if k != "tuner"},
+            # the tuner's matrices and the constraint windows' features are the engine's own
+            "state": {k: v for k, v in deployment.state.items() if k not in _INTERNAL_STATE},
             "created_by": deployment.created_by,
             "created_at": deployment.created_at,
             "stopped_at": deployment.stopped_at,

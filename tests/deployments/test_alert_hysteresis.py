@@ -67,8 +67,8 @@ def _engine(
             ),
             actor="test",
         )
-        stop.append(int(created["id"]))
-        return DeploymentEngine(session.get_one(Deployment, created["id"]), Predictor())
+        stop.append(int(created.id))
+        return DeploymentEngine(session.get_one(Deployment, created.id), Predictor())
 
 
 def _run(

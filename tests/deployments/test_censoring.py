@@ -79,7 +79,7 @@ def _engines(database: Database, unique: str, parameters: dict[str, Any]) -> lis
                 ),
                 actor="test",
             )
-            ids.append(int(created["id"]))
+            ids.append(int(created.id))
     return ids
 
 

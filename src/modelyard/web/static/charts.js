@@ -114,6 +114,13 @@
           for (let i = 0; i < cols.t.length; i++) put(source, name, cols.t[i], cols.avg[i], lo[i], hi[i], result.step_ms);
         }
       }
+      // The last bucket may end after the moment the server answered (a 3 s bucket loaded
+      // 1 s into it): what came later was not loaded, so the live channel resumes from there
+      // (on the server's clock), or an interval arriving in that bucket's remainder is lost.
+      if (typeof result.to_ms === "number") {
+        if (result.series && lastOwnMs > result.to_ms) lastOwnMs = result.to_ms;
+        if (result.target_series && lastTargetMs > result.to_ms) lastTargetMs = result.to_ms;
+      }
     }
 
     function trim(oldest) {

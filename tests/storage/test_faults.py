@@ -81,7 +81,7 @@ def away(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], int]]:
     finally:
         db.dispose()
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield client, {"Authorization": f"Bearer {token}"}, int(dataset["id"])
+        yield client, {"Authorization": f"Bearer {token}"}, dataset.id
 
 
 def test_an_upload_is_a_503_that_names_the_store_and_registers_nothing(

@@ -202,6 +202,12 @@ def test_metric_trend_chart_draws_the_points(page: Any, server: dict[str, Any]) 
     figure = page.locator("[data-trend-chart]")
     sync_api.expect(figure.locator("canvas")).to_have_count(1)
     sync_api.expect(figure.locator("figcaption")).to_contain_text("rmse")
+    # the swapped-in section's HTML comes first, its chart's script a moment later
+    page.wait_for_function(
+        "() => { const el = document.querySelector('[data-trend-chart]');"
+        " return !!(el && el.modelyardTrend && el.modelyardPlot"
+        " && el.modelyardTrend.metric === 'rmse'); }"
+    )
     drawn = figure.evaluate(
         "el => ({metric: el.modelyardTrend.metric, x: Array.from(el.modelyardPlot.data[0]),"
         " y: Array.from(el.modelyardPlot.data[1]), series: el.modelyardPlot.series.length})"

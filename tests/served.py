@@ -30,6 +30,23 @@ MODELYARD = str(Path(sys.executable).with_name("modelyard"))
 START_SECONDS = 180  # a loaded 2-core machine imports slowly
 
 
+def wait_until_up(
+    proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float = START_SECONDS
+) -> float:
+    """Wait until ``url`` answers 200 (the process's log in the failure if it exits or the
+    time runs out); returns the deadline it had."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return deadline
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,16 +103,7 @@ def serving(home: Path, **env: str) -> Iterator[Served]:
             [MODELYARD, "serve", "--port", str(port)], env=environment, stdout=out, stderr=out
         )
         try:
-            deadline = time.monotonic() + START_SECONDS
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+            deadline = wait_until_up(proc, base + "/healthz", log)
             yield Served(proc, base, url, headers, log, deadline, home)
         finally:
             if proc.poll() is None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 
 import httpx
 
-from tests.served import MODELYARD, LiveServer, clean_environment, free_port
+from tests.served import MODELYARD, LiveServer, clean_environment, free_port, wait_until_up
 
 START_SECONDS = 300  # importing numpy and the flavors on a loaded 2-core machine
 
@@ -45,16 +44,7 @@ def test_serve_model_answers_invocations_and_follows_its_alias(
             stderr=out,
         )
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                if httpx.get(base + "/ping", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until_up(proc, base + "/ping", log, START_SECONDS)
         split = {"dataframe_split": {"columns": ["x"], "data": [[1.0], [2.0]]}}
         first = httpx.post(base + "/invocations", json=split, headers=viewer, timeout=30)
         assert first.status_code == 200, first.text
